@@ -1,0 +1,1 @@
+"""bitear model package: front-end binding, datasets, teacher, binary student, training, evaluation."""
