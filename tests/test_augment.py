@@ -1,0 +1,122 @@
+"""Tests of model/augment.py: each augmentation does what it claims and is deterministic per seed."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from model.augment import (
+    add_noise,
+    apply_gain,
+    change_speed,
+    mix_at_snr,
+    power,
+    random_gain,
+    shift,
+    spec_augment,
+    speed_perturb,
+    time_shift,
+)
+
+
+def tone(freq: float, amp: float = 6000.0, n: int = 16000) -> np.ndarray:
+    return np.round(amp * np.sin(2 * np.pi * freq * np.arange(n) / 16000)).astype(np.int16)
+
+
+def noise(seed: int, std: float = 2000.0) -> np.ndarray:
+    return np.round(np.random.default_rng(seed).normal(0, std, 16000)).astype(np.int16)
+
+
+def measured_snr(clean: np.ndarray, mixed: np.ndarray) -> float:
+    return 10 * np.log10(power(clean) / power(mixed.astype(np.float64) - clean.astype(np.float64)))
+
+
+@pytest.mark.parametrize("snr", [-5.0, 0.0, 10.0, 30.0])
+def test_mix_at_snr_measures_as_requested(snr: float) -> None:
+    x = tone(700)
+    mixed = mix_at_snr(x, noise(1), snr)
+    assert mixed.dtype == np.int16
+    assert abs(measured_snr(x, mixed) - snr) < 0.1  # int16 rounding only
+    xf = x.astype(np.float32) / 32768
+    mixed_f = mix_at_snr(xf, noise(1).astype(np.float32) / 32768, snr)
+    assert mixed_f.dtype == np.float32 and abs(measured_snr(xf, mixed_f) - snr) < 0.01
+
+
+def test_mix_with_silence_is_unchanged() -> None:
+    x = tone(700)
+    assert np.array_equal(mix_at_snr(x, np.zeros_like(x), 5.0), x)
+    assert np.array_equal(mix_at_snr(np.zeros_like(x), noise(2), 5.0), np.zeros_like(x))
+
+
+def test_add_noise_deterministic_and_in_range() -> None:
+    x, n = tone(300), noise(3)
+    a, snr_a = add_noise(np.random.default_rng(7), x, n, (5.0, 15.0))
+    b, snr_b = add_noise(np.random.default_rng(7), x, n, (5.0, 15.0))
+    c, snr_c = add_noise(np.random.default_rng(8), x, n, (5.0, 15.0))
+    assert np.array_equal(a, b) and snr_a == snr_b and snr_a != snr_c
+    assert 5.0 <= snr_a <= 15.0 and abs(measured_snr(x, a) - snr_a) < 0.1
+
+
+def test_shift_moves_content_and_zero_fills() -> None:
+    x = np.arange(1, 11, dtype=np.int16)
+    assert shift(x, 3).tolist() == [0, 0, 0, 1, 2, 3, 4, 5, 6, 7]
+    assert shift(x, -3).tolist() == [4, 5, 6, 7, 8, 9, 10, 0, 0, 0]
+    assert not shift(x, 20).any()
+    y = tone(440)
+    a = time_shift(np.random.default_rng(1), y, 1600)
+    assert np.array_equal(a, time_shift(np.random.default_rng(1), y, 1600))
+    lag = [k for k in range(-1600, 1601) if np.array_equal(shift(y, k), a)]
+    assert len(lag) >= 1  # the result is some shift within the range
+
+
+def test_gain() -> None:
+    x = tone(440, amp=1000)
+    assert abs(np.abs(apply_gain(x, 20 * np.log10(2))).max() - 2000) <= 1
+    loud = apply_gain(x, 40.0)  # 100x: clipped, never wrapped
+    assert loud.dtype == np.int16 and loud.max() == 32767 and loud.min() == -32768
+    assert np.array_equal(random_gain(np.random.default_rng(4), x), random_gain(np.random.default_rng(4), x))
+
+
+@pytest.mark.parametrize("factor", [0.9, 1.1, 1.25])
+def test_change_speed_scales_frequency_and_keeps_length(factor: float) -> None:
+    x = tone(1000)
+    y = change_speed(x, factor)
+    assert y.shape == x.shape and y.dtype == np.int16
+    spectrum = np.abs(np.fft.rfft(y.astype(np.float64)))
+    assert abs(np.argmax(spectrum) - 1000 * factor) <= 2
+    burst = np.zeros(16000, np.int16)
+    burst[6000:10000] = tone(500, n=4000)
+    sped = change_speed(burst, factor)
+    active = np.flatnonzero(np.abs(sped) > 1000)
+    assert abs((active[-1] - active[0]) - 4000 / factor) < 40  # duration divided by factor
+
+
+def test_speed_perturb_deterministic() -> None:
+    x = tone(440)
+    a = speed_perturb(np.random.default_rng(5), x)
+    assert np.array_equal(a, speed_perturb(np.random.default_rng(5), x))
+    assert not np.array_equal(a, speed_perturb(np.random.default_rng(6), x))
+
+
+def test_spec_augment_masks_whole_bands_with_floor() -> None:
+    rng = np.random.default_rng(0)
+    feats = rng.integers(-100, 127, size=(49, 40)).astype(np.int8)  # never equal to the floor
+    before = feats.copy()
+    out = spec_augment(np.random.default_rng(9), feats, floor=-128, n_time_masks=2, max_time=10, n_freq_masks=2, max_freq=8)
+    assert np.array_equal(feats, before), "input must not be modified"
+    assert out.shape == (49, 40) and out.dtype == np.int8
+    masked = out == -128
+    rows, cols = masked.all(axis=1), masked.all(axis=0)
+    assert np.array_equal(masked, rows[:, None] | cols[None, :])  # only whole frames / whole bins
+    assert rows.sum() <= 20 and cols.sum() <= 16
+    assert np.array_equal(out[~masked], feats[~masked])
+    assert np.array_equal(out, spec_augment(np.random.default_rng(9), feats, -128, 2, 10, 2, 8))
+
+
+def test_spec_augment_batch_gets_different_masks() -> None:
+    feats = np.zeros((16, 49, 40), np.int8)
+    out = spec_augment(np.random.default_rng(2), feats, floor=-7, max_time=20, max_freq=15)
+    assert out.shape == feats.shape
+    patterns = {(o == -7).tobytes() for o in out}
+    assert len(patterns) > 8
+    with pytest.raises(ValueError):
+        spec_augment(np.random.default_rng(2), np.zeros(40, np.int8), floor=0)
