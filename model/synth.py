@@ -29,7 +29,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -90,6 +90,11 @@ def _flite_installed() -> frozenset[str]:
     out = subprocess.run([_require("flite"), "-lv"], capture_output=True, text=True, timeout=30)
     text = out.stdout + out.stderr
     return frozenset(text.split(":", 1)[1].split()) if ":" in text else frozenset()
+
+
+def english_voices(engine: str) -> list[str]:
+    """`available_voices` restricted to English accents (espeak-ng "en-*"; all flite voices are English)."""
+    return [v for v in available_voices(engine) if engine != "espeak-ng" or v.startswith("en")]
 
 
 def available_voices(engine: str) -> list[str]:
@@ -182,9 +187,14 @@ def draw_variants(
     engines: Sequence[str] = ENGINES,
     speed_range: tuple[float, float] = (0.75, 1.3),
     pitch_range: tuple[float, float] = (0.7, 1.4),
+    voices: Mapping[str, Sequence[str]] | None = None,
 ) -> list[Variant]:
-    """Per word, n_variants random (engine, voice, speed, pitch); a word's variants depend only on (seed, word)."""
-    voices = {e: available_voices(e) for e in engines}
+    """Per word, n_variants random (engine, voice, speed, pitch); a word's variants depend only on (seed, word).
+
+    voices: per engine, the voices to draw from (default: `available_voices(engine)`), e.g. to keep
+    only English accents for keywords.
+    """
+    voices = {e: list(voices[e]) if voices and e in voices else available_voices(e) for e in engines}
     engines = [e for e in engines if voices[e]]
     if not engines:
         raise BitearError("no usable voices in the chosen speech engines")
@@ -221,13 +231,14 @@ def synthesize_words(
     engines: Sequence[str] = ENGINES,
     speed_range: tuple[float, float] = (0.75, 1.3),
     pitch_range: tuple[float, float] = (0.7, 1.4),
+    voices: Mapping[str, Sequence[str]] | None = None,
     workers: int = 2,
     progress: bool = True,
 ) -> ClipSet:
     """n_variants synthetic clips of every word (label from the word: keyword, else `_unknown_`), cached on disk."""
     for e in engines:
         _require(e)
-    variants = draw_variants(words, n_variants, seed, engines, speed_range, pitch_range)
+    variants = draw_variants(words, n_variants, seed, engines, speed_range, pitch_range, voices)
     cache = cache_dir("tts")
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         audio = list(tqdm(pool.map(lambda v: synthesize_cached(v, cache), variants), total=len(variants),

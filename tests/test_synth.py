@@ -127,3 +127,6 @@ def test_variants_depend_on_seed_and_word_only() -> None:
     assert {v.engine for v in many} == {"espeak-ng", "flite"}
     assert len({v.voice for v in many}) > 50
     assert all(0.75 <= v.speed <= 1.3 and 0.7 <= v.pitch <= 1.4 for v in many)
+    english = draw_variants(["yes"], 50, seed=0, voices={"espeak-ng": synth.english_voices("espeak-ng"), "flite": ["slt"]})
+    assert all(v.voice.startswith("en") for v in english if v.engine == "espeak-ng")
+    assert {v.voice for v in english if v.engine == "flite"} == {"slt"}
