@@ -179,7 +179,9 @@ class BinaryStudent:
         return outputs
 
     def parameters(self) -> list[Tensor]:
-        return nn.state.get_parameters(self)
+        """Trainable tensors (batch-norm running statistics and counters excluded)."""
+        state = nn.state.get_state_dict(self)
+        return [t for name, t in state.items() if "running_" not in name and "num_batches" not in name]
 
     def latent_weights(self) -> list[Tensor]:
         """Latent real weights of the binary convs (clipped to [-1, 1] after each step)."""

@@ -1,0 +1,242 @@
+"""Evaluate a student checkpoint with early exits: `python -m model.evaluate CHECKPOINT DATA_DIR [--json]`.
+
+DATA_DIR is a Speech Commands folder in either layout (test-set layout with `_silence_`/`_unknown_`
+folders, or the full dataset's word folders — then its `testing_list.txt` split is used). Prints
+accuracy overall and per class, per exit the fraction of clips that stopped there and the accuracy
+there, average and full-depth binary MACs, and accuracy at full depth. `--plots DIR` writes PNGs:
+accuracy vs average compute as the threshold sweeps, the confusion matrix, and which exit each class
+takes. With `--json` the last stdout line is one JSON object.
+
+Early exit rule: at exit i < last, stop when the normalized entropy H(softmax(logits)) / ln(classes)
+is <= threshold_i. Threshold 0 never stops early (unless a head is certain), 1 always stops at the first exit.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from model.errors import BitearError
+
+EVAL_BATCH = 256
+
+
+def exit_logits(student, features: np.ndarray, batch: int = EVAL_BATCH) -> list[np.ndarray]:
+    """Float logits of every exit for (N, 49, 40) int8 features, batch norm in inference mode."""
+    from tinygrad import Tensor, TinyJit
+
+    jit = getattr(student, "_eval_jit", None)
+    if jit is None:
+        jit = TinyJit(lambda x: [o.realize() for o in student(x)])
+        student._eval_jit = jit
+    n = len(features)
+    outs: list[list[np.ndarray]] = []
+    for lo in range(0, n, batch):
+        chunk = features[lo:lo + batch].astype(np.float32)
+        if len(chunk) < batch:
+            chunk = np.concatenate([chunk, np.zeros((batch - len(chunk), *chunk.shape[1:]), np.float32)])
+        res = jit(Tensor(chunk))
+        outs.append([r.numpy()[:min(batch, n - lo)].copy() for r in res])
+    if not outs:
+        return []
+    return [np.concatenate([o[i] for o in outs]) for i in range(len(outs[0]))]
+
+
+def normalized_entropy(logits: np.ndarray) -> np.ndarray:
+    """H(softmax(logits)) / ln(classes) per row, in [0, 1]."""
+    z = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
+    p = np.exp(z)
+    p /= p.sum(axis=1, keepdims=True)
+    h = -(p * np.where(p > 0, np.log(np.where(p > 0, p, 1.0)), 0.0)).sum(axis=1)
+    return h / np.log(logits.shape[1])
+
+
+def early_exit(logits: list[np.ndarray], thresholds: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted class, exit index taken) per clip; thresholds has one value per early exit."""
+    n = len(logits[0])
+    taken = np.full(n, len(logits) - 1)
+    done = np.zeros(n, bool)
+    for i, t in enumerate(thresholds):
+        stop = ~done & (normalized_entropy(logits[i]) <= t)
+        taken[stop] = i
+        done |= stop
+    pred = np.stack([l.argmax(1) for l in logits])[taken, np.arange(n)]
+    return pred, taken
+
+
+def summarize(logits: list[np.ndarray], labels: np.ndarray, thresholds: list[float], macs_to_exit: list[int]) -> dict:
+    """The evaluation figures as one dict (the --json object)."""
+    from model.datasets import LABELS
+
+    pred, taken = early_exit(logits, thresholds)
+    correct = pred == labels
+    exits = []
+    for i in range(len(logits)):
+        here = taken == i
+        exits.append({"index": i, "fraction": float(here.mean()), "accuracy": float(correct[here].mean()) if here.any() else None,
+                      "accuracy_if_all_stopped_here": float((logits[i].argmax(1) == labels).mean()),
+                      "binary_macs": int(macs_to_exit[i])})
+    per_class = {name: float(correct[labels == c].mean()) for c, name in enumerate(LABELS) if (labels == c).any()}
+    return {
+        "accuracy": float(correct.mean()),
+        "accuracy_full_depth": float((logits[-1].argmax(1) == labels).mean()),
+        "n": int(len(labels)),
+        "thresholds": [float(t) for t in thresholds],
+        "exits": exits,
+        "avg_binary_macs": float(np.mean(np.asarray(macs_to_exit)[taken])),
+        "full_binary_macs": int(macs_to_exit[-1]),
+        "per_class_accuracy": per_class,
+    }
+
+
+def calibrate_threshold(logits: list[np.ndarray], labels: np.ndarray, macs_to_exit: list[int], max_drop_points: float) -> float:
+    """Largest common threshold whose accuracy is within `max_drop_points` of full depth (on these clips)."""
+    full = float((logits[-1].argmax(1) == labels).mean())
+    best = 0.0
+    for t in np.round(np.arange(0.0, 1.0001, 0.01), 2):
+        pred, _ = early_exit(logits, [float(t)] * (len(logits) - 1))
+        if (pred == labels).mean() >= full - max_drop_points / 100.0:
+            best = float(t)
+    return best
+
+
+def write_plots(logits: list[np.ndarray], labels: np.ndarray, thresholds: list[float], macs_to_exit: list[int], out: Path) -> list[Path]:
+    """accuracy-vs-compute, confusion matrix and exit-per-class PNGs into `out`."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from model.datasets import LABELS
+
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    sweep = []
+    for t in np.linspace(0, 1, 41):
+        pred, taken = early_exit(logits, [t] * (len(logits) - 1))
+        sweep.append((np.mean(np.asarray(macs_to_exit)[taken]) / macs_to_exit[-1], (pred == labels).mean(), t))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot([s[0] * 100 for s in sweep], [s[1] * 100 for s in sweep], marker=".")
+    cur = summarize(logits, labels, thresholds, macs_to_exit)
+    ax.plot([cur["avg_binary_macs"] / macs_to_exit[-1] * 100], [cur["accuracy"] * 100], "r*", markersize=12, label="checkpoint thresholds")
+    ax.set_xlabel("average binary MACs (% of full depth)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title("accuracy vs compute as the exit threshold sweeps 0..1")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    paths.append(out / "accuracy_vs_compute.png")
+    fig.savefig(paths[-1], dpi=100)
+    plt.close(fig)
+
+    pred, taken = early_exit(logits, thresholds)
+    k = len(LABELS)
+    cm = np.zeros((k, k), int)
+    np.add.at(cm, (labels, pred), 1)
+    fig, ax = plt.subplots(figsize=(7, 6))
+    ax.imshow(cm / np.maximum(cm.sum(1, keepdims=True), 1), cmap="Blues")
+    for i in range(k):
+        for j in range(k):
+            if cm[i, j]:
+                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7)
+    ax.set_xticks(range(k), LABELS, rotation=60, fontsize=8)
+    ax.set_yticks(range(k), LABELS, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title("confusion matrix (early exit at checkpoint thresholds)")
+    fig.tight_layout()
+    paths.append(out / "confusion_matrix.png")
+    fig.savefig(paths[-1], dpi=100)
+    plt.close(fig)
+
+    n_exits = len(logits)
+    frac = np.zeros((k, n_exits))
+    for c in range(k):
+        if (labels == c).any():
+            frac[c] = np.bincount(taken[labels == c], minlength=n_exits) / (labels == c).sum()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    bottom = np.zeros(k)
+    for e in range(n_exits):
+        ax.bar(range(k), frac[:, e] * 100, bottom=bottom * 100, label=f"exit {e}")
+        bottom += frac[:, e]
+    ax.set_xticks(range(k), LABELS, rotation=60, fontsize=8)
+    ax.set_ylabel("% of clips")
+    ax.set_title("which exit each class takes (sample difficulty)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    paths.append(out / "exit_per_class.png")
+    fig.savefig(paths[-1], dpi=100)
+    plt.close(fig)
+    return paths
+
+
+def load_eval_clips(data: Path, progress: bool):
+    """Clips of a Speech Commands folder (test-set layout: all; full layout: its test split)."""
+    from model.datasets import is_test_layout, load_speech_commands
+
+    if not data.is_dir():
+        raise BitearError(f"{data}: data folder not found")
+    clips = load_speech_commands(data, None if is_test_layout(data) else "test", progress=progress)
+    if len(clips) == 0:
+        raise BitearError(f"{data}: no clips found")
+    return clips
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m model.evaluate", description=__doc__.split("\n")[0])
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("data", type=Path, help="Speech Commands folder (either layout)")
+    parser.add_argument("--json", action="store_true", help="last stdout line: one JSON object")
+    parser.add_argument("--threshold", type=float, default=None, help="one exit threshold in [0, 1] for all early exits (default: the checkpoint's)")
+    parser.add_argument("--full-depth", action="store_true", help="never exit early")
+    parser.add_argument("--plots", type=Path, default=None, help="folder for PNG plots")
+    args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except BitearError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def _run(args) -> int:
+    from model.checkpoint import load_checkpoint
+    from model.datasets import LABELS
+    from model.feature_cache import features_cached
+
+    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
+        raise BitearError(f"--threshold must be in [0, 1], found {args.threshold}")
+    student, meta = load_checkpoint(args.checkpoint)
+    clips = load_eval_clips(args.data, progress=not args.json)
+    features = features_cached(clips.audio, progress=not args.json)
+    logits = exit_logits(student, features)
+    n_early = len(logits) - 1
+    if args.full_depth:
+        thresholds = [-1.0] * n_early
+    elif args.threshold is not None:
+        thresholds = [args.threshold] * n_early
+    else:
+        thresholds = list(meta["exit_thresholds"])
+    macs = student.binary_macs_to_exit()
+    report = summarize(logits, clips.labels, thresholds, macs)
+    report["checkpoint"] = str(args.checkpoint)
+    report["data"] = str(args.data)
+    if args.plots:
+        report["plots"] = [str(p) for p in write_plots(logits, clips.labels, thresholds, macs, args.plots)]
+    print(f"{report['n']} clips of {args.data}; thresholds {', '.join(f'{t:.2f}' for t in thresholds)}")
+    print(f"accuracy {report['accuracy'] * 100:.2f} % (full depth {report['accuracy_full_depth'] * 100:.2f} %)")
+    print(f"binary MACs: average {report['avg_binary_macs']:,.0f} of {report['full_binary_macs']:,} full depth "
+          f"({report['avg_binary_macs'] / report['full_binary_macs'] * 100:.0f} %)")
+    for e in report["exits"]:
+        acc = "-" if e["accuracy"] is None else f"{e['accuracy'] * 100:.1f} %"
+        print(f"  exit {e['index']}: {e['fraction'] * 100:5.1f} % of clips stop here, accuracy there {acc}")
+    for name in LABELS:
+        if name in report["per_class_accuracy"]:
+            print(f"  {name:10} {report['per_class_accuracy'][name] * 100:5.1f} %")
+    if args.json:
+        print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""The binary student's building blocks: binarizer (output and gradient mask), int8 quantizer, shapes, costs, checkpoints."""
+import json
+
+import numpy as np
+import pytest
+from tinygrad import Tensor
+
+from model.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from model.errors import BitearError
+from model.student import LABELS, BinaryStudent, binarize_ste, conv_output_length, quantize_int8_ste, validate_config
+
+
+def test_binarize_forward_is_exactly_plus_minus_one_with_sign_of_zero_positive():
+    x = Tensor([-2.0, -1.0, -0.5, -0.0, 0.0, 0.25, 1.0, 3.0])
+    assert binarize_ste(x).numpy().tolist() == [-1, -1, -1, 1, 1, 1, 1, 1]
+
+
+def test_binarize_gradient_is_one_inside_unit_interval_and_zero_outside():
+    x = Tensor([-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5])
+    (grad,) = (binarize_ste(x) * Tensor([1.0, 2, 3, 4, 5, 6, 7])).sum().gradient(x)
+    # d/dx clip(x, -1, 1) is 1 on [-1, 1] (tinygrad's clip passes the gradient at the bounds) and 0 beyond.
+    assert grad.numpy().tolist() == [0, 2, 3, 4, 5, 6, 0]
+
+
+def test_quantize_int8_rounds_and_clips_with_identity_gradient():
+    w = Tensor([-300.0, -1.4, -0.5, 0.5, 1.6, 127.4])
+    q = quantize_int8_ste(w, Tensor(1.0))
+    assert q.numpy().tolist() == [-127, -1, -0.0, 0.0, 2, 127]
+    (grad,) = q.sum().gradient(w)
+    assert grad.numpy().tolist() == [1] * 6
+
+
+def test_output_shapes_and_cost_table_agree_with_conv_arithmetic():
+    s = BinaryStudent()
+    x = Tensor(np.random.default_rng(0).integers(-128, 128, (3, 49, 40)).astype(np.float32))
+    outs = s(x)
+    assert len(outs) == len(s.heads) and all(o.shape == (3, len(LABELS)) for o in outs)
+    convs = [c for c in s.layer_costs() if c.kind != "head"]
+    specs = [s.config["stem"]] + s.config["blocks"]
+    length = s.config["frames"]
+    h = x.permute(0, 2, 1).unsqueeze(2)
+    layers = [s.stem] + s.blocks
+    for cost, spec, layer in zip(convs, specs, layers):
+        h = binarize_ste(layer(h))
+        assert cost.in_len == length and cost.out_len == h.shape[3] == conv_output_length(length, spec["kernel"], spec["stride"])
+        assert cost.macs == cost.out_len * cost.kernel * cost.cin * cost.cout
+        length = cost.out_len
+    macs = s.binary_macs_to_exit()
+    assert macs == sorted(macs) and macs[-1] == sum(c.macs for c in convs if c.kind == "binary")
+
+
+def test_binary_block_really_binarizes_its_input_map():
+    s = BinaryStudent()
+    x = Tensor(np.random.default_rng(1).integers(-128, 128, (2, 49, 40)).astype(np.float32))
+    stem_out = s.stem(x.permute(0, 2, 1).unsqueeze(2))
+    assert set(np.unique(binarize_ste(stem_out).numpy())) <= {-1.0, 1.0}
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("blocks", [], "'blocks' is empty"),
+    ("stem", {"kernel": 3, "stride": 2, "channels": 48}, "multiple of 32"),
+])
+def test_bad_config_is_named(field, value, message):
+    cfg = json.loads(json.dumps(BinaryStudent().config))
+    cfg[field] = value
+    with pytest.raises(ValueError, match=message):
+        validate_config(cfg)
+
+
+def _meta():
+    return {"labels": LABELS, "frontend": {}, "exit_thresholds": [0.2, 0.2]}
+
+
+def test_checkpoint_round_trip_gives_identical_outputs(tmp_path):
+    s = BinaryStudent()
+    path = tmp_path / "s.safetensors"
+    save_checkpoint(path, s, _meta())
+    s2, meta = load_checkpoint(path)
+    assert meta["exit_thresholds"] == [0.2, 0.2] and meta["config"] == s.config
+    x = Tensor(np.random.default_rng(2).integers(-128, 128, (4, 49, 40)).astype(np.float32))
+    for a, b in zip(s(x), s2(x)):
+        assert np.array_equal(a.numpy(), b.numpy())
+
+
+def test_corrupt_truncated_and_foreign_checkpoints_give_clear_errors(tmp_path):
+    s = BinaryStudent()
+    good = tmp_path / "good.safetensors"
+    save_checkpoint(good, s, _meta())
+    blob = good.read_bytes()
+    (tmp_path / "trunc.safetensors").write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(BitearError, match="trunc.safetensors.*(truncated|outside)"):
+        read_checkpoint(tmp_path / "trunc.safetensors")
+    (tmp_path / "junk.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00not json at all!")
+    with pytest.raises(BitearError, match="not valid JSON"):
+        read_checkpoint(tmp_path / "junk.safetensors")
+    from tinygrad.nn.state import safe_save
+    safe_save({"w": Tensor.ones(3).contiguous()}, str(tmp_path / "foreign.safetensors"))
+    with pytest.raises(BitearError, match="not a bitear student checkpoint"):
+        read_checkpoint(tmp_path / "foreign.safetensors")
+    with pytest.raises(BitearError, match="file not found"):
+        read_checkpoint(tmp_path / "missing.safetensors")
