@@ -1,0 +1,78 @@
+/* bitear_board.h - the one header of bitear's board support.
+ *
+ * Contract: everything the application and the tests need from a board, and nothing more:
+ * a serial line (UART or USB CDC), a tick counter, an optional microphone, and a way to stop.
+ * The serial line is byte-oriented; received bytes are kept in a ring buffer filled by the
+ * RX interrupt (bitear_board_getc never blocks). Nothing here allocates memory.
+ *
+ * Implementations (exactly one is compiled in, chosen by a macro the build defines):
+ *   BITEAR_BOARD_QEMU_MPS2_AN386  board_qemu_mps2.c + startup_qemu_mps2.c (emulated Cortex-M4F;
+ *                                 defined by boards/mps2_an386.json)
+ *   BITEAR_BOARD_HOST             board_host.c (stdin/stdout; defined by the bitear-host platform)
+ *   ARDUINO                       ../board_arduino/board_arduino.cpp (real boards, Arduino cores)
+ */
+#ifndef BITEAR_BOARD_H
+#define BITEAR_BOARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Sets up clocks, the serial line (RX by interrupt), the tick counter. Call once, first. */
+void bitear_board_init(void);
+
+/* Short board name used in the ready banner, e.g. "qemu_mps2_an386". */
+const char *bitear_board_name(void);
+
+/* Serial output: blocks until the byte is handed to the UART. */
+void bitear_board_putc(uint8_t c);
+void bitear_board_write(const void *data, size_t n);
+void bitear_board_puts(const char *s); /* no newline added */
+
+/* Serial input: next received byte (0..255), or -1 when none is waiting. Never blocks. */
+int bitear_board_getc(void);
+
+/* Number of received bytes waiting, and bytes lost because the RX ring was full. */
+size_t bitear_board_rx_available(void);
+uint32_t bitear_board_rx_dropped(void);
+
+/* Sleeps until something arrived on the serial line (or another interrupt fired).
+ * Returns at once when bytes are already waiting. */
+void bitear_board_wait_for_input(void);
+
+/* Free-running tick counter (wraps modulo 2^32; use unsigned differences) and its rate.
+ * QEMU mps2-an386: SysTick at 25 MHz; with -icount shift=0 one tick = 40 instructions.
+ * Cortex-M4 boards: DWT cycle counter. Cortex-M0+ (Pico): microseconds. */
+uint32_t bitear_board_ticks(void);
+uint32_t bitear_board_tick_hz(void);
+
+/* Microphone, 16 kHz mono int16. bitear_board_mic_start returns 0, or -1 when the board has
+ * no microphone (then audio comes over the serial line). bitear_board_mic_read copies up to
+ * max_samples waiting samples and returns how many; it never blocks. */
+int bitear_board_mic_start(uint32_t sample_rate_hz);
+size_t bitear_board_mic_read(int16_t *dst, size_t max_samples);
+
+/* Stack use: total stack size, and the deepest the stack has been since reset (bytes), found
+ * from the paint pattern written at reset. Both return 0 on boards that do not paint their
+ * stack (host, Arduino cores). */
+size_t bitear_board_stack_size(void);
+size_t bitear_board_stack_used(void);
+
+/* Ends the program with an exit code where that means something (QEMU: semihosting
+ * SYS_EXIT_EXTENDED, so QEMU's own exit status is the code; host: exit()). Real boards
+ * cannot exit: they print the code and stop in a sleep loop. */
+void bitear_board_exit(int code);
+
+/* Provided by the application (firmware/src/main.c). On boards with a plain main() the
+ * application calls them itself; Arduino board files call them from setup() and loop(). */
+void bitear_app_setup(void);
+void bitear_app_loop(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BITEAR_BOARD_H */

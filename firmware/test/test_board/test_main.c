@@ -1,0 +1,227 @@
+/* test_main.c - Unity tests of bitear's board support (firmware/lib/board).
+ *
+ * Both envs (qemu_m4, host): the serial RX ring buffer and the tick counter.
+ * qemu_m4 only: what the start-up code promises (FPU on, .data copied, .bss zeroed, stack
+ * painted and measurable, MPU guard below the stack) and the tick rate under QEMU -icount (1 tick = 40 instructions).
+ * The UART RX interrupt path end to end (bytes from the host to the ring) is tested from
+ * Python in tests/test_emulator.py.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "bitear_board.h"
+#include "bitear_ring.h"
+#include "unity.h"
+
+/* ---- ring buffer --------------------------------------------------------------------------- */
+
+static uint8_t storage[16];
+static bitear_ring_t ring;
+
+void setUp(void)
+{
+    memset(storage, 0xEE, sizeof storage);
+    TEST_ASSERT_EQUAL_INT(0, bitear_ring_init(&ring, storage, sizeof storage));
+}
+
+void test_ring_rejects_capacity_that_is_not_a_power_of_two(void)
+{
+    bitear_ring_t r;
+    TEST_ASSERT_EQUAL_INT(-1, bitear_ring_init(&r, storage, 12));
+    TEST_ASSERT_EQUAL_INT(-1, bitear_ring_init(&r, storage, 1));
+    TEST_ASSERT_EQUAL_INT(-1, bitear_ring_init(&r, storage, 0));
+    TEST_ASSERT_EQUAL_INT(0, bitear_ring_init(&r, storage, 2));
+}
+
+void test_ring_empty_pop_returns_minus_one(void)
+{
+    TEST_ASSERT_EQUAL_INT(-1, bitear_ring_pop(&ring));
+    TEST_ASSERT_EQUAL_UINT(0, bitear_ring_count(&ring));
+}
+
+void test_ring_keeps_order_and_all_byte_values(void)
+{
+    /* 0x00 and 0xFF must come back as bytes, not be confused with the -1 "empty" result */
+    const uint8_t in[] = {0x00, 0xFF, 0x80, 0x7F, 0x01};
+    for (size_t i = 0; i < sizeof in; i++) {
+        TEST_ASSERT_EQUAL_INT(0, bitear_ring_push(&ring, in[i]));
+    }
+    TEST_ASSERT_EQUAL_UINT(sizeof in, bitear_ring_count(&ring));
+    for (size_t i = 0; i < sizeof in; i++) {
+        TEST_ASSERT_EQUAL_INT(in[i], bitear_ring_pop(&ring));
+    }
+    TEST_ASSERT_EQUAL_INT(-1, bitear_ring_pop(&ring));
+}
+
+void test_ring_full_drops_new_bytes_and_counts_them(void)
+{
+    for (int i = 0; i < 16; i++) {
+        TEST_ASSERT_EQUAL_INT(0, bitear_ring_push(&ring, (uint8_t)i));
+    }
+    TEST_ASSERT_EQUAL_INT(-1, bitear_ring_push(&ring, 0xAA));
+    TEST_ASSERT_EQUAL_INT(-1, bitear_ring_push(&ring, 0xBB));
+    TEST_ASSERT_EQUAL_UINT32(2, ring.dropped);
+    TEST_ASSERT_EQUAL_UINT(16, bitear_ring_count(&ring));
+    for (int i = 0; i < 16; i++) { /* the 16 stored bytes are intact, the dropped ones absent */
+        TEST_ASSERT_EQUAL_INT(i, bitear_ring_pop(&ring));
+    }
+    TEST_ASSERT_EQUAL_INT(-1, bitear_ring_pop(&ring));
+}
+
+void test_ring_wraps_around_with_varying_fill(void)
+{
+    /* Push and pop bursts of changing length so reads and writes cross the end of the
+     * storage at many different offsets; the byte stream must come out unchanged. */
+    uint8_t next_in = 0, next_out = 0;
+    uint32_t lcg = 12345u;
+    for (int round = 0; round < 200; round++) {
+        lcg = lcg * 1103515245u + 12345u;
+        unsigned burst = 1u + (lcg >> 16) % 16u;
+        for (unsigned i = 0; i < burst && bitear_ring_count(&ring) < 16u; i++) {
+            TEST_ASSERT_EQUAL_INT(0, bitear_ring_push(&ring, next_in++));
+        }
+        unsigned take = (lcg >> 8) % (unsigned)(bitear_ring_count(&ring) + 1u);
+        for (unsigned i = 0; i < take; i++) {
+            TEST_ASSERT_EQUAL_INT(next_out++, bitear_ring_pop(&ring));
+        }
+    }
+    while (bitear_ring_count(&ring) > 0u) {
+        TEST_ASSERT_EQUAL_INT(next_out++, bitear_ring_pop(&ring));
+    }
+    TEST_ASSERT_EQUAL_UINT8(next_in, next_out);
+    TEST_ASSERT_EQUAL_UINT32(0, ring.dropped);
+}
+
+void test_ring_counters_wrap_past_2_pow_32(void)
+{
+    ring.head = ring.tail = 0xFFFFFFFEu; /* as after ~4 GB of traffic */
+    for (int i = 0; i < 5; i++) {
+        TEST_ASSERT_EQUAL_INT(0, bitear_ring_push(&ring, (uint8_t)(10 + i)));
+    }
+    TEST_ASSERT_EQUAL_UINT(5, bitear_ring_count(&ring));
+    for (int i = 0; i < 5; i++) {
+        TEST_ASSERT_EQUAL_INT(10 + i, bitear_ring_pop(&ring));
+    }
+    TEST_ASSERT_EQUAL_UINT(0, bitear_ring_count(&ring));
+}
+
+/* ---- tick counter -------------------------------------------------------------------------- */
+
+static volatile uint32_t sink;
+
+static void busy_work(uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        sink += i;
+    }
+}
+
+void test_ticks_advance_and_rate_is_known(void)
+{
+    TEST_ASSERT_GREATER_THAN_UINT32(0, bitear_board_tick_hz());
+    uint32_t t0 = bitear_board_ticks();
+    busy_work(200000u);
+    uint32_t t1 = bitear_board_ticks();
+    busy_work(200000u);
+    uint32_t t2 = bitear_board_ticks();
+    TEST_ASSERT_GREATER_THAN_UINT32(0, t1 - t0);
+    TEST_ASSERT_GREATER_THAN_UINT32(0, t2 - t1);
+}
+
+#if defined(BITEAR_BOARD_QEMU_MPS2_AN386)
+
+/* ---- emulated Cortex-M4F start-up ---------------------------------------------------------- */
+
+static uint32_t initialised_word = 0xB17EA12u;
+static uint32_t zeroed_words[32];
+
+void test_startup_copied_data_and_zeroed_bss(void)
+{
+    TEST_ASSERT_EQUAL_HEX32(0xB17EA12u, initialised_word);
+    for (size_t i = 0; i < 32; i++) {
+        TEST_ASSERT_EQUAL_HEX32(0, zeroed_words[i]);
+    }
+}
+
+void test_startup_enabled_the_fpu(void)
+{
+    const volatile uint32_t *cpacr = (const volatile uint32_t *)0xE000ED88u;
+    TEST_ASSERT_EQUAL_HEX32(0xFu << 20, *cpacr & (0xFu << 20));
+    volatile float a = 1.5f, b = -2.25f; /* a disabled FPU would fault here */
+    TEST_ASSERT_EQUAL_FLOAT(-3.375f, a * b);
+}
+
+__attribute__((noinline, noipa)) static uint32_t use_stack(uint32_t n)
+{
+    volatile uint8_t buf[1024];
+    for (uint32_t i = 0; i < sizeof buf; i++) {
+        buf[i] = (uint8_t)(i + n);
+    }
+    return buf[n % sizeof buf];
+}
+
+void test_stack_is_painted_and_high_water_grows(void)
+{
+    size_t size = bitear_board_stack_size();
+    TEST_ASSERT_EQUAL_UINT(8192, size);
+    size_t before = bitear_board_stack_used();
+    TEST_ASSERT_GREATER_THAN(0, before);
+    TEST_ASSERT_LESS_THAN(size / 2, before);
+    TEST_ASSERT_EQUAL_UINT32(14u, use_stack(7u)); /* buf[7] = 7 + 7 */
+    size_t after = bitear_board_stack_used();
+    TEST_ASSERT_GREATER_THAN(before, after); /* the 1 KB frame went deeper than ever before */
+    TEST_ASSERT_GREATER_OR_EQUAL(1024, after);
+    TEST_ASSERT_LESS_THAN(size, after);
+}
+
+void test_stack_guard_is_armed_below_the_stack(void)
+{
+    extern uint32_t __stack_bottom[];
+    const volatile uint32_t *mpu_ctrl = (const volatile uint32_t *)0xE000ED94u;
+    volatile uint32_t *mpu_rnr = (volatile uint32_t *)0xE000ED98u;
+    const volatile uint32_t *mpu_rbar = (const volatile uint32_t *)0xE000ED9Cu;
+    const volatile uint32_t *mpu_rasr = (const volatile uint32_t *)0xE000EDA0u;
+    TEST_ASSERT_EQUAL_HEX32(1u, *mpu_ctrl & 1u);
+    *mpu_rnr = 0u;
+    TEST_ASSERT_EQUAL_HEX32((uint32_t)(uintptr_t)__stack_bottom - 32u, *mpu_rbar & ~0x1Fu);
+    TEST_ASSERT_EQUAL_HEX32(0u, (*mpu_rasr >> 24) & 7u); /* AP = no access */
+    TEST_ASSERT_EQUAL_HEX32(1u, *mpu_rasr & 1u);
+}
+
+/* 2 instructions per iteration (subs + bne), so n iterations are 2n instructions. */
+__attribute__((noinline, noipa)) static void spin_2n_instructions(uint32_t n)
+{
+    __asm__ volatile("1: subs %0, %0, #1\n\tbne 1b" : "+r"(n)::"cc");
+}
+
+void test_ticks_count_40_instructions_under_icount(void)
+{
+    uint32_t t0 = bitear_board_ticks();
+    spin_2n_instructions(100000u);
+    uint32_t t1 = bitear_board_ticks();
+    /* 200000 instructions / 40 = 5000 ticks, plus a few for the calls around the loop */
+    TEST_ASSERT_UINT32_WITHIN(5, 5000u, t1 - t0);
+}
+
+#endif /* BITEAR_BOARD_QEMU_MPS2_AN386 */
+
+int main(void)
+{
+    bitear_board_init();
+    UNITY_BEGIN();
+    RUN_TEST(test_ring_rejects_capacity_that_is_not_a_power_of_two);
+    RUN_TEST(test_ring_empty_pop_returns_minus_one);
+    RUN_TEST(test_ring_keeps_order_and_all_byte_values);
+    RUN_TEST(test_ring_full_drops_new_bytes_and_counts_them);
+    RUN_TEST(test_ring_wraps_around_with_varying_fill);
+    RUN_TEST(test_ring_counters_wrap_past_2_pow_32);
+    RUN_TEST(test_ticks_advance_and_rate_is_known);
+#if defined(BITEAR_BOARD_QEMU_MPS2_AN386)
+    RUN_TEST(test_startup_copied_data_and_zeroed_bss);
+    RUN_TEST(test_startup_enabled_the_fpu);
+    RUN_TEST(test_stack_is_painted_and_high_water_grows);
+    RUN_TEST(test_stack_guard_is_armed_below_the_stack);
+    RUN_TEST(test_ticks_count_40_instructions_under_icount);
+#endif
+    return UNITY_END();
+}
