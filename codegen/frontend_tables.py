@@ -6,7 +6,7 @@
 Every number comes from `model/frontend_reference.py` (the float reference and the one home of
 the front-end parameters), quantized here:
 
-  window      periodic Hann, Q15 in uint16 (32768 = 1.0; the peak w[240] = 1.0 is exact)
+  window      periodic Hann, Q15 in int16 (32768 = 1.0; the peak w[240] = 1.0 is stored as 32767)
   digit_rev   base-4 digit reversal of 0..255 (input order of the radix-4 decimation-in-time FFT)
   twiddle     exp(-2 pi i k / 256) in Q14 (16384 = 1.0) for radix-4 stages 1..3, stored in the
               order the FFT walks them: for each stage, for each j, (W^j, W^2j, W^3j) as (re, im)
@@ -38,7 +38,8 @@ LOG2_MANTISSA_BITS = 7
 
 
 def window_q15() -> np.ndarray:
-    return np.round(ref.hann_window() * Q15).astype(np.int64)
+    """Q15 in int16: the peak 1.0 becomes 32767 (so int16 x int16 multiplies, SMULBB, work)."""
+    return np.minimum(np.round(ref.hann_window() * Q15), Q15 - 1).astype(np.int64)
 
 
 def digit_reverse() -> np.ndarray:
@@ -102,7 +103,7 @@ def render() -> str:
     tw = twiddles_q14()
     first, last, starts, rise, split = mel_tables()
     logt = log2_frac_q8()
-    assert win.max() <= 0xFFFF and win.min() >= 0
+    assert win.max() <= 0x7FFF and win.min() >= 0
     assert np.abs(tw).max() <= Q14 and np.abs(split).max() <= Q14
     assert rise.min() >= 0 and rise.max() <= Q15 and logt.max() <= 255
     out = [
@@ -133,7 +134,7 @@ def render() -> str:
         "#include <stdint.h>",
         "",
         f"/* Periodic Hann window, Q15 (32768 = 1.0), max {int(win.max())}. */",
-        _c_array("uint16_t", "bitear_fe_window_q15", win),
+        _c_array("int16_t", "bitear_fe_window_q15", win),
         "/* Base-4 digit reversal of 0..255: complex input n goes to position bitear_fe_digit_rev[n]. */",
         _c_array("uint8_t", "bitear_fe_digit_rev", rev, 16),
         "/* Radix-4 twiddles exp(-2 pi i k / 256), Q14, per stage (span 16, 64, 256), per j: re/im of W^j, W^2j, W^3j. */",

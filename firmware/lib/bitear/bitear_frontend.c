@@ -2,19 +2,20 @@
  * bitear_frontend.c — integer log-mel front end (see bitear_frontend.h for the contract).
  *
  * Per push (all integer, fixed point):
- *   1. Window: p[n] = s[n] * w[n] (w Q15, |p| <= 2^30). Block floating point: find the bit length
- *      L of max |p| (OR of one's-complement magnitudes), shift right by rs = max(L - 14, 0) with
- *      rounding, so |y[n]| <= 2^14 and the frame keeps ~14 significant bits at any level.
+ *   1. Window: p[n] = s[n] * w[n] (w Q15 int16, |p| < 2^30). Block floating point: find the bit
+ *      length L of max |p| (OR of one's-complement magnitudes), shift right by rs = max(L - 12, 0)
+ *      with rounding, so |y[n]| <= 2^12 and the frame keeps ~12 significant bits at any level.
  *      y[2m] + i*y[2m+1] is stored at the base-4 digit-reversed position of m (zero-padded to 512).
- *   2. 256-point complex radix-4 DIT FFT in int16, twiddles Q14, each stage divides by 4 with one
- *      rounding per output (complex magnitudes never exceed 2^14 * sqrt(2) < 2^15: no overflow).
- *      Result Z = DFT256(z) / 256.
- *   3. For every bin k the mel filters use, the real-FFT split gives X[k]/128 =
+ *   2. 256-point complex radix-4 DIT FFT in int16: stage 0 exact (no scaling, |X| <= 2^14), the
+ *      three stages with twiddles (Q14) divide by 4 with one rounding per output. Complex
+ *      magnitudes never exceed 2^14 * sqrt(2) < 2^15: no overflow. Result Z = DFT256(z) / 64.
+ *   3. For every bin k the mel filters use, the real-FFT split gives X_y[k]/32 =
  *      S + W^k * (-i D) with S = Z[k] + conj Z[256-k], D = Z[k] - conj Z[256-k]; its power p[k]
  *      (< 2^32) is accumulated into the mel channels with Q15 weights in uint64.
- *      Scale: p[k] = |X_true[k]|^2 * 2^(16 - 2 rs), so E_acc = E_true * 2^(31 - 2 rs).
+ *      Scale: y = s*w*2^(15 - rs), so p[k] = |X_true[k]|^2 * 2^(20 - 2 rs) and
+ *      E_acc = E_true * 2^(35 - 2 rs).
  *   4. v = floor(6 * log2(E_true) + 0.5) - 150 with log2 from count-leading-zeros + a Q8 table
- *      of the 7 mantissa bits below the leading one, and log2 E_true = log2 E_acc - 31 + 2 rs.
+ *      of the 7 mantissa bits below the leading one, and log2 E_true = log2 E_acc - 35 + 2 rs.
  *
  * Multiplications are int16 x int16 -> int32 (SMULBB/SMLABB class on a Cortex-M4) and
  * uint32 x uint16 -> uint64 accumulation (UMLAL).
@@ -30,9 +31,26 @@ typedef char bitear_fe_requires_arithmetic_shift[(((int32_t)-8) >> 1) == -4 ? 1 
 
 #define FE_MAGIC 0x62664531u /* "bfE1" */
 #define FE_N 256             /* complex FFT points */
-#define FE_HEADROOM_BITS 14  /* windowed samples are normalised to |y| <= 2^14 */
+#define FE_HEADROOM_BITS 12  /* windowed samples are normalised to |y| <= 2^12 */
 
-#if (defined(__GNUC__) || defined(__clang__)) && !defined(BITEAR_FRONTEND_PORTABLE_CLZ)
+/* The Cortex-M4 DSP path (SIMD32/DSP instructions via ACLE intrinsics) computes exactly the
+ * same integers as the plain C path; tests run both on the emulated M4 against the host build.
+ * Define BITEAR_FRONTEND_NO_DSP to force plain C. */
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(__ARM_BIG_ENDIAN) && \
+    !defined(BITEAR_FRONTEND_NO_DSP)
+#define FE_USE_DSP 1
+#include <arm_acle.h>
+#else
+#define FE_USE_DSP 0
+#endif
+
+#if defined(__GNUC__)
+#define FE_ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define FE_ALWAYS_INLINE static inline
+#endif
+
+#if defined(__GNUC__) && !defined(BITEAR_FRONTEND_PORTABLE_CLZ)
 #define FE_CLZ32(x) ((int)__builtin_clz(x)) /* x != 0 at every use */
 #else
 static int FE_CLZ32(uint32_t x)
@@ -46,54 +64,117 @@ static int FE_CLZ32(uint32_t x)
 }
 #endif
 
-/* OR of |s[i] * w[i]| (one's-complement magnitude: same bit length as the true magnitude bound). */
-static uint32_t fe_magnitude_bits(const int16_t *s, const uint16_t *w, int n)
+#if FE_USE_DSP
+/* Cortex-M4 DSP path: two int16 values (a complex value: re low, im high) form one 32-bit word,
+ * loaded/stored with memcpy (one LDR/STR, no aliasing issue; little-endian only). The int16
+ * halves are taken with (int16_t) casts and >> 16, which gcc/clang define as modulo/arithmetic
+ * and compile to SMULBB/SMULTT; PKHBT/PKHTB come from inline assembly under gcc/clang. */
+static inline int32_t fe_ld2(const int16_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+static inline void fe_st2(int16_t *p, uint32_t v)
+{
+    memcpy(p, &v, sizeof(v));
+}
+/* high half of hi_word on top, high half of lo_word below: ((hi >> 16) << 16) | (lo >> 16) */
+static inline uint32_t fe_pack_high(int32_t hi_word, int32_t lo_word)
+{
+#if defined(__GNUC__)
+    uint32_t r;
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(hi_word), "r"(lo_word));
+    return r;
+#else
+    return ((uint32_t)hi_word & 0xFFFF0000u) | ((uint32_t)lo_word >> 16);
+#endif
+}
+/* low half of hi on top, low half of lo below */
+static inline uint32_t fe_pack_low(int32_t hi, int32_t lo)
+{
+#if defined(__GNUC__)
+    uint32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(lo), "r"(hi));
+    return r;
+#else
+    return ((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16);
+#endif
+}
+#endif
+
+/* OR of |s[i] * w[i]| over n (even) samples (one's-complement magnitude: the same bit length as
+ * the largest magnitude). */
+static uint32_t fe_magnitude_bits(const int16_t *s, const int16_t *w, int n)
 {
     uint32_t acc = 0;
     int i;
-    for (i = 0; i < n; i++) {
-        int32_t p = (int32_t)s[i] * (int32_t)w[i];
-        acc |= (uint32_t)(p ^ (p >> 31));
+    for (i = 0; i < n; i += 2) {
+#if FE_USE_DSP
+        int32_t sv = fe_ld2(s + i), wv = fe_ld2(w + i);
+        int32_t p0 = (int32_t)(int16_t)sv * (int16_t)wv; /* SMULBB */
+        int32_t p1 = (sv >> 16) * (wv >> 16);            /* SMULTT */
+#else
+        int32_t p0 = (int32_t)s[i] * w[i];
+        int32_t p1 = (int32_t)s[i + 1] * w[i + 1];
+#endif
+        acc |= (uint32_t)(p0 ^ (p0 >> 31)) | (uint32_t)(p1 ^ (p1 >> 31));
     }
     return acc;
 }
 
 /* Window pairs of samples into complex values at digit-reversed positions. */
-static void fe_window(int16_t *buf, const int16_t *s, const uint16_t *w, const uint8_t *rev,
+static void fe_window(int16_t *buf, const int16_t *s, const int16_t *w, const uint8_t *rev,
                       int n_complex, int32_t bias, int rs)
 {
     int m;
     for (m = 0; m < n_complex; m++) {
-        int32_t p0 = (int32_t)s[2 * m] * (int32_t)w[2 * m];
-        int32_t p1 = (int32_t)s[2 * m + 1] * (int32_t)w[2 * m + 1];
+#if FE_USE_DSP
+        int32_t sv = fe_ld2(s + 2 * m), wv = fe_ld2(w + 2 * m);
+        int32_t p0 = (int32_t)(int16_t)sv * (int16_t)wv;
+        int32_t p1 = (sv >> 16) * (wv >> 16);
+        fe_st2(buf + 2 * rev[m], fe_pack_low((p1 + bias) >> rs, (p0 + bias) >> rs));
+#else
+        int32_t p0 = (int32_t)s[2 * m] * w[2 * m];
+        int32_t p1 = (int32_t)s[2 * m + 1] * w[2 * m + 1];
         int16_t *dst = buf + 2 * rev[m];
         dst[0] = (int16_t)((p0 + bias) >> rs);
         dst[1] = (int16_t)((p1 + bias) >> rs);
+#endif
     }
 }
 
-/* In-place radix-4 DIT FFT of 256 complex int16 values in digit-reversed order; output = DFT / 256. */
+/* In-place radix-4 DIT FFT of 256 complex int16 values in digit-reversed order;
+ * output = DFT / 64 (stage 0 exact, stages 1..3 divide by 4 with rounding). */
 static void fe_fft256(int16_t *buf)
 {
     const int16_t *tw = bitear_fe_twiddle_q14;
     int span, i;
 
-    /* Stage 0 (span 4): twiddles are all 1. */
+    /* Stage 0 (span 4): twiddles are all 1, exact integer sums (|y| <= 2^12, so |X| <= 2^14). */
     for (i = 0; i < FE_N; i += 4) {
         int16_t *x = buf + 2 * i;
-        int32_t ar = x[0] + 2, ai = x[1] + 2; /* +2: rounding of the final >> 2 */
-        int32_t t0r = ar + x[4], t0i = ai + x[5];
-        int32_t t1r = ar - x[4], t1i = ai - x[5];
+#if FE_USE_DSP
+        int32_t a = fe_ld2(x), b = fe_ld2(x + 2), c = fe_ld2(x + 4), d = fe_ld2(x + 6);
+        int32_t t0 = __sadd16(a, c), t1 = __ssub16(a, c), t2 = __sadd16(b, d), t3 = __ssub16(b, d);
+        fe_st2(x, (uint32_t)__sadd16(t0, t2));
+        fe_st2(x + 2, (uint32_t)__ssax(t1, t3)); /* t1 - i t3 */
+        fe_st2(x + 4, (uint32_t)__ssub16(t0, t2));
+        fe_st2(x + 6, (uint32_t)__sasx(t1, t3)); /* t1 + i t3 */
+#else
+        int32_t t0r = x[0] + x[4], t0i = x[1] + x[5];
+        int32_t t1r = x[0] - x[4], t1i = x[1] - x[5];
         int32_t t2r = x[2] + x[6], t2i = x[3] + x[7];
         int32_t t3r = x[2] - x[6], t3i = x[3] - x[7];
-        x[0] = (int16_t)((t0r + t2r) >> 2);
-        x[1] = (int16_t)((t0i + t2i) >> 2);
-        x[2] = (int16_t)((t1r + t3i) >> 2);
-        x[3] = (int16_t)((t1i - t3r) >> 2);
-        x[4] = (int16_t)((t0r - t2r) >> 2);
-        x[5] = (int16_t)((t0i - t2i) >> 2);
-        x[6] = (int16_t)((t1r - t3i) >> 2);
-        x[7] = (int16_t)((t1i + t3r) >> 2);
+        x[0] = (int16_t)(t0r + t2r);
+        x[1] = (int16_t)(t0i + t2i);
+        x[2] = (int16_t)(t1r + t3i);
+        x[3] = (int16_t)(t1i - t3r);
+        x[4] = (int16_t)(t0r - t2r);
+        x[5] = (int16_t)(t0i - t2i);
+        x[6] = (int16_t)(t1r - t3i);
+        x[7] = (int16_t)(t1i + t3r);
+#endif
     }
 
     /* Stages with span 16, 64, 256: b, c, d multiplied by W^j, W^2j, W^3j (Q14). Sums are kept
@@ -101,23 +182,40 @@ static void fe_fft256(int16_t *buf)
     for (span = 16; span <= FE_N; span *= 4) {
         int q = span / 4, j;
         for (j = 0; j < q; j++, tw += 6) {
+#if FE_USE_DSP
+            int32_t w1 = fe_ld2(tw), w2 = fe_ld2(tw + 2), w3 = fe_ld2(tw + 4);
+#else
             int32_t w1r = tw[0], w1i = tw[1], w2r = tw[2], w2i = tw[3], w3r = tw[4], w3i = tw[5];
+#endif
             int base;
             for (base = j; base < FE_N; base += span) {
                 int16_t *a = buf + 2 * base;
                 int16_t *b = a + 2 * q;
                 int16_t *c = b + 2 * q;
                 int16_t *d = c + 2 * q;
-                int32_t br = b[0], bi = b[1], cr = c[0], ci = c[1], dr = d[0], di = d[1];
                 int32_t Ar = (int32_t)a[0] * 16384 + 32768; /* +2^15: rounding of >> 16 */
                 int32_t Ai = (int32_t)a[1] * 16384 + 32768;
+#if FE_USE_DSP
+                int32_t bv = fe_ld2(b), cv = fe_ld2(c), dv = fe_ld2(d);
+                int32_t Br = __smusd(bv, w1), Bi = __smuadx(bv, w1); /* b * W: re = br wr - bi wi */
+                int32_t Cr = __smusd(cv, w2), Ci = __smuadx(cv, w2);
+                int32_t Dr = __smusd(dv, w3), Di = __smuadx(dv, w3);
+#else
+                int32_t br = b[0], bi = b[1], cr = c[0], ci = c[1], dr = d[0], di = d[1];
                 int32_t Br = br * w1r - bi * w1i, Bi = br * w1i + bi * w1r;
                 int32_t Cr = cr * w2r - ci * w2i, Ci = cr * w2i + ci * w2r;
                 int32_t Dr = dr * w3r - di * w3i, Di = dr * w3i + di * w3r;
+#endif
                 int32_t t0r = Ar + Cr, t0i = Ai + Ci;
                 int32_t t1r = Ar - Cr, t1i = Ai - Ci;
                 int32_t t2r = Br + Dr, t2i = Bi + Di;
                 int32_t t3r = Br - Dr, t3i = Bi - Di;
+#if FE_USE_DSP
+                fe_st2(a, fe_pack_high(t0i + t2i, t0r + t2r));
+                fe_st2(b, fe_pack_high(t1i - t3r, t1r + t3i));
+                fe_st2(c, fe_pack_high(t0i - t2i, t0r - t2r));
+                fe_st2(d, fe_pack_high(t1i + t3r, t1r - t3i));
+#else
                 a[0] = (int16_t)((t0r + t2r) >> 16);
                 a[1] = (int16_t)((t0i + t2i) >> 16);
                 b[0] = (int16_t)((t1r + t3i) >> 16);
@@ -126,12 +224,13 @@ static void fe_fft256(int16_t *buf)
                 c[1] = (int16_t)((t0i - t2i) >> 16);
                 d[0] = (int16_t)((t1r - t3i) >> 16);
                 d[1] = (int16_t)((t1i + t3r) >> 16);
+#endif
             }
         }
     }
 }
 
-/* int8 code of a mel energy accumulated at scale 2^(31 - 2 rs). */
+/* int8 code of a mel energy accumulated at scale 2^(35 - 2 rs). */
 static int8_t fe_log_code(uint64_t e, int rs)
 {
     uint32_t hi = (uint32_t)(e >> 32), lo = (uint32_t)e, x;
@@ -148,7 +247,7 @@ static int8_t fe_log_code(uint64_t e, int rs)
         return (int8_t)BITEAR_FRONTEND_FLOOR;
     }
     /* log2(E_true) in Q8 */
-    l8 = 256 * (msb - 31 + 2 * rs) +
+    l8 = 256 * (msb - 35 + 2 * rs) +
          bitear_fe_log2_frac_q8[(x >> (31 - BITEAR_FE_LOG2_MANTISSA_BITS)) &
                                 ((1u << BITEAR_FE_LOG2_MANTISSA_BITS) - 1u)];
     if (l8 < 0) return (int8_t)BITEAR_FRONTEND_FLOOR; /* E_true < 1: far below the floor */
@@ -158,17 +257,16 @@ static int8_t fe_log_code(uint64_t e, int rs)
     return (int8_t)v;
 }
 
-/* Power of bin k (BITEAR_FE_MEL_FIRST_BIN <= k <= LAST_BIN, so 0 < 256 - k < 256). */
-static uint32_t fe_bin_power(const int16_t *z, const int16_t *cs, int k)
+/* Power of bin k from za = Z + k and zb = Z + (256 - k) (0 < k < 256) and cs = (cos, sin)(pi k/256). */
+FE_ALWAYS_INLINE uint32_t fe_bin_power(const int16_t *za, const int16_t *zb, const int16_t *cs)
 {
-    int32_t ar = z[2 * k], ai = z[2 * k + 1];
-    int32_t br = z[2 * (FE_N - k)], bi = z[2 * (FE_N - k) + 1]; /* conj taken below */
-    int32_t sr = ar + br, si = ai - bi;                         /* S = A + conj B */
-    int32_t dr = ar - br, di = ai + bi;                         /* D = A - conj B */
+    int32_t ar = za[0], ai = za[1], br = zb[0], bi = zb[1]; /* conj of B taken below */
+    int32_t sr = ar + br, si = ai - bi;                     /* S = A + conj B */
+    int32_t dr = ar - br, di = ai + bi;                     /* D = A - conj B */
     int32_t c = cs[0], s = cs[1];
-    /* 2X/256 = S + (c - i s)(di - i dr), rounded from Q14; |.| < 2^16 */
-    int32_t xr = (sr * 16384 + c * di - s * dr + 8192) >> 14;
-    int32_t xi = (si * 16384 - c * dr - s * di + 8192) >> 14;
+    /* X_y/32 = S + (c - i s)(di - i dr), rounded from Q14; |.| <= 480 * 2^12 / 32 < 2^16 */
+    int32_t xr = (sr * 16384 + 8192 + c * di - s * dr) >> 14;
+    int32_t xi = (si * 16384 + 8192 - c * dr - s * di) >> 14;
     uint32_t ur = (uint32_t)xr, ui = (uint32_t)xi; /* squares mod 2^32 are exact: xr^2 + xi^2 < 2^32 */
     return ur * ur + ui * ui;
 }
@@ -183,7 +281,7 @@ bitear_status_t bitear_frontend_init(bitear_frontend_t *fe)
 
 bitear_status_t bitear_frontend_push(bitear_frontend_t *fe, const int16_t *hop, int8_t *out)
 {
-    const uint16_t *win = bitear_fe_window_q15;
+    const int16_t *win = bitear_fe_window_q15;
     uint32_t bits;
     int c;
 
@@ -204,6 +302,8 @@ bitear_status_t bitear_frontend_push(bitear_frontend_t *fe, const int16_t *hop, 
         const uint16_t *rise = bitear_fe_mel_rise_q15; /* entry i is bin FIRST_BIN + i */
         const int16_t *cs = bitear_fe_split_q14;
         int16_t *buf = fe->work;
+        const int16_t *za = buf + 2 * BITEAR_FE_MEL_FIRST_BIN;          /* Z[k] */
+        const int16_t *zb = buf + 2 * (FE_N - BITEAR_FE_MEL_FIRST_BIN); /* Z[256 - k] */
         uint64_t prev_rise = 0;
         int m, j;
 
@@ -220,10 +320,9 @@ bitear_status_t bitear_frontend_push(bitear_frontend_t *fe, const int16_t *hop, 
         for (j = 0; j <= BITEAR_FRONTEND_BINS; j++) {
             uint64_t up = 0, down = 0;
             int k;
-            for (k = start[j]; k < start[j + 1]; k++) {
-                int i = k - BITEAR_FE_MEL_FIRST_BIN;
-                uint32_t p = fe_bin_power(buf, cs + 2 * i, k);
-                uint32_t r = rise[i];
+            for (k = start[j]; k < start[j + 1]; k++, za += 2, zb -= 2, cs += 2) {
+                uint32_t p = fe_bin_power(za, zb, cs);
+                uint32_t r = *rise++;
                 up += (uint64_t)p * r;
                 down += (uint64_t)p * (32768u - r);
             }
