@@ -107,12 +107,14 @@ def _compiler() -> str:
 
 
 def build_library(extra_flags: tuple[str, ...] = ()) -> Path:
-    """Compile the front end into a shared library in the cache (if not already there); return its path."""
-    key = hashlib.sha256((SOURCE_HASH + " ".join(CFLAGS + extra_flags)).encode()).hexdigest()[:16]
+    """Compile the front end into a shared library in the cache (if not already there); return its path.
+
+    The compiler is $CC or gcc; the cache key covers the sources, the flags and the compiler's name."""
+    cc = _compiler()
+    key = hashlib.sha256((SOURCE_HASH + " ".join(CFLAGS + extra_flags) + cc).encode()).hexdigest()[:16]
     out = cache_dir("lib") / f"libbitear_frontend_{key}.so"
     if out.is_file():
         return out
-    cc = _compiler()
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         tmp_out = Path(tmp) / out.name
         cmd = [cc, *CFLAGS, *extra_flags, f"-I{C_DIR}", *(str(C_DIR / s) for s in C_SOURCES), "-o", str(tmp_out)]
@@ -133,6 +135,10 @@ def load_library(path: Path | None = None) -> ctypes.CDLL:
     lib.bitear_frontend_clips.argtypes = [st, i16p, ctypes.c_size_t, i8p]
     for f in (lib.bitear_frontend_init, lib.bitear_frontend_push, lib.bitear_frontend_clip, lib.bitear_frontend_clips):
         f.restype = ctypes.c_int32
+    lib.bitear_frontend_state_size.restype = ctypes.c_size_t
+    if lib.bitear_frontend_state_size() != ctypes.sizeof(FrontendState):
+        raise BitearError(f"model/frontend.py's FrontendState ({ctypes.sizeof(FrontendState)} bytes) does not mirror "
+                          f"bitear_frontend_t ({lib.bitear_frontend_state_size()} bytes): update it")
     return lib
 
 

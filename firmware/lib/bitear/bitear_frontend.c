@@ -271,6 +271,11 @@ FE_ALWAYS_INLINE uint32_t fe_bin_power(const int16_t *za, const int16_t *zb, con
     return ur * ur + ui * ui;
 }
 
+size_t bitear_frontend_state_size(void)
+{
+    return sizeof(bitear_frontend_t);
+}
+
 bitear_status_t bitear_frontend_init(bitear_frontend_t *fe)
 {
     if (fe == NULL) return BITEAR_ERR_NULL;

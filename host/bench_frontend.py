@@ -1,0 +1,130 @@
+"""Instructions per 20 ms hop of the C front end on the emulated Cortex-M4 (unicorn), as JSON.
+
+    .venv/bin/python -m host.bench_frontend          # last stdout line: one JSON object
+
+The front end (`firmware/lib/bitear/bitear_frontend.c`) is built with the firmware's flags by
+host/m4run.py — once with the Cortex-M4 DSP path (what the firmware runs) and once as plain C
+(-DBITEAR_FRONTEND_NO_DSP) — and `bitear_frontend_push` is counted on hops of silence, a tone,
+white noise, full-scale clipped noise and synthetic chirpy "speech-like" audio (deterministic,
+no external tools). The count depends a little on the audio (the block-floating-point shift and
+the silence fast path); the figure reported is the maximum. Budget (DESIGN.md §4): ≤ 60 000, goal
+≤ 30 000.
+
+`M4Frontend` is reused by tests/test_frontend.py for the host-vs-M4 bit-exactness tests.
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+
+from host.m4run import M4Program
+
+SOURCES = ("firmware/lib/bitear/bitear_frontend.c",)
+INCLUDE_DIRS = ("firmware/lib/bitear",)
+HOP, BINS, FRAMES, CLIP = 320, 40, 49, 16000
+
+
+class M4Frontend:
+    """The C front end running on the emulated Cortex-M4: feature extraction and per-hop counting."""
+
+    def __init__(self, dsp: bool = True):
+        self.dsp = dsp
+        defines = None if dsp else {"BITEAR_FRONTEND_NO_DSP": None}
+        self.prog = M4Program(SOURCES, INCLUDE_DIRS, defines=defines)
+        self.state_bytes = self.prog.call("bitear_frontend_state_size", counting=None).ret
+        self.state = self.prog.alloc(self.state_bytes)
+        self.hop_buf = self.prog.alloc(2 * HOP)
+        self.out_buf = self.prog.alloc(BINS)
+        self.reset()
+
+    def reset(self) -> None:
+        status = self.prog.call("bitear_frontend_init", self.state, counting=None).ret
+        if status != 0:
+            raise RuntimeError(f"bitear_frontend_init returned {status}")
+
+    def push(self, hop: np.ndarray, counting: str | None = "block") -> tuple[np.ndarray, int | None]:
+        """Push one hop; (frame (40,) int8, instructions)."""
+        self.prog.write(self.hop_buf, np.ascontiguousarray(hop, dtype=np.int16))
+        status, n = self.prog.call("bitear_frontend_push", self.state, self.hop_buf, self.out_buf, counting=counting)
+        if status != 0:
+            raise RuntimeError(f"bitear_frontend_push returned {status}")
+        return self.prog.get(self.out_buf, np.int8, BINS), n
+
+    def features(self, clips: np.ndarray, batch: int = 64) -> np.ndarray:
+        """(N, 16000) int16 -> (N, 49, 40) int8 through bitear_frontend_clips on the M4 (not counted)."""
+        clips = np.ascontiguousarray(clips, dtype=np.int16).reshape(-1, CLIP)
+        out = np.empty((len(clips), FRAMES, BINS), np.int8)
+        for s in range(0, len(clips), batch):
+            part = clips[s:s + batch]
+            src = self.prog.put(part)
+            dst = self.prog.alloc(part.shape[0] * FRAMES * BINS)
+            status = self.prog.call("bitear_frontend_clips", self.state, src, len(part), dst, counting=None).ret
+            if status != 0:
+                raise RuntimeError(f"bitear_frontend_clips returned {status}")
+            out[s:s + len(part)] = self.prog.get(dst, np.int8, part.size // CLIP * FRAMES * BINS).reshape(-1, FRAMES, BINS)
+            self.prog.free_all()
+            self.state, self.hop_buf, self.out_buf = (self.prog.alloc(self.state_bytes), self.prog.alloc(2 * HOP),
+                                                      self.prog.alloc(BINS))
+        self.reset()
+        return out
+
+    def close(self) -> None:
+        self.prog.close()
+
+    def __enter__(self) -> "M4Frontend":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def bench_audio(seed: int = 0) -> dict[str, np.ndarray]:
+    """Deterministic test audio of 6 hops each (the first hop primes the history)."""
+    rng = np.random.default_rng(seed)
+    n = 6 * HOP
+    t = np.arange(n) / 16000
+    chirp = 6000 * np.sin(2 * np.pi * (150 * t + 2500 * t ** 2)) * (1 + 0.8 * np.sin(2 * np.pi * 4 * t))
+    clip = lambda x: np.clip(np.round(x), -32768, 32767).astype(np.int16)  # noqa: E731
+    return {
+        "silence": np.zeros(n, np.int16),
+        "tone_1k": clip(8000 * np.sin(2 * np.pi * 1000 * t)),
+        "white_noise": clip(rng.normal(0, 3000, n)),
+        "clipped_noise": clip(rng.normal(0, 40000, n)),
+        "speech_like": clip(chirp + rng.normal(0, 30, n)),
+    }
+
+
+def measure(dsp: bool = True) -> dict[str, int]:
+    """Instructions of bitear_frontend_push per kind of audio (max over its hops after the first)."""
+    counts: dict[str, int] = {}
+    with M4Frontend(dsp=dsp) as fe:
+        for name, audio in bench_audio().items():
+            fe.reset()
+            per_hop = [fe.push(audio[i * HOP:(i + 1) * HOP])[1] for i in range(len(audio) // HOP)]
+            counts[name] = max(per_hop[1:])
+        counts["stack_bytes"] = fe.prog.last_stack_bytes
+    return counts
+
+
+def main() -> int:
+    dsp = measure(dsp=True)
+    plain = measure(dsp=False)
+    kinds = [k for k in dsp if k != "stack_bytes"]
+    result = {
+        "frontend_instructions_per_hop": max(dsp[k] for k in kinds),
+        "frontend_instructions_per_hop_plain_c": max(plain[k] for k in kinds),
+        "frontend_instructions_per_hop_by_audio": {k: dsp[k] for k in kinds},
+        "frontend_stack_bytes": dsp["stack_bytes"],
+        "frontend_budget": 60000,
+        "frontend_goal": 30000,
+    }
+    for k in kinds:
+        print(f"{k:>14}: {dsp[k]:6d} instructions/hop (plain C {plain[k]:6d})", file=sys.stderr)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
