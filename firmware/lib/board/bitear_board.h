@@ -44,7 +44,8 @@ uint32_t bitear_board_rx_dropped(void);
 void bitear_board_wait_for_input(void);
 
 /* Free-running tick counter (wraps modulo 2^32; use unsigned differences) and its rate.
- * QEMU mps2-an386: SysTick at 25 MHz; with -icount shift=0 one tick = 40 instructions.
+ * QEMU mps2-an386: SysTick at 25 MHz; with -icount shift=0 one tick = 40 instructions; it
+ * stops while bitear_board_wait_for_input sleeps (it measures work, not waiting).
  * Cortex-M4 boards: DWT cycle counter. Cortex-M0+ (Pico): microseconds. */
 uint32_t bitear_board_ticks(void);
 uint32_t bitear_board_tick_hz(void);

@@ -5,7 +5,8 @@
  * bitear_board_wait_for_input sleeps with "cpsid i; check; wfi; cpsie i" (other orders can
  * sleep through a byte that arrived in between). TX polls the TX-full flag.
  * Ticks: SysTick from the 25 MHz CPU clock, extended to 32 bits by its wrap interrupt; under
- * QEMU -icount shift=0 one tick is exactly 40 instructions.
+ * QEMU -icount shift=0 one tick is exactly 40 instructions. The counter stops while asleep
+ * in bitear_board_wait_for_input: it measures work, not waiting.
  * Exit: Arm semihosting SYS_EXIT_EXTENDED (QEMU needs -semihosting-config enable=on).
  * No microphone: audio reaches this board over the serial line.
  */
@@ -123,7 +124,13 @@ void bitear_board_wait_for_input(void)
 {
     __asm__ volatile("cpsid i" ::: "memory");
     if (bitear_ring_count(&rx_ring) == 0u) {
+        /* SysTick is stopped while asleep: under -icount ...,sleep=off QEMU would otherwise
+         * warp from one SysTick deadline to the next and spin a host core while the board
+         * idles. The tick counter therefore does not count sleep (which -icount sleep=off
+         * does not measure meaningfully anyway); it resumes where it stopped. */
+        SYST_CSR = SYST_CSR_CPU_CLOCK;
         __asm__ volatile("wfi" ::: "memory");
+        SYST_CSR = SYST_CSR_ENABLE | SYST_CSR_TICKINT | SYST_CSR_CPU_CLOCK;
     }
     __asm__ volatile("cpsie i" ::: "memory");
 }

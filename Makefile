@@ -1,0 +1,48 @@
+# bitear's entry points. `make test` and `make demo` do all set-up first (idempotent; a second
+# run only checks and takes seconds):
+#   Debian packages   scripts/setup_apt.sh           (apt-get, via sudo when not root)
+#   .venv             python3 -m venv + pip install -r requirements.txt (pinned)
+#   .pio-core         scripts/setup_platformio.py    (PlatformIO core prepared for offline builds)
+# Targets: setup, build, test, demo, clean.
+
+PYTHON ?= python3
+VENV := $(CURDIR)/.venv
+VENV_PY := $(VENV)/bin/python
+PIO := $(VENV)/bin/pio
+VENV_STAMP := $(VENV)/.bitear-requirements.stamp
+CORE_STAMP := $(CURDIR)/.pio-core/.bitear-offline.stamp
+
+# PlatformIO: core inside the project, no telemetry, no upgrade check (a 60 s wait offline).
+export PLATFORMIO_CORE_DIR := $(CURDIR)/.pio-core
+export PLATFORMIO_SETTING_ENABLE_TELEMETRY := No
+export PLATFORMIO_DISABLE_UPGRADE_CHECK := true
+
+.PHONY: setup apt build test demo clean
+
+setup: apt $(VENV_STAMP) $(CORE_STAMP)
+
+apt:
+	@scripts/setup_apt.sh
+
+$(VENV_STAMP): requirements.txt | apt
+	@test -x $(VENV_PY) || $(PYTHON) -m venv $(VENV)
+	$(VENV_PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+$(CORE_STAMP): $(VENV_STAMP) scripts/setup_platformio.py
+	$(VENV_PY) scripts/setup_platformio.py
+	@touch $@
+
+build: setup
+	$(PIO) run -e qemu_m4
+
+test: setup
+	$(VENV_PY) -m pytest -q tests
+	$(PIO) test -e qemu_m4
+	$(PIO) test -e host
+
+demo: setup
+	$(VENV_PY) -m host.emulator
+
+clean:
+	rm -rf .pio

@@ -1,0 +1,216 @@
+"""Run the bitear firmware on the emulated board (QEMU mps2-an386, Cortex-M4F) and talk to it.
+
+    from host.emulator import Emulator
+    with Emulator() as emu:            # builds .pio/build/qemu_m4/firmware.elf, boots it
+        print(emu.banner)              # "bitear ready protocol=0 board=qemu_mps2_an386"
+        emu.port.write(b"ping\\n")      # emu.port is an open pyserial port (UART0)
+        print(emu.port.readline())
+
+The board's UART0 is a loopback TCP socket (QEMU -serial tcp:127.0.0.1:0,server=on,wait=on):
+QEMU picks a free port, prints it, and does not start the guest before we are connected, so
+no byte of the banner can be lost (with -serial pty, output sent before the pty is opened is
+dropped). QEMU runs with -icount shift=0 (SysTick counts exactly 1 tick per 40 instructions)
+and semihosting on (the firmware can end QEMU with an exit code).
+
+QEMU is always stopped when the `with` block ends, errors included, and also dies with this
+Python process (Linux PR_SET_PDEATHSIG). Errors are EmulatorError with a message that says
+what to do: QEMU missing, ELF missing or failing to build, no banner in time (with QEMU's
+stderr and whatever the board did send).
+
+`python -m host.emulator` builds the firmware, boots it, prints the banner and the reply to
+"ping", and exits.
+"""
+
+import argparse
+import ctypes
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import serial
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_ELF = ROOT / ".pio" / "build" / "qemu_m4" / "firmware.elf"
+BANNER_PREFIX = b"bitear ready"
+QEMU = "qemu-system-arm"
+MACHINE = "mps2-an386"
+
+
+class EmulatorError(RuntimeError):
+    """The emulated board could not be started or did not answer."""
+
+
+def platformio_environment():
+    """Environment for PlatformIO as the Makefile sets it (core dir in the project, quiet)."""
+    env = dict(os.environ)
+    env.setdefault("PLATFORMIO_CORE_DIR", str(ROOT / ".pio-core"))
+    env.setdefault("PLATFORMIO_SETTING_ENABLE_TELEMETRY", "No")
+    env.setdefault("PLATFORMIO_DISABLE_UPGRADE_CHECK", "true")
+    return env
+
+
+def build_firmware(env_name="qemu_m4"):
+    """`pio run -e qemu_m4` (incremental; about a second when up to date). Returns the ELF."""
+    cmd = [sys.executable, "-m", "platformio", "run", "--silent", "-e", env_name, "-d", str(ROOT)]
+    result = subprocess.run(cmd, cwd=ROOT, env=platformio_environment(), capture_output=True, text=True)
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-30:])
+        raise EmulatorError(f"building the firmware failed: {' '.join(cmd)}\n{tail}\n(run `make setup` first?)")
+    return ROOT / ".pio" / "build" / env_name / "firmware.elf"
+
+
+def _die_with_parent():
+    """Runs in the QEMU child before exec: on Linux, get SIGKILL when the parent dies."""
+    if sys.platform.startswith("linux"):
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class Emulator:
+    """Context manager: QEMU mps2-an386 running a bitear ELF, UART0 as `.port` (pyserial).
+
+    elf_path: the ELF to run; None builds and runs the qemu_m4 firmware.
+    boot_timeout: seconds to wait for QEMU's port and then for the ready banner.
+    icount: deterministic instruction-counted time (-icount shift=0,align=off,sleep=off).
+    """
+
+    def __init__(self, elf_path=None, *, boot_timeout=20.0, icount=True, read_timeout=1.0):
+        self.elf_path = Path(elf_path) if elf_path is not None else None
+        self.boot_timeout = boot_timeout
+        self.icount = icount
+        self.read_timeout = read_timeout
+        self.process = None
+        self.port = None
+        self.banner = None
+        self._stderr = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def __enter__(self):
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close()
+        return False
+
+    def start(self):
+        qemu = shutil.which(QEMU)
+        if qemu is None:
+            raise EmulatorError(f"{QEMU} not found: install the Debian package qemu-system-arm (`make setup` does)")
+        elf = self.elf_path if self.elf_path is not None else build_firmware()
+        if not elf.is_file():
+            raise EmulatorError(f"firmware ELF not found: {elf} (build it with `make build`)")
+        self.elf_path = elf
+
+        cmd = [qemu, "-M", MACHINE, "-nographic", "-monitor", "none",
+               "-serial", "tcp:127.0.0.1:0,server=on,wait=on",
+               "-semihosting-config", "enable=on,target=native"]
+        if self.icount:
+            cmd += ["-icount", "shift=0,align=off,sleep=off"]
+        cmd += ["-kernel", str(elf)]
+        self._stderr = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                        stderr=self._stderr, preexec_fn=_die_with_parent)
+        deadline = time.monotonic() + self.boot_timeout
+        tcp_port = self._wait_for_tcp_port(deadline)
+        try:
+            self.port = serial.serial_for_url(f"socket://127.0.0.1:{tcp_port}", timeout=self.read_timeout)
+        except serial.SerialException as exc:
+            self._fail(f"could not connect to QEMU's serial port 127.0.0.1:{tcp_port}: {exc}")
+        self.banner = self._wait_for_banner(deadline)
+        return self
+
+    def close(self):
+        """Close the port and stop QEMU (terminate, then kill). Safe to call twice."""
+        if self.port is not None:
+            try:
+                self.port.close()
+            except Exception:  # noqa: BLE001 - closing a dead socket must not hide the real error
+                pass
+            self.port = None
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.terminate()
+                try:
+                    self.process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+                    self.process.wait()
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+
+    @property
+    def pid(self):
+        return self.process.pid if self.process is not None else None
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def qemu_stderr(self):
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0)
+        return self._stderr.read().decode("utf-8", "replace")
+
+    def _fail(self, what, received=b""):
+        exit_note = "" if self.process.poll() is None else f" (QEMU exited with code {self.process.returncode})"
+        raise EmulatorError(
+            f"{what}{exit_note}\n  ELF: {self.elf_path}\n  received from the board: {received!r}\n"
+            f"  QEMU stderr:\n    " + ("\n    ".join(self.qemu_stderr().rstrip().splitlines()) or "(empty)")
+        )
+
+    def _wait_for_tcp_port(self, deadline):
+        # "... info: QEMU waiting for connection on: disconnected:tcp:127.0.0.1:41235,server=on"
+        pattern = re.compile(r"waiting for connection on: \S*tcp:127\.0\.0\.1:(\d+)")
+        while time.monotonic() < deadline:
+            match = pattern.search(self.qemu_stderr())
+            if match:
+                return int(match.group(1))
+            if self.process.poll() is not None:
+                self._fail("QEMU stopped before opening its serial port")
+            time.sleep(0.02)
+        self._fail(f"QEMU did not open its serial port within {self.boot_timeout:.0f} s")
+
+    def _wait_for_banner(self, deadline):
+        received = b""
+        while time.monotonic() < deadline:
+            received += self.port.read(self.port.in_waiting or 1)
+            for line in received.split(b"\n")[:-1]:
+                if line.startswith(BANNER_PREFIX):
+                    return line.decode("ascii", "replace").strip()
+            if self.process.poll() is not None:
+                self._fail("the firmware stopped before its ready banner", received)
+        self._fail(f"no ready banner ({BANNER_PREFIX.decode()} ...) within {self.boot_timeout:.0f} s", received)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--elf", help="run this ELF instead of building the qemu_m4 firmware")
+    parser.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for the banner")
+    args = parser.parse_args(argv)
+    try:
+        with Emulator(args.elf, boot_timeout=args.timeout) as emu:
+            print(f"emulated board ({MACHINE}, {emu.elf_path.relative_to(ROOT) if emu.elf_path.is_relative_to(ROOT) else emu.elf_path}) says:")
+            print(f"  {emu.banner}")
+            emu.port.write(b"ping\n")
+            reply = emu.port.readline().decode("ascii", "replace").strip()
+            print(f"  ping -> {reply or '(no reply)'}")
+    except EmulatorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
