@@ -64,7 +64,7 @@ LIBS = ("-lc", "-lm", "-lgcc")
 
 FLASH_BASE, FLASH_SIZE = 0x0000_0000, 4 << 20
 RAM_BASE, RAM_SIZE = 0x2000_0000, 4 << 20
-STACK_SIZE = 256 << 10                      # top of RAM; the bump allocator stops below it
+STACK_SIZE = 64 << 10                       # top of RAM; the bump allocator stops below it
 TRAP_BASE = 0x1000_0000                     # one page holding the return trap
 RETURN_ADDR = TRAP_BASE + 0x100             # LR points here (| 1 for Thumb)
 STACK_FILL = 0xA5
@@ -165,7 +165,8 @@ class _Segment:
 class M4Program:
     """A Cortex-M4 program in unicorn: build (or load) an ELF, then call its functions.
 
-    M4Program(sources, include_dirs=(), cflags=(), defines=None) builds with build_elf();
+    M4Program(sources, include_dirs=(), cflags=(), defines=None) builds with build_elf() (relative
+    paths are taken from the repository root; defines maps NAME -> value or None for -DNAME);
     M4Program.from_elf(path) runs an existing ELF (e.g. one built by PlatformIO) laid out in the
     same flash (0x0) / RAM (0x20000000) windows.
     """
@@ -295,9 +296,12 @@ class M4Program:
         self._heap = self.heap_start
 
     def write(self, addr: int, data: bytes | bytearray | np.ndarray) -> None:
+        """Write bytes anywhere mapped (RAM, or flash from the host side: patching code/constants)."""
         if isinstance(data, np.ndarray):
             data = np.ascontiguousarray(data).tobytes()
         self._uc.mem_write(addr, bytes(data))
+        if addr < RAM_BASE:
+            self._lengths.clear()  # code may have changed: decode blocks again (TBs are flushed per call)
 
     def read(self, addr: int, n: int) -> bytes:
         return bytes(self._uc.mem_read(addr, n))
