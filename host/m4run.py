@@ -291,6 +291,16 @@ class M4Program:
         self._heap = addr + n
         return addr
 
+    def heap_mark(self) -> int:
+        """The allocator's current position: pass it to heap_release() to free what came after."""
+        return self._heap
+
+    def heap_release(self, mark: int) -> None:
+        """Free every allocation made after heap_mark() returned `mark` (stack-like scratch use)."""
+        if not self.heap_start <= mark <= self._heap:
+            raise ValueError(f"m4run: heap mark {mark:#x} is not between {self.heap_start:#x} and {self._heap:#x}")
+        self._heap = mark
+
     def free_all(self) -> None:
         """Forget every allocation (the memory is not cleared until allocated again)."""
         self._heap = self.heap_start

@@ -134,6 +134,13 @@ def test_memory_helpers_roundtrip(prog):
     assert np.array_equal(prog.get(dst, np.int16, 100), np.arange(-50, 50, dtype=np.int16) * 3)
     prog.write(dst, b"\x01\x02")
     assert prog.read(dst, 2) == b"\x01\x02"
+    mark = prog.heap_mark()
+    scratch = prog.alloc(64)
+    assert scratch >= mark
+    prog.heap_release(mark)
+    assert prog.alloc(64) == scratch
+    with pytest.raises(ValueError):
+        prog.heap_release(mark + 10**6)
     prog.free_all()
     assert prog.alloc(4) == prog.heap_start
 
