@@ -27,9 +27,10 @@
  * To undo: log2 E ~ (v - LOG_OFFSET) / LOG_SCALE (for v > -128).
  *
  * How (bitear_frontend.c): window with a Q15 table; block floating point — the windowed frame is
- * shifted so its largest value has 14 significant bits, whatever the input level, and the shift
+ * shifted so its largest magnitude lies in (2^11, 2^12], whatever the input level, and the shift
  * is added back in the log domain, so quiet audio keeps its precision; 256-point complex radix-4
- * FFT (Q14 twiddles, /4 per stage) of the even/odd samples + real-FFT split; power and mel
+ * FFT of the even/odd samples (first stage exact, then Q14 twiddles and /4 per stage) + real-FFT
+ * split; power and mel
  * weights accumulate in 64 bits; log2 by count-leading-zeros + a 128-entry table. Versus the float
  * definition the codes differ by at most 1 in every channel within 40 dB of the loudest channel
  * of its frame (60 dB for pure tones); further down, the FFT's rounding noise (about 45-50 dB
@@ -40,7 +41,8 @@
  * RAM: sizeof(bitear_frontend_t) = 1352 bytes, stack ~112 bytes.
  *
  * Portability: C99, no malloc, no floating point at run time. Relies on arithmetic right shift
- * of negative signed integers (implementation-defined in C99; checked at compile time below).
+ * of negative signed integers (implementation-defined in C99; a compile-time check in
+ * bitear_frontend.c rejects a compiler that differs).
  */
 #ifndef BITEAR_FRONTEND_H
 #define BITEAR_FRONTEND_H
