@@ -1,0 +1,120 @@
+"""python -m codegen CHECKPOINT [-o DIR] [--check] [--quiet]
+
+Turns a student checkpoint into `bitear_model_tables.h/.c` for firmware/lib/bitear (the default
+DIR) and prints the size and cost table. `--check` writes nothing and exits 1 when the files in
+DIR differ from what the checkpoint gives (stale), 0 when they are current.
+
+Errors a user can fix (missing, corrupt, truncated or incompatible checkpoint, front-end
+parameters that differ from the C front end's) are one line on stderr and exit code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+import warnings
+from pathlib import Path
+
+from model.errors import BitearError
+from model.paths import REPO_ROOT
+
+DEFAULT_OUT = REPO_ROOT / "firmware" / "lib" / "bitear"
+
+# Front-end fields that must equal the C front end's; source_hash only warns (a comment edit
+# changes it without changing a single feature value).
+_FRONTEND_WARN_ONLY = ("source_hash",)
+
+
+def check_frontend(frontend: dict, config: dict, current: dict | None) -> list[str]:
+    """Raise BitearError when the checkpoint's front end differs from the C front end's; return warnings."""
+    if not isinstance(frontend, dict):
+        raise BitearError("checkpoint: metadata 'frontend' is not an object")
+    for key, want in (("bins", config["bins"]), ("frames", config["frames"])):
+        if key in frontend and frontend[key] != want:
+            raise BitearError(f"checkpoint: front end gives {key} = {frontend[key]} but the network expects {want}")
+    if current is None:
+        return ["model.frontend is not available: front-end parameters not checked against the C front end"]
+    warns = []
+    for key in sorted(current):
+        if key not in frontend:
+            if key in _FRONTEND_WARN_ONLY:
+                warns.append(f"checkpoint has no front-end {key}: cannot tell whether the C front end changed")
+                continue
+            raise BitearError(f"checkpoint: front-end parameter '{key}' is missing (C front end has {current[key]!r})")
+        if frontend[key] != current[key]:
+            if key in _FRONTEND_WARN_ONLY:
+                warns.append(f"the C front end's sources changed since training ({key} differs): "
+                             "features may differ, re-check accuracy or retrain")
+                continue
+            raise BitearError(f"checkpoint: front-end parameter '{key}' is {frontend[key]!r} but the C front end "
+                              f"has {current[key]!r}: retrain with the current front end")
+    return warns
+
+
+def current_frontend() -> dict | None:
+    try:
+        from model.frontend import FRONTEND_PARAMS
+    except ImportError:
+        return None
+    return dict(FRONTEND_PARAMS)
+
+
+def load(checkpoint: str | Path, frontend_params: dict | None | str = "current"):
+    """Read, check and quantize a checkpoint: (IntModel, warnings). Raises BitearError."""
+    from codegen import intmodel
+    from model.checkpoint import read_checkpoint
+
+    path = Path(checkpoint)
+    tensors, meta = read_checkpoint(path)
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    current = current_frontend() if frontend_params == "current" else frontend_params
+    try:
+        warns = check_frontend(meta["frontend"], meta["config"], current)
+        model = intmodel.build(tensors, meta, sha)
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        raise BitearError(f"checkpoint {path}: incompatible metadata or tensors ({type(e).__name__}: {e})") from None
+    return model, warns
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m codegen", description=__doc__.splitlines()[2])
+    parser.add_argument("checkpoint", help="student checkpoint (.safetensors)")
+    parser.add_argument("-o", "--out", default=str(DEFAULT_OUT), help="output folder (default firmware/lib/bitear)")
+    parser.add_argument("--check", action="store_true", help="exit 1 if the generated files in --out are stale")
+    parser.add_argument("--quiet", action="store_true", help="do not print the size table")
+    args = parser.parse_args(argv)
+    try:
+        from codegen import generate, sizes
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model, warns = load(args.checkpoint)
+        for w in warns:
+            print(f"codegen: warning: {w}", file=sys.stderr)
+        if args.check:
+            import tempfile
+            with tempfile.TemporaryDirectory() as tmp:
+                fresh = generate.write(model, tmp)
+                stale = [p.name for p in fresh if not (Path(args.out) / p.name).is_file()
+                         or (Path(args.out) / p.name).read_bytes() != p.read_bytes()]
+            if stale:
+                print(f"codegen: stale: {', '.join(stale)} in {args.out} differ from {args.checkpoint} "
+                      f"(run: python -m codegen {args.checkpoint} -o {args.out})", file=sys.stderr)
+                return 1
+            print(f"codegen: {args.out} is up to date with {args.checkpoint}")
+            return 0
+        paths = generate.write(model, args.out)
+        if not args.quiet:
+            print(sizes.format_table(model))
+        print("codegen: wrote " + ", ".join(str(p) for p in paths))
+        return 0
+    except BitearError as e:
+        print(f"codegen: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"codegen: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Size and cost table of the generated model (Larq-style summary): per layer shapes, weight bits,
+bytes of tables in flash, MACs; totals for flash and RAM.
+
+Bytes are those of the generated arrays (weights, thresholds, flip words, biases) as the C stores
+them; "flash" adds descriptors, the entropy tables and the labels. "RAM" is the size of
+bitear_model_t (activation arena with padding rows, logits, scratch) as laid out by bitear_model.h,
+including the optimized stem's scratch (the int8 window widened to int16 pairs). The figures of a compiled image (arm-none-eabi-size)
+come from `make bench`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from codegen.generate import layout, packed_block_weights
+from codegen.intmodel import IntModel
+
+
+@dataclass
+class Row:
+    name: str
+    kind: str
+    in_len: int
+    out_len: int
+    cin: int
+    cout: int
+    kernel: int
+    macs: int          # binary MACs for "binary", int8 MACs otherwise
+    weight_bits: int
+    table_bytes: int   # weights + thresholds + flips (+ bias) as stored
+
+
+def rows(model: IntModel) -> list[Row]:
+    s = model.stem
+    out = [Row("stem", "int8", s.frames, s.out_len, s.bins, s.channels, s.kernel,
+               s.out_len * s.kernel * s.bins * s.channels, 8 * s.weights.size,
+               s.weights.size + 4 * s.channels + 4 * (s.channels // 32))]
+    for b in model.blocks:
+        w = packed_block_weights(b)
+        out.append(Row(f"block{b.index}", "binary", b.in_len, b.out_len, b.cin, b.channels, b.kernel,
+                       b.out_len * b.k_bits * b.channels, b.k_bits * b.channels,
+                       4 * w.size + 2 * b.channels + 4 * (b.channels // 32)))
+        if b.head is not None:
+            h = model.heads[b.head]
+            out.append(Row(f"exit{h.index}", "head", h.length, 1, h.channels, model.classes, 1,
+                           h.channels * model.classes, 8 * h.weights.size, h.weights.size + 4 * model.classes))
+    return out
+
+
+def ram_bytes(model: IntModel) -> dict[str, int]:
+    """bitear_model_t by field (4-byte alignment as on Cortex-M and x86-64 for these types) + stack."""
+    lay = layout(model)
+    E, C = len(model.heads), model.classes
+    head_max = max(h.channels for h in model.heads)
+    fields = {
+        "activations": 4 * lay.act_words,
+        "logits": 4 * E * C,
+        "entropy": 4 * E,
+        "head counts": (2 * head_max + 3) // 4 * 4,
+        "thresholds": 4 * max(1, E - 1),
+        "state+stats": 4 + 4 + 4 * E + 8 + 4,  # last_exit (padded), inferences, exits, binary_macs, magic
+    }
+    s = model.stem
+    # bitear_model_t.stem_scratch: the widened window + two channels' weights (optimized M4 path only)
+    fields["stem scratch (M4 path)"] = 4 * ((s.frames + 2 * (s.kernel // 2)) * s.bins // 2 + s.kernel * s.bins)
+    return fields
+
+
+def flash_bytes(model: IntModel) -> dict[str, int]:
+    t = model.tables
+    per_layer = sum(r.table_bytes for r in rows(model))
+    return {
+        "layer tables": per_layer,
+        "descriptors": 28 + 36 * len(model.blocks) + 24 * len(model.heads),
+        "thresholds": 4 * max(1, len(model.heads) - 1),
+        "entropy tables": 4 * (len(t["exp_hi"]) + len(t["exp_lo"])) + 2 * len(t["ln"]) + 20,
+        "labels": sum(len(label) + 1 for label in model.labels) + 4 * model.classes,
+    }
+
+
+def weights_bytes(model: IntModel) -> int:
+    """Bytes of the weights alone (int8 stem and heads, packed binary blocks)."""
+    return sum((r.weight_bits + 7) // 8 for r in rows(model))
+
+
+def format_table(model: IntModel) -> str:
+    lines = ["layer    kind    len in->out  ch in->out  k   MACs        weight bits  table bytes"]
+    for r in rows(model):
+        lines.append(f"{r.name:8} {r.kind:7} {r.in_len:4} -> {r.out_len:<4} {r.cin:4} -> {r.cout:<4} {r.kernel:2}  "
+                     f"{r.macs:10,}  {r.weight_bits:11,}  {r.table_bytes:11,}")
+    binary = sum(r.macs for r in rows(model) if r.kind == "binary")
+    int8 = sum(r.macs for r in rows(model) if r.kind != "binary")
+    to_exit, total = [], 0
+    for r in rows(model):
+        if r.kind == "binary":
+            total += r.macs
+        elif r.kind == "head":
+            to_exit.append(total)
+    flash, ram = flash_bytes(model), ram_bytes(model)
+    lines.append(f"binary MACs: {binary:,} (full depth); to each exit: " + ", ".join(f"{m:,}" for m in to_exit))
+    lines.append(f"int8 MACs: {int8:,} (stem + heads)")
+    lines.append(f"weights: {weights_bytes(model):,} bytes")
+    lines.append(f"flash (model tables): {sum(flash.values()):,} bytes  (" +
+                 ", ".join(f"{k} {v:,}" for k, v in flash.items()) + ")")
+    lines.append(f"RAM (bitear_model_t, Cortex-M4 build): {sum(ram.values()):,} bytes  (" +
+                 ", ".join(f"{k} {v:,}" for k, v in ram.items()) + ")")
+    return "\n".join(lines)

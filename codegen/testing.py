@@ -1,0 +1,94 @@
+"""Random but realistic student checkpoints and feature windows, for tests and for benchmarks before
+the trained checkpoint exists.
+
+A freshly initialised student has batch norm at its identity (mean 0, var 1, gamma 1, beta 0):
+every threshold would sit at acc = 0, which hides threshold and flip bugs. `random_student` sets
+batch-norm statistics from the layer's actual accumulator distribution on random inputs (so
+outputs are balanced, like after training), draws gamma with both signs and some exact zeros,
+and gives the heads non-zero biases.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+FRONTEND_PLACEHOLDER = {"sample_rate": 16000, "window": 480, "hop": 320, "bins": 40}
+
+
+def random_features(rng: np.random.Generator, n: int, frames: int = 49, bins: int = 40) -> np.ndarray:
+    """int8 feature windows shaped like the front end's output: a smooth 'spectrogram' plus noise."""
+    base = rng.integers(-110, 40, size=(n, 1, bins))
+    drift = np.cumsum(rng.integers(-6, 7, size=(n, frames, 1)), axis=1)
+    noise = rng.integers(-20, 21, size=(n, frames, bins))
+    x = np.clip(base + drift + noise, -128, 127)
+    # a few windows at the extremes
+    if n >= 4:
+        x[0] = -128
+        x[1] = rng.choice([-128, 127], size=(frames, bins))
+    return x.astype(np.int8)
+
+
+def random_student(seed: int = 0, config: dict | None = None, calib: int = 64):
+    """A BinaryStudent with random weights and calibrated, sign-varied batch norm (tinygrad)."""
+    from tinygrad import Tensor
+
+    from model.student import BinaryStudent, binarize_ste
+
+    Tensor.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    student = BinaryStudent(config)
+    x = Tensor(random_features(rng, calib, student.config["frames"], student.config["bins"]).astype(np.float32))
+    x = x.permute(0, 2, 1).unsqueeze(2)
+
+    def calibrate(norm, y: Tensor) -> Tensor:
+        """Set running stats from y's pre-norm values, randomize gamma/beta; return the +-1 output."""
+        yn = y.numpy()  # (N, C, 1, T)
+        C = yn.shape[1]
+        mean = yn.mean(axis=(0, 2, 3)) + rng.normal(0, 0.3, C) * yn.std(axis=(0, 2, 3))
+        var = yn.var(axis=(0, 2, 3)) * rng.uniform(0.5, 2.0, C) + 1e-3
+        gamma = rng.uniform(0.2, 2.0, C) * rng.choice([1, -1], C, p=[0.8, 0.2])
+        gamma[rng.choice(C, 2, replace=False)] = 0.0
+        beta = rng.normal(0, 0.3, C)
+        bn = norm.bn
+        for t, v in ((bn.running_mean, mean), (bn.running_var, var), (bn.weight, gamma), (bn.bias, beta)):
+            t.assign(Tensor(v.astype(np.float32))).realize()
+        return binarize_ste(norm(y))
+
+    stem = student.stem
+    from model.student import int8_scale, quantize_int8_ste
+    scale = int8_scale(stem.weight, axis=(1, 2, 3))
+    q = quantize_int8_ste(stem.weight, scale)
+    pad = stem.kernel // 2
+    y = x.conv2d(q, stride=(1, stem.stride), padding=(pad, pad, 0, 0)) * scale.reshape(1, -1, 1, 1)
+    a = calibrate(stem.norm, y)
+    for block in student.blocks:
+        w = binarize_ste(block.weight)
+        p = block.kernel // 2
+        y = a.pad(((0, 0), (0, 0), (0, 0), (p, p)), value=1.0).conv2d(w, stride=(1, block.stride))
+        a = calibrate(block.norm, y)
+    for head in student.heads:
+        head.weight.assign(Tensor(rng.normal(0, 0.5, head.weight.shape).astype(np.float32))).realize()
+        head.bias.assign(Tensor(rng.normal(0, 0.5, head.bias.shape).astype(np.float32))).realize()
+    return student
+
+
+def save_random_checkpoint(path: str | Path, seed: int = 0, config: dict | None = None,
+                           exit_thresholds: list | None = None, frontend: dict | None = None) -> Path:
+    """Write a random student checkpoint with complete metadata; returns the path."""
+    from model.checkpoint import save_checkpoint
+    from model.student import LABELS
+
+    student = random_student(seed, config)
+    n_exits = sum(1 for b in student.config["blocks"] if b.get("exit"))
+    if frontend is None:
+        try:
+            from model.frontend import FRONTEND_PARAMS  # the C front end's parameters, when present
+            frontend = dict(FRONTEND_PARAMS)
+        except ImportError:
+            frontend = dict(FRONTEND_PLACEHOLDER)
+    meta = {"labels": list(LABELS), "frontend": frontend,
+            "exit_thresholds": exit_thresholds if exit_thresholds is not None else [0.3] * (n_exits - 1),
+            "description": f"random student, seed {seed} (codegen.testing)"}
+    save_checkpoint(path, student, meta)
+    return Path(path)
