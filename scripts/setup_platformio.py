@@ -12,8 +12,7 @@ make PlatformIO 6.2 recognise it as the registry package:
 (PlatformIO looks the package up by owner "platformio" + name + a version matching
 platformio.dependencies; without the owner in .piopm it does not match and tries to download.)
 The version comes from the installed PlatformIO: "~4.41101.0" means SCons 4.11.1.
-It also records the PlatformIO version in the core's state so the first `pio` run does not
-print its welcome banner or try an upgrade.
+It also sets the core up to stay quiet offline (see configure_core).
 
 Usage: .venv/bin/python scripts/setup_platformio.py [CORE_DIR]   (default: $PLATFORMIO_CORE_DIR
 or .pio-core next to this script's parent). Idempotent: does nothing when already done.
@@ -106,12 +105,17 @@ def install_tool_scons(core_dir):
             shutil.rmtree(staging)
 
 
-def mark_core_current():
-    """Record this PlatformIO version as the core's last one (no banner, no upgrade step)."""
+def configure_core():
+    """Settings of this core, so a plain `.venv/bin/pio` behaves like `make` runs it:
+    this PlatformIO version recorded as the core's last one (no welcome banner, no upgrade
+    step), no telemetry, and no periodic upgrade check (offline it waits 60 s; PlatformIO is
+    pinned in requirements.txt and upgraded there)."""
     from platformio import __version__, app
 
     if app.get_state_item("last_version") != __version__:
         app.set_state_item("last_version", __version__)
+    app.set_setting("enable_telemetry", False)  # stored in the core, whatever the environment says
+    app.set_setting("check_platformio_interval", 36500)
 
 
 def check_core(core_dir):
@@ -130,7 +134,7 @@ def main():
     os.environ["PLATFORMIO_CORE_DIR"] = core_dir  # before importing platformio's app/state
     os.makedirs(core_dir, exist_ok=True)
     install_tool_scons(core_dir)
-    mark_core_current()
+    configure_core()
     check_core(core_dir)
     print("setup_platformio: core ready for offline builds in %s" % core_dir)
 
