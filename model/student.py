@@ -183,6 +183,11 @@ class BinaryStudent:
         state = nn.state.get_state_dict(self)
         return [t for name, t in state.items() if "running_" not in name and "num_batches" not in name]
 
+    def running_statistics(self) -> list[Tensor]:
+        """Batch-norm running means/variances: updated lazily in the forward pass, so a training step must realize them."""
+        state = nn.state.get_state_dict(self)
+        return [t for name, t in state.items() if "running_" in name]
+
     def latent_weights(self) -> list[Tensor]:
         """Latent real weights of the binary convs (clipped to [-1, 1] after each step)."""
         return [b.weight for b in self.blocks]
