@@ -47,21 +47,28 @@ def rows(model: IntModel) -> list[Row]:
 
 
 def ram_bytes(model: IntModel) -> dict[str, int]:
-    """bitear_model_t by field (4-byte alignment as on Cortex-M and x86-64 for these types) + stack."""
+    """sizeof(bitear_model_t) of the Cortex-M4 build, by field (ctypes lays the struct out like
+    bitear_model.h with the same alignment rules as the Arm EABI for these types)."""
+    import ctypes
+
     lay = layout(model)
     E, C = len(model.heads), model.classes
-    head_max = max(h.channels for h in model.heads)
-    fields = {
-        "activations": 4 * lay.act_words,
-        "logits": 4 * E * C,
-        "entropy": 4 * E,
-        "head counts": (2 * head_max + 3) // 4 * 4,
-        "thresholds": 4 * max(1, E - 1),
-        "state+stats": 4 + 4 + 4 * E + 8 + 4,  # last_exit (padded), inferences, exits, binary_macs, magic
-    }
     s = model.stem
-    # bitear_model_t.stem_scratch: the widened window + two channels' weights (optimized M4 path only)
-    fields["stem scratch (M4 path)"] = 4 * ((s.frames + 2 * (s.kernel // 2)) * s.bins // 2 + s.kernel * s.bins)
+    scratch = (s.frames + 2 * (s.kernel // 2)) * s.bins // 2 + s.kernel * s.bins  # optimized stem only
+    u32, i32, u16, i16 = ctypes.c_uint32, ctypes.c_int32, ctypes.c_uint16, ctypes.c_int16
+
+    class Stats(ctypes.Structure):
+        _fields_ = [("inferences", u32), ("exits", u32 * E), ("binary_macs", ctypes.c_uint64)]
+
+    class Model(ctypes.Structure):
+        _fields_ = [("act", u32 * lay.act_words), ("logits", i32 * (E * C)), ("entropy", u32 * E),
+                    ("counts", u16 * max(h.channels for h in model.heads)), ("stem_scratch", u32 * scratch),
+                    ("thresholds", i32 * max(1, E - 1)), ("last_exit", i16), ("stats", Stats), ("magic", u32)]
+
+    names = {"act": "activations", "logits": "logits", "entropy": "entropy", "counts": "head counts",
+             "stem_scratch": "stem scratch (M4 path)", "thresholds": "thresholds"}
+    fields = {names[n]: getattr(Model, n).size for n in names}
+    fields["state+stats+padding"] = ctypes.sizeof(Model) - sum(fields.values())
     return fields
 
 

@@ -1,0 +1,225 @@
+"""The C runtime equals the integer reference exactly: host build (gcc) and Cortex-M4 builds (unicorn,
+optimized and reference kernels) — every layer's bits, every exit's logits and entropy, the exit
+decisions — plus the kernels alone on odd shapes and the public API's argument checks."""
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+import pytest
+
+from codegen import __main__ as cli
+from codegen import generate, harness, intmodel as im, reference, testing
+from codegen.generate import packed_block_weights
+
+pytestmark = pytest.mark.timeout(300)
+NEVER = im.THRESHOLD_NEVER
+
+
+@pytest.fixture(scope="module")
+def gen(tmp_path_factory):
+    """A random model generated into a temporary folder (the committed tables stay untouched)."""
+    ckpt = testing.cached_random_checkpoint(seed=0, exit_thresholds=[0.35, 0.35])
+    model, _ = cli.load(ckpt)
+    out = tmp_path_factory.mktemp("gen")
+    generate.write(model, out)
+    return model, out
+
+
+@pytest.fixture(scope="module")
+def host(gen):
+    with harness.open_runtime("host", gen[1]) as rt:
+        yield rt
+
+
+def _windows(n: int, seed: int) -> np.ndarray:
+    return testing.random_features(np.random.default_rng(seed), n)
+
+
+def _threshold_sets(model, tr) -> list[list[int]]:
+    """Full depth, always-first, the checkpoint's defaults, and medians (about half stop early)."""
+    n = len(model.heads) - 1
+    med = [int(np.median(tr.entropy_q16[e])) for e in range(n)]
+    return [[NEVER] * n, [im.Q16] * n, list(model.exit_thresholds_q16), med, [0] * n]
+
+
+def _check_against_reference(model, rt, x: np.ndarray) -> None:
+    tr = reference.trace(model, x)
+    lay = generate.layout(model)
+    for thresholds in _threshold_sets(model, tr):
+        want = reference.decide(model, tr, thresholds)
+        got = rt.run(x, thresholds)
+        assert (got["status"] == 0).all()
+        for key in ("label", "exit_index", "entropy_q16", "logits", "scores_q15"):
+            assert np.array_equal(got[key], getattr(want, key)), (thresholds, key)
+        for e in range(len(model.heads)):
+            reached = got["reached"][:, e]
+            assert np.array_equal(reached, want.exit_index >= e)
+            assert np.array_equal(got["exit_logits"][reached, e], tr.logits[e][reached])
+            assert np.array_equal(got["exit_entropy_q16"][reached, e], tr.entropy_q16[e][reached])
+    # full depth: every layer's packed map in the arena, padding rows still zero
+    got = rt.run(x, [NEVER] * (len(model.heads) - 1))
+    act = got["act"]
+    T, C = model.stem.out_len, model.stem.channels
+    assert np.array_equal(act[:, lay.stem_out_offset:lay.stem_out_offset + T * C // 32],
+                          reference.pack_bits(tr.stem_bits).reshape(len(x), -1))
+    for i, b in enumerate(model.blocks):
+        o = lay.block_out_offset[i]
+        assert np.array_equal(act[:, o:o + b.out_len * b.channels // 32],
+                              reference.pack_bits(tr.block_bits[i]).reshape(len(x), -1)), f"block {i}"
+        pad = b.pad * b.cin // 32
+        start = lay.block_in_offset[i]
+        end = start + (b.in_len + 2 * b.pad) * b.cin // 32
+        assert not act[:, start:start + pad].any() and not act[:, end - pad:end].any()
+
+
+def test_host_build_equals_reference(gen, host):
+    model, _ = gen
+    _check_against_reference(model, host, _windows(240, seed=21))
+
+
+@pytest.mark.parametrize("target", ["m4", "m4-ref"])
+def test_cortex_m4_build_equals_reference(gen, target):
+    model, out = gen
+    with harness.open_runtime(target, out) as rt:
+        _check_against_reference(model, rt, _windows(12, seed=22))
+
+
+def test_model_state_size_matches_size_table(gen):
+    """bitear_model_t on the M4 is exactly what the size table says."""
+    from codegen import sizes
+    model, out = gen
+    with harness.open_runtime("m4", out) as rt:
+        assert rt.prog.call("harness_model_size", counting=None).ret == sum(sizes.ram_bytes(model).values())
+
+
+# ---- kernels alone ---------------------------------------------------------------------------------
+
+BCONV_SHAPES = [  # in_len, in_words, kernel, stride, cout
+    (25, 2, 5, 2, 64), (13, 4, 3, 2, 128), (9, 1, 1, 1, 32), (7, 1, 7, 3, 32),
+    (6, 3, 3, 1, 32), (11, 8, 5, 2, 64),  # 40 words per patch: more than one 30-word chunk
+    (4, 2, 9, 1, 32), (10, 5, 7, 2, 32),
+]
+
+
+def _random_bconv(rng, in_len, in_words, kernel, stride, cout):
+    cin = 32 * in_words
+    out_len = (in_len + 2 * (kernel // 2) - kernel) // stride + 1
+    K = kernel * cin
+    signs = rng.choice(np.array([-1, 1], np.int8), (cout, kernel, cin))
+    thr = rng.integers(-1, K + 1, cout)
+    thr[:2] = [-1, K]
+    block = im.BlockInt(0, in_len, cin, kernel, stride, out_len, cout, signs, thr.astype(np.int32),
+                        rng.integers(0, 2, cout).astype(np.uint8), None)
+    bits = rng.integers(0, 2, (1, in_len, cin)).astype(np.uint8)
+    bits[0, 0] = 1  # an all -1 step next to the padding
+    _, out = reference.block_forward(block, bits)
+    pad = kernel // 2
+    args = ([in_len, in_words, kernel, stride, out_len, cout // 32], packed_block_weights(block).reshape(-1),
+            block.thresholds.astype(np.int16), reference.pack_bits(block.flips),
+            reference.pack_bits(np.pad(bits[0], ((pad, pad), (0, 0)))).reshape(-1), out_len * cout // 32)
+    return args, reference.pack_bits(out[0]).reshape(-1)
+
+
+def test_bconv_kernels_on_host(host):
+    rng = np.random.default_rng(31)
+    for shape in BCONV_SHAPES:
+        args, want = _random_bconv(rng, *shape)
+        for variant in ("ref", "opt"):
+            assert np.array_equal(host.bconv(variant, *args), want), (variant, shape)
+
+
+STEM_SHAPES = [  # frames, bins, kernel, stride, channels
+    (49, 40, 3, 2, 64), (20, 8, 5, 1, 32), (17, 12, 1, 3, 32), (9, 4, 7, 2, 64), (10, 6, 3, 2, 32),  # 6 bins: fallback
+]
+
+
+def _random_stem(rng, frames, bins, kernel, stride, channels):
+    out_len = (frames + 2 * (kernel // 2) - kernel) // stride + 1
+    w = rng.integers(-127, 128, (channels, kernel, bins)).astype(np.int8)
+    x = rng.integers(-128, 128, (1, frames, bins)).astype(np.int8)
+    stem = im.StemInt(frames, bins, kernel, stride, out_len, channels, w, np.zeros(channels, np.int32),
+                      rng.integers(0, 2, channels).astype(np.uint8), np.ones(channels, np.float32))
+    acc, _ = reference.stem_forward(stem, x)
+    thr = acc[0, rng.integers(0, out_len, channels), np.arange(channels)] + rng.integers(-1, 2, channels)
+    thr[0] = im.INT32_MIN
+    stem.thresholds = thr.astype(np.int32)
+    _, bits = reference.stem_forward(stem, x)
+    args = ([frames, bins, kernel, stride, out_len, channels], w.reshape(-1), stem.thresholds,
+            reference.pack_bits(stem.flips), x.reshape(-1), out_len * channels // 32)
+    return args, reference.pack_bits(bits[0]).reshape(-1)
+
+
+def test_stem_kernel_on_host(host):
+    rng = np.random.default_rng(32)
+    for shape in STEM_SHAPES:
+        args, want = _random_stem(rng, *shape)
+        assert np.array_equal(host.stem("ref", *args), want), shape
+
+
+def test_kernels_on_cortex_m4(gen):
+    """Both binary conv kernels and both stem kernels on the M4, and the optimized ones are faster."""
+    rng = np.random.default_rng(33)
+    with harness.open_runtime("m4", gen[1]) as rt:
+        for shape in BCONV_SHAPES[:6]:
+            args, want = _random_bconv(rng, *shape)
+            counts = {}
+            for variant in ("ref", "opt"):
+                got, counts[variant] = rt.bconv(variant, *args, with_count=True)
+                assert np.array_equal(got, want), (variant, shape)
+            assert counts["opt"] < counts["ref"] / 2, (shape, counts)
+        for shape in STEM_SHAPES:
+            args, want = _random_stem(rng, *shape)
+            for variant in ("ref", "opt"):
+                assert np.array_equal(rt.stem(variant, *args), want), (variant, shape)
+
+
+# ---- public API --------------------------------------------------------------------------------------
+
+BITEAR_OK, BITEAR_ERR_NULL, BITEAR_ERR_ARG, BITEAR_ERR_STATE = 0, -1, -2, -4
+
+
+def test_api_arguments_and_stats(gen, host):
+    model, _ = gen
+    L = host.lib
+    m = ctypes.create_string_buffer(len(host.model))
+    x = np.ascontiguousarray(_windows(3, seed=41))
+    res = ctypes.create_string_buffer(256)
+    L.bitear_model_infer.argtypes = [ctypes.c_void_p] * 3
+    L.bitear_model_get_threshold.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+    L.bitear_model_exit_output.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
+    L.bitear_model_get_stats.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    L.bitear_model_label.restype = ctypes.c_char_p
+    L.bitear_model_label.argtypes = [ctypes.c_int]
+    # not initialised
+    assert L.bitear_model_infer(m, x.ctypes.data, res) == BITEAR_ERR_STATE
+    assert L.bitear_model_set_threshold(m, 0, 100) == BITEAR_ERR_STATE
+    assert L.bitear_model_init(None) == BITEAR_ERR_NULL
+    assert L.bitear_model_init(m) == BITEAR_OK
+    assert L.bitear_model_infer(m, None, res) == BITEAR_ERR_NULL
+    assert L.bitear_model_infer(m, x.ctypes.data, None) == BITEAR_ERR_NULL
+    logits = np.zeros(model.classes, np.int32)
+    ent = ctypes.c_uint32()
+    assert L.bitear_model_exit_output(m, 0, logits.ctypes.data, ctypes.byref(ent)) == BITEAR_ERR_STATE
+    # thresholds: defaults from the checkpoint, range checks, all / one / full depth
+    t = ctypes.c_int32()
+    for e, want in enumerate(model.exit_thresholds_q16):
+        assert L.bitear_model_get_threshold(m, e, ctypes.byref(t)) == BITEAR_OK and t.value == want
+    for e, v in ((0, 65537), (0, -2), (2, 100), (-2, 100)):
+        assert L.bitear_model_set_threshold(m, e, v) == BITEAR_ERR_ARG
+    assert L.bitear_model_set_threshold(m, -1, 65536) == BITEAR_OK  # all exits: always the first
+    for _ in range(2):
+        assert L.bitear_model_infer(m, x.ctypes.data, res) == BITEAR_OK
+    assert L.bitear_model_exit_output(m, 1, logits.ctypes.data, ctypes.byref(ent)) == BITEAR_ERR_STATE
+    assert L.bitear_model_exit_output(m, 0, logits.ctypes.data, ctypes.byref(ent)) == BITEAR_OK
+    assert L.bitear_model_set_full_depth(m) == BITEAR_OK
+    assert L.bitear_model_infer(m, x[1].ctypes.data, res) == BITEAR_OK
+    assert L.bitear_model_get_threshold(m, 1, ctypes.byref(t)) == BITEAR_OK and t.value == NEVER
+    stats = np.zeros(8, np.uint32)
+    assert L.bitear_model_get_stats(m, stats.ctypes.data) == BITEAR_OK
+    macs = [b.out_len * b.k_bits * b.channels for b in model.blocks]
+    assert list(stats[:4]) == [3, 2, 0, 1]  # inferences, exits[0..2]
+    assert int(stats[4]) | int(stats[5]) << 32 == 2 * macs[0] + sum(macs)
+    assert L.bitear_model_reset_stats(m) == BITEAR_OK
+    assert L.bitear_model_get_stats(m, stats.ctypes.data) == BITEAR_OK and not stats[:6].any()
+    assert L.bitear_model_label(2) == b"yes" and L.bitear_model_label(99) == b""
