@@ -28,7 +28,9 @@ typedef int32_t bitear_status_t;
     X(BITEAR_ERR_SIZE,     -3, "a buffer or count has the wrong size")      \
     X(BITEAR_ERR_STATE,    -4, "object not initialised or in a bad state")  \
     X(BITEAR_ERR_OVERFLOW, -5, "a buffer or queue is full")                 \
-    X(BITEAR_ERR_FORMAT,   -6, "malformed input (e.g. a protocol frame)")
+    X(BITEAR_ERR_FORMAT,   -6, "malformed input (e.g. a protocol frame)")  \
+    X(BITEAR_ERR_CRC,      -7, "checksum mismatch")                         \
+    X(BITEAR_ERR_UNSUPPORTED, -8, "unknown message type or protocol version")
 
 #define BITEAR_STATUS_ENUM_(name, value, text) name = (value),
 enum { BITEAR_STATUS_LIST(BITEAR_STATUS_ENUM_) };
