@@ -1,0 +1,337 @@
+"""Benchmark of the network on the emulated Cortex-M4: instructions, binary MACs per instruction, sizes.
+
+    .venv/bin/python -m host.bench [--tables DIR] [--clips N] [--png PATH]      (make bench)
+
+Everything is counted deterministically by host/m4run.py (unicorn, block-hook instruction count)
+on the runtime built with the firmware's flags (-O2, Cortex-M4F), using the generated tables in
+firmware/lib/bitear (the shipped model) unless --tables says otherwise:
+
+  instructions_full       one full-depth bitear_model_infer (mean over a few windows)
+  instructions_avg_exit   mean of bitear_model_infer at the model's default exit thresholds over a
+                          fixed set of clips (`clips_source` says which): the first N clips (sorted)
+                          of data_dir()/speech_commands_v2_dev, else of speech_commands_v1_sample,
+                          else generated audio (espeak-ng keywords and words, noise); features by
+                          the C front end (model.frontend, the same bits as on the board)
+  instructions_per_layer  stem, every block, every exit head (+ entropy), optimized kernels
+  binary_macs_per_instruction  binary MACs / instructions of the binary conv layers, optimized
+                          and reference kernels (BITEAR_REFERENCE_KERNELS)
+  frontend_instructions_per_hop  host.bench_frontend (max over its audio kinds)
+  weights_bytes           bytes of the weight arrays of the generated tables
+  model_tables_flash_bytes  the compiled tables object (arm-none-eabi-size)
+  flash_bytes, ram_bytes  arm-none-eabi-size of the qemu_m4 firmware ELF when it links the model
+                          (`size_source` = "firmware"), else of a minimal image of front end +
+                          feature window + model built here (`size_source` = "model image");
+                          ram_bytes = data + bss + the stack inference uses (measured)
+
+Progress goes to stderr; the last stdout line is one JSON object. A PNG of instructions per layer
+(optimized and reference) is written to --png (default .cache/bitear/bench/instructions_per_layer.png).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from codegen import harness
+from model.errors import BitearError
+from model.paths import REPO_ROOT, cache_dir, data_dir
+
+LIB = REPO_ROOT / "firmware" / "lib" / "bitear"
+FIRMWARE_ELF = REPO_ROOT / ".pio" / "build" / "qemu_m4" / "firmware.elf"
+GENERATED_WORDS = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go",
+                   "bed", "bird", "cat", "dog", "house", "marvin", "seven", "tree"]
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ---- the model as the tables describe it -----------------------------------------------------------
+
+class TablesModel:
+    """Shapes and costs read from the generated header (no checkpoint needed)."""
+
+    def __init__(self, tables: Path):
+        text = (tables / "bitear_model_tables.h").read_text()
+        src = (tables / "bitear_model_tables.c").read_text()
+        d = {m[1]: int(m[2]) for m in re.finditer(r"#define (BITEAR_MODEL_\w+) \(?(-?\d+)\)?", text)}
+        self.blocks = d["BITEAR_MODEL_BLOCKS"]
+        self.exits = d["BITEAR_MODEL_EXITS"]
+        self.frames, self.bins = d["BITEAR_MODEL_FRAMES"], d["BITEAR_MODEL_BINS"]
+        self.block_macs = [int(m) for m in re.findall(r"\.binary_macs = (\d+)u", src)]
+        self.block_head = [int(m) for m in re.findall(r"\.head = (-?\d+),", src)]
+        self.sha = re.search(r'BITEAR_MODEL_SHA256 "(\w*)"', text)[1]
+        self.description = (re.search(r"checkpoint description: (.*)", text) or [None, ""])[1].strip()
+        thr = re.search(r"bitear_model_default_thresholds_q16\[\d+\] = \{\s*([^}]*)\}", src)[1]
+        self.default_thresholds = [int(v) for v in thr.replace(",", " ").split()][: self.exits - 1]
+
+
+# ---- clips -------------------------------------------------------------------------------------------
+
+def bench_clips(n: int) -> tuple[np.ndarray, str]:
+    """(N, 16000) int16 clips and where they come from."""
+    from model.audio import fit_to_one_second, load_clip
+
+    root = data_dir()
+    for name in ("speech_commands_v2_dev", "speech_commands_v1_sample"):
+        folder = root / name if root is not None else None
+        files = sorted(folder.rglob("*.wav")) if folder is not None and folder.is_dir() else []
+        if files:
+            step = max(1, len(files) // n)
+            picked = files[::step][:n]
+            return np.stack([fit_to_one_second(load_clip(f)) for f in picked]), f"real: {name} ({len(picked)} clips)"
+    return generated_clips(n)
+
+
+def generated_clips(n: int) -> tuple[np.ndarray, str]:
+    rng = np.random.default_rng(0)
+    clips, what = [], "generated"
+    try:
+        from model.synth import synthesize
+        for word in GENERATED_WORDS:
+            for speed in (0.9, 1.2):
+                clips.append(synthesize(word, speed=speed))
+        what = f"generated: espeak-ng words and noise"
+    except (BitearError, ImportError, OSError) as e:
+        log(f"bench: no TTS ({e}); using tones and noise")
+        t = np.arange(16000) / 16000
+        for f0 in (150, 220, 330, 440):
+            env = np.exp(-((t - 0.5) / 0.15) ** 2)
+            clips.append(np.round(8000 * env * np.sin(2 * np.pi * f0 * t * (1 + 0.3 * t))).astype(np.int16))
+        what = "generated: chirps and noise"
+    while len(clips) < n:
+        clips.append(np.clip(rng.normal(0, rng.choice([30, 300, 3000]), 16000), -32768, 32767).astype(np.int16))
+    return np.stack(clips[:n]), f"{what} ({min(n, len(clips))} clips)"
+
+
+def clip_features(clips: np.ndarray) -> np.ndarray:
+    from model.frontend import compute_features
+    return compute_features(clips)
+
+
+# ---- counting ------------------------------------------------------------------------------------------
+
+def layer_counts(rt, tm: TablesModel, x: np.ndarray) -> dict[str, int]:
+    """Instructions of each layer (kernels called one by one on the model's arena), one window."""
+    p = rt.prog
+    mark = p.heap_mark()
+    xa = p.put(np.ascontiguousarray(x, np.int8))
+    out = {"stem": p.call("harness_stem", rt.model, xa).instructions}
+    for i in range(tm.blocks):
+        out[f"block{i}"] = p.call("harness_block", rt.model, i).instructions
+        if tm.block_head[i] >= 0:
+            out[f"exit{tm.block_head[i]}"] = p.call("harness_head", rt.model, i).instructions
+    p.heap_release(mark)
+    return out
+
+
+def infer_count(rt, x: np.ndarray) -> tuple[int, int, int]:
+    """(instructions, exit index, stack bytes) of one bitear_model_infer."""
+    p = rt.prog
+    mark = p.heap_mark()
+    xa = p.put(np.ascontiguousarray(x, np.int8))
+    res = p.alloc(256)
+    r = p.call("harness_infer", rt.model, xa, res)
+    if r.ret != 0:
+        raise BitearError(f"bitear_model_infer returned {r.ret} on the M4")
+    exit_index = int(p.get(res + 2, np.int16, 1)[0])  # bitear_result_t: label, exit_index, ...
+    stack = p.last_stack_bytes
+    p.heap_release(mark)
+    return r.instructions, exit_index, stack
+
+
+# ---- sizes ----------------------------------------------------------------------------------------------
+
+IMAGE_MAIN = r"""/* bench image: front end + feature window + model, as the firmware will hold them. */
+#include <string.h>
+#include "bitear_frontend.h"
+#include "bitear_model.h"
+static bitear_frontend_t fe;
+static bitear_model_t model;
+static int8_t window[BITEAR_MODEL_FRAMES * BITEAR_MODEL_BINS];
+static int16_t hop[BITEAR_FRONTEND_HOP];
+volatile int sink;
+int main(void)
+{
+    bitear_result_t r;
+    bitear_frontend_init(&fe);
+    bitear_model_init(&model);
+    for (;;) {
+        memmove(window, window + BITEAR_MODEL_BINS, sizeof(window) - BITEAR_MODEL_BINS);
+        bitear_frontend_push(&fe, hop, window + sizeof(window) - BITEAR_MODEL_BINS);
+        bitear_model_infer(&model, window, &r);
+        sink = r.label;
+    }
+}
+"""
+
+
+def _size(elf: Path) -> tuple[int, int]:
+    out = subprocess.run(["arm-none-eabi-size", "-A", str(elf)], capture_output=True, text=True, check=True).stdout
+    sec = {m[1]: int(m[2]) for m in re.finditer(r"^(\.\S+)\s+(\d+)", out, re.M)}
+    flash = sum(v for k, v in sec.items() if k in (".text", ".rodata", ".data", ".ARM.exidx", ".ARM.extab", ".isr_vector"))
+    ram = sec.get(".data", 0) + sec.get(".bss", 0)
+    return flash, ram
+
+
+def image_sizes(tables: Path) -> tuple[int, int]:
+    """(flash, static RAM) of front end + window + model linked with --gc-sections."""
+    from host.m4run import CPU_FLAGS
+    with tempfile.TemporaryDirectory() as tmp:
+        main = Path(tmp) / "main.c"
+        main.write_text(IMAGE_MAIN)
+        elf = Path(tmp) / "image.elf"
+        srcs = [main, LIB / "bitear_frontend.c", LIB / "bitear_kernels.c", LIB / "bitear_model.c",
+                tables / "bitear_model_tables.c"]
+        cmd = ["arm-none-eabi-gcc", *CPU_FLAGS, "-O2", "-std=c99", "-ffunction-sections", "-fdata-sections",
+               f"-I{tables}", f"-I{LIB}", *map(str, srcs), "--specs=nano.specs", "--specs=nosys.specs",
+               "-Wl,--gc-sections", "-o", str(elf)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise BitearError(f"bench: building the size image failed:\n{proc.stderr.strip()}")
+        return _size(elf)
+
+
+def firmware_sizes() -> tuple[int, int] | None:
+    if not FIRMWARE_ELF.is_file():
+        return None
+    syms = subprocess.run(["arm-none-eabi-nm", str(FIRMWARE_ELF)], capture_output=True, text=True).stdout
+    if "bitear_model_infer" not in syms:
+        return None
+    return _size(FIRMWARE_ELF)
+
+
+# ---- plot -----------------------------------------------------------------------------------------------
+
+def plot(per_layer: dict[str, int], per_layer_ref: dict[str, int], path: Path, title: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(per_layer)
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.bar(x - 0.2, [per_layer_ref[n] / 1e3 for n in names], 0.4, label="reference kernels", color="#bbbbbb")
+    ax.bar(x + 0.2, [per_layer[n] / 1e3 for n in names], 0.4, label="optimized (Cortex-M4)", color="#3070b0")
+    for i, n in enumerate(names):
+        ax.text(i + 0.2, per_layer[n] / 1e3, f"{per_layer[n] / 1e3:.0f}k", ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(x, names)
+    ax.set_ylabel("instructions (thousands)")
+    ax.set_title(title, fontsize=10)
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+# ---- main -----------------------------------------------------------------------------------------------
+
+def run(tables: Path, n_clips: int, png: Path) -> dict:
+    tm = TablesModel(tables)
+    n_early = tm.exits - 1
+    windows = np.stack([np.asarray(w) for w in _windows(tm)])
+    log(f"bench: model {tm.sha[:12]} ({tm.description or 'no description'})")
+    with harness.open_runtime("m4", tables) as opt, harness.open_runtime("m4-ref", tables) as ref:
+        for rt in (opt, ref):
+            rt.set_thresholds([-1] * n_early)
+        per_layer = _mean_dicts([layer_counts(opt, tm, w) for w in windows])
+        per_layer_ref = layer_counts(ref, tm, windows[0])
+        full = [infer_count(opt, w) for w in windows]
+        full_ref = infer_count(ref, windows[0])
+        log(f"bench: full depth {np.mean([f[0] for f in full]):,.0f} instructions (reference kernels {full_ref[0]:,})")
+        clips, source = bench_clips(n_clips)
+        feats = clip_features(clips)
+        opt.set_thresholds(tm.default_thresholds)
+        runs = [infer_count(opt, f) for f in feats]
+        stack = max([r[2] for r in runs] + [f[2] for f in full])
+    counts = np.array([r[0] for r in runs])
+    exits = np.bincount([r[1] for r in runs], minlength=tm.exits)
+    log(f"bench: {source}: mean {counts.mean():,.0f} instructions, exits {exits.tolist()}")
+    bin_opt = sum(per_layer[f"block{i}"] for i in range(tm.blocks))
+    bin_ref = sum(per_layer_ref[f"block{i}"] for i in range(tm.blocks))
+    macs = sum(tm.block_macs)
+    fw = firmware_sizes()
+    if fw is not None:
+        (flash, ram_static), size_source = fw, f"firmware: {FIRMWARE_ELF.relative_to(REPO_ROOT)}"
+    else:
+        (flash, ram_static), size_source = image_sizes(tables), "model image: front end + 49x40 window + model (no firmware ELF with the model yet)"
+    weights_bytes, tables_flash = table_bytes(tables)
+    plot(per_layer, per_layer_ref, png, f"bitear on Cortex-M4 (emulated): {sum(per_layer.values()):,} instructions full depth")
+    from host.bench_frontend import measure
+    fe = measure(dsp=True)
+    fe_per_hop = max(v for k, v in fe.items() if k != "stack_bytes")
+    return {
+        "instructions_full": int(round(np.mean([f[0] for f in full]))),
+        "instructions_full_reference_kernels": int(full_ref[0]),
+        "instructions_avg_exit": int(round(counts.mean())),
+        "clips_source": source,
+        "exit_fractions": [round(float(e) / len(runs), 4) for e in exits],
+        "exit_thresholds_q16": tm.default_thresholds,
+        "instructions_per_layer": per_layer,
+        "instructions_per_layer_reference": per_layer_ref,
+        "frontend_instructions_per_hop": int(fe_per_hop),
+        "binary_macs_per_instruction": {"optimized": round(macs / bin_opt, 3), "reference": round(macs / bin_ref, 3)},
+        "binary_macs_full": macs,
+        "weights_bytes": weights_bytes,
+        "model_tables_flash_bytes": tables_flash,
+        "flash_bytes": flash,
+        "ram_bytes": ram_static + stack,
+        "ram_static_bytes": ram_static,
+        "stack_bytes_inference": stack,
+        "size_source": size_source,
+        "model_sha256": tm.sha,
+        "plot": str(png),
+    }
+
+
+def _windows(tm: TablesModel) -> list[np.ndarray]:
+    from codegen.testing import random_features
+    return list(random_features(np.random.default_rng(7), 4, tm.frames, tm.bins))
+
+
+def _mean_dicts(ds: list[dict[str, int]]) -> dict[str, int]:
+    return {k: int(round(np.mean([d[k] for d in ds]))) for k in ds[0]}
+
+
+_CTYPE_BYTES = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4, "uint32_t": 4}
+
+
+def table_bytes(tables: Path) -> tuple[int, int]:
+    """(weights bytes, flash bytes of all the model's tables) of the generated source: weights from
+    the array declarations, flash from the compiled object (arm-none-eabi-size)."""
+    src = (tables / "bitear_model_tables.c").read_text()
+    weights = sum(_CTYPE_BYTES[m[1]] * int(m[3]) for m in re.finditer(r"const (\w+) (\w+_weights)\[(\d+)\]", src))
+    from host.m4run import CPU_FLAGS
+    with tempfile.TemporaryDirectory() as tmp:
+        obj = Path(tmp) / "tables.o"
+        subprocess.run(["arm-none-eabi-gcc", *CPU_FLAGS, "-O2", "-std=c99", f"-I{tables}", f"-I{LIB}", "-c",
+                        str(tables / "bitear_model_tables.c"), "-o", str(obj)], check=True, capture_output=True)
+        out = subprocess.run(["arm-none-eabi-size", "-A", str(obj)], capture_output=True, text=True, check=True).stdout
+    flash = sum(int(m[2]) for m in re.finditer(r"^(\.rodata\S*|\.data\S*|\.text\S*)\s+(\d+)", out, re.M))
+    return weights, flash
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m host.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--tables", default=str(LIB), help="folder with bitear_model_tables.{h,c}")
+    parser.add_argument("--clips", type=int, default=100, help="clips for the average with early exit")
+    parser.add_argument("--png", default=str(cache_dir("bench") / "instructions_per_layer.png"))
+    args = parser.parse_args(argv)
+    try:
+        result = run(Path(args.tables), args.clips, Path(args.png))
+    except BitearError as e:
+        print(f"bench: error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
