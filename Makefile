@@ -3,7 +3,7 @@
 #   Debian packages   scripts/setup_apt.sh           (apt-get, via sudo when not root)
 #   .venv             python3 -m venv + pip install -r requirements.txt (pinned)
 #   .pio-core         scripts/setup_platformio.py    (PlatformIO core prepared for offline builds)
-# Targets: setup, build, test, demo, clean.
+# Targets: setup, build, test, demo, bench, clean.
 
 PYTHON ?= python3
 VENV := $(CURDIR)/.venv
@@ -17,7 +17,7 @@ export PLATFORMIO_CORE_DIR := $(CURDIR)/.pio-core
 export PLATFORMIO_SETTING_ENABLE_TELEMETRY := No
 export PLATFORMIO_DISABLE_UPGRADE_CHECK := true
 
-.PHONY: setup apt build test demo clean
+.PHONY: setup apt build test demo bench clean
 
 setup: apt $(VENV_STAMP) $(CORE_STAMP)
 
@@ -43,6 +43,10 @@ test: setup
 
 demo: setup
 	$(VENV_PY) -m host.emulator
+
+# Figures of DESIGN.md section 4 counted on the emulated Cortex-M4; last stdout line is JSON.
+bench: setup
+	$(VENV_PY) -m host.bench
 
 clean:
 	rm -rf .pio
