@@ -92,7 +92,7 @@ H_USED int harness_head(bitear_model_t *m, int i)
 {
     const bitear_block_t *b = &bitear_model_blocks[i];
     const bitear_head_t *h = &bitear_model_heads[b->head];
-    bitear_head_ref(h, m->act + b->out_offset, m->counts, m->logits[b->head]);
+    bitear_head(h, m->act + b->out_offset, m->counts, m->logits[b->head]);
     return (int)bitear_entropy_q16(h, &bitear_model_entropy_tables, m->logits[b->head]);
 }
 
@@ -108,6 +108,25 @@ H_USED int harness_bconv(int variant, const uint16_t *shape, const uint32_t *w, 
         bitear_bconv1d_ref(&layer, in, out);
     } else {
         bitear_bconv1d_opt(&layer, in, out);
+    }
+    return 0;
+}
+
+H_USED int harness_head_kernel(int variant, const uint16_t *shape, const int8_t *w, const int32_t *bias,
+                               const uint32_t *act, int32_t *logits)
+{
+    static uint16_t counts[1024];
+    const bitear_head_t head = {
+        .length = shape[0], .channels = shape[1], .classes = shape[2], .step_shift = (uint8_t)shape[3],
+        .shift = 0, .mult = 0u, .weights = w, .bias = bias,
+    };
+    if (head.channels > 1024) {
+        return -2;
+    }
+    if (variant == 0) {
+        bitear_head_ref(&head, act, counts, logits);
+    } else {
+        bitear_head_opt(&head, act, counts, logits);
     }
     return 0;
 }
@@ -217,7 +236,8 @@ class HostRuntime(CRuntime):
                            "bitear_model_init": [ctypes.c_void_p],
                            "bitear_model_set_threshold": [ctypes.c_void_p, ctypes.c_int, ctypes.c_int32],
                            "harness_bconv": [ctypes.c_int] + [ctypes.c_void_p] * 6,
-                           "harness_stem_kernel": [ctypes.c_int] + [ctypes.c_void_p] * 6}.items():
+                           "harness_stem_kernel": [ctypes.c_int] + [ctypes.c_void_p] * 6,
+                           "harness_head_kernel": [ctypes.c_int] + [ctypes.c_void_p] * 5}.items():
             getattr(L, name).argtypes = args
             getattr(L, name).restype = ctypes.c_int
         self.model = ctypes.create_string_buffer(L.harness_model_size())
@@ -247,6 +267,14 @@ class HostRuntime(CRuntime):
         args = [np.ascontiguousarray(a, dt) for a, dt in ((shape, np.uint16), (w, np.uint32), (thr, np.int16),
                                                            (flips, np.uint32), (x, np.uint32))]
         self.lib.harness_bconv(0 if variant == "ref" else 1, *(a.ctypes.data for a in args), out.ctypes.data)
+        return out
+
+    def head(self, variant: str, shape, w, bias, act, classes: int) -> np.ndarray:
+        out = np.zeros(classes, np.int32)
+        args = [np.ascontiguousarray(a, dt) for a, dt in ((shape, np.uint16), (w, np.int8), (bias, np.int32),
+                                                           (act, np.uint32))]
+        if self.lib.harness_head_kernel(0 if variant == "ref" else 1, *(a.ctypes.data for a in args), out.ctypes.data):
+            raise BitearError("harness_head_kernel: too many channels")
         return out
 
     def stem(self, variant: str, shape, w, thr, flips, x, out_words_total: int) -> np.ndarray:

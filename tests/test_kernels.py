@@ -157,6 +157,20 @@ def test_stem_kernel_on_host(host):
         assert np.array_equal(host.stem("ref", *args), want), shape
 
 
+def test_head_kernels_on_host(host):
+    """Reference and byte-lane head on odd lengths (more than 255 steps: the lanes are flushed)."""
+    rng = np.random.default_rng(34)
+    for length, channels, classes, frac in ((13, 64, 12, 8), (1, 32, 2, 0), (300, 96, 5, 3), (7, 128, 12, 8)):
+        h = im.HeadInt(0, 0, length, channels, rng.integers(-127, 128, (classes, channels)).astype(np.int8),
+                       np.zeros(classes, np.int64), rng.integers(-10**6, 10**6, classes), 1.0, frac, 0, 0)
+        bits = rng.integers(0, 2, (1, length, channels)).astype(np.uint8)
+        want = reference.head_forward(h, bits)[0]
+        args = ([length, channels, classes, frac + 1], h.weights.reshape(-1), h.bias_folded.astype(np.int32),
+                reference.pack_bits(bits[0]).reshape(-1), classes)
+        for variant in ("ref", "opt"):
+            assert np.array_equal(host.head(variant, *args), want), (variant, length, channels)
+
+
 def test_kernels_on_cortex_m4(gen):
     """Both binary conv kernels and both stem kernels on the M4, and the optimized ones are faster."""
     rng = np.random.default_rng(33)

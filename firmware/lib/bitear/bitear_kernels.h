@@ -25,8 +25,8 @@
  * Two implementations: *_ref are plain C99, the reference on every platform. The optimized
  * ones (*_opt) run where they pay off; bitear_stem_conv1d() / bitear_bconv1d() pick at compile
  * time: the optimized path when `__ARM_FEATURE_DSP` is defined (Cortex-M4/M7/M33) and
- * BITEAR_REFERENCE_KERNELS is not. bitear_bconv1d_opt is portable C (carry-save popcount
- * accumulation) and is also built on the host for tests; bitear_stem_conv1d_opt uses the DSP
+ * BITEAR_REFERENCE_KERNELS is not. bitear_bconv1d_opt and bitear_head_opt are portable C (carry-save popcount
+ * accumulation, byte-lane counting) and are also built on the host for tests; bitear_stem_conv1d_opt uses the DSP
  * instructions (SXTB16, SMLAD), needs a scratch buffer and exists only where __ARM_FEATURE_DSP
  * is defined.
  */
@@ -103,6 +103,7 @@ void bitear_stem_conv1d_opt(const bitear_stem_t *layer, const int8_t *features, 
 
 /* counts: scratch of `channels` uint16_t. */
 void bitear_head_ref(const bitear_head_t *head, const uint32_t *act, uint16_t *counts, int32_t *logits);
+void bitear_head_opt(const bitear_head_t *head, const uint32_t *act, uint16_t *counts, int32_t *logits);
 
 /* Normalized entropy of the softmax of the head's logits, Q16 in [0, 65536]. */
 uint32_t bitear_entropy_q16(const bitear_head_t *head, const bitear_entropy_tables_t *tables,
@@ -120,10 +121,12 @@ int bitear_argmax(const int32_t *values, int n);
 #define BITEAR_KERNELS_OPTIMIZED 1
 #define bitear_stem_conv1d(layer, features, scratch, out) bitear_stem_conv1d_opt(layer, features, scratch, out)
 #define bitear_bconv1d bitear_bconv1d_opt
+#define bitear_head bitear_head_opt
 #else
 #define BITEAR_KERNELS_OPTIMIZED 0
 #define bitear_stem_conv1d(layer, features, scratch, out) ((void)(scratch), bitear_stem_conv1d_ref(layer, features, out))
 #define bitear_bconv1d bitear_bconv1d_ref
+#define bitear_head bitear_head_ref
 #endif
 
 #endif /* BITEAR_KERNELS_H */

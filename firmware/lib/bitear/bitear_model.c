@@ -65,7 +65,7 @@ bitear_status_t bitear_model_infer(bitear_model_t *model, const int8_t *features
         }
         const int e = block->head;
         const bitear_head_t *head = &bitear_model_heads[e];
-        bitear_head_ref(head, act + block->out_offset, model->counts, model->logits[e]);
+        bitear_head(head, act + block->out_offset, model->counts, model->logits[e]);
         model->entropy_q16[e] = bitear_entropy_q16(head, &bitear_model_entropy_tables, model->logits[e]);
         if (e == BITEAR_MODEL_EXITS - 1) {
             exit_index = e;
