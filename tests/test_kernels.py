@@ -237,3 +237,53 @@ def test_api_arguments_and_stats(gen, host):
     assert L.bitear_model_reset_stats(m) == BITEAR_OK
     assert L.bitear_model_get_stats(m, stats.ctypes.data) == BITEAR_OK and not stats[:6].any()
     assert L.bitear_model_label(2) == b"yes" and L.bitear_model_label(99) == b""
+
+
+# ---- streaming -----------------------------------------------------------------------------------------
+
+def _stream_audio(seconds: float, seed: int) -> np.ndarray:
+    """Speech-like audio: chirpy harmonic bursts over noise (deterministic)."""
+    rng = np.random.default_rng(seed)
+    n = int(16000 * seconds)
+    t = np.arange(n) / 16000
+    f0 = 120 + 80 * np.sin(2 * np.pi * 0.7 * t)
+    env = 0.5 + 0.5 * np.sin(2 * np.pi * 1.3 * t) ** 2
+    x = 5000 * env * np.sin(2 * np.pi * np.cumsum(f0) / 16000 * 3) + rng.normal(0, 200, n)
+    return np.clip(np.round(x), -32768, 32767).astype(np.int16)
+
+
+def _stream_reference(model, audio: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarray]:
+    """(hops, full-depth final logits) the stream must report: windows of the streaming front end."""
+    from model.frontend import StreamingFrontend
+    frames = StreamingFrontend().push_many(audio)
+    hops = np.arange(model.stem.frames, len(frames) + 1, period)
+    windows = np.stack([frames[h - model.stem.frames:h] for h in hops])
+    return hops, reference.trace(model, windows).logits[-1]
+
+
+@pytest.mark.parametrize("target", ["host", "m4"])
+def test_stream_equals_reference(gen, host, target):
+    """A 1 s clip gives, on its 50th hop, the inference on bitear_frontend_clip's features; longer
+    audio gives a result every `period` hops on the last 49 frames; chunking does not matter."""
+    from model.frontend import compute_features
+    model, out = gen
+    clip = _stream_audio(1.0, seed=51)
+    audio = _stream_audio(2.5 if target == "host" else 1.3, seed=52)
+
+    def check(rt):
+        rows = rt.stream(clip, period=1, chunk=320)
+        assert list(rows[:, 0]) == [49, 50]
+        assert np.array_equal(rows[1, 2:], reference.trace(model, compute_features(clip)).logits[-1][0])
+        for period in (1, 3):
+            hops, logits = _stream_reference(model, audio, period)
+            for chunk in (320, 77, 1000):
+                rows = rt.stream(audio, period=period, chunk=chunk)
+                assert np.array_equal(rows[:, 0], hops), (period, chunk)
+                assert (rows[:, 1] == len(model.heads) - 1).all()
+                assert np.array_equal(rows[:, 2:], logits), (period, chunk)
+
+    if target == "host":
+        check(host)
+    else:
+        with harness.open_runtime("m4", out) as rt:
+            check(rt)
