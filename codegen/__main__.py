@@ -1,8 +1,10 @@
-"""python -m codegen CHECKPOINT [-o DIR] [--check] [--quiet]
+"""python -m codegen CHECKPOINT [-o DIR] [--vectors FILE] [--check] [--quiet]
 
 Turns a student checkpoint into `bitear_model_tables.h/.c` for firmware/lib/bitear (the default
-DIR) and prints the size and cost table. `--check` writes nothing and exits 1 when the files in
-DIR differ from what the checkpoint gives (stale), 0 when they are current.
+DIR) and prints the size and cost table. With the default DIR it also writes the on-board test
+vectors firmware/test/test_kernels/model_vectors.h (or FILE; `--vectors none` skips them).
+`--check` writes nothing and exits 1 when the files differ from what the checkpoint gives
+(stale), 0 when they are current.
 
 Errors a user can fix (missing, corrupt, truncated or incompatible checkpoint, front-end
 parameters that differ from the C front end's) are one line on stderr and exit code 2.
@@ -19,6 +21,7 @@ from model.errors import BitearError
 from model.paths import REPO_ROOT
 
 DEFAULT_OUT = REPO_ROOT / "firmware" / "lib" / "bitear"
+DEFAULT_VECTORS = REPO_ROOT / "firmware" / "test" / "test_kernels" / "model_vectors.h"
 
 # Front-end fields that must equal the C front end's; source_hash only warns (a comment edit
 # changes it without changing a single feature value).
@@ -80,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m codegen", description=__doc__.splitlines()[2])
     parser.add_argument("checkpoint", help="student checkpoint (.safetensors)")
     parser.add_argument("-o", "--out", default=str(DEFAULT_OUT), help="output folder (default firmware/lib/bitear)")
+    parser.add_argument("--vectors", default=None,
+                        help="test vectors header (default: firmware/test/test_kernels/model_vectors.h when -o is the "
+                             "default, else none; 'none' to skip)")
     parser.add_argument("--check", action="store_true", help="exit 1 if the generated files in --out are stale")
     parser.add_argument("--quiet", action="store_true", help="do not print the size table")
     args = parser.parse_args(argv)
@@ -91,19 +97,27 @@ def main(argv: list[str] | None = None) -> int:
             model, warns = load(args.checkpoint)
         for w in warns:
             print(f"codegen: warning: {w}", file=sys.stderr)
+        vectors = args.vectors
+        if vectors is None:
+            vectors = str(DEFAULT_VECTORS) if Path(args.out).resolve() == DEFAULT_OUT.resolve() else "none"
+        vectors = None if vectors == "none" else Path(vectors)
         if args.check:
             import tempfile
             with tempfile.TemporaryDirectory() as tmp:
                 fresh = generate.write(model, tmp)
-                stale = [p.name for p in fresh if not (Path(args.out) / p.name).is_file()
-                         or (Path(args.out) / p.name).read_bytes() != p.read_bytes()]
+                pairs = [(p, Path(args.out) / p.name) for p in fresh]
+                if vectors is not None:
+                    pairs.append((generate.write_vectors(model, Path(tmp) / vectors.name), vectors))
+                stale = [str(mine) for new, mine in pairs if not mine.is_file() or mine.read_bytes() != new.read_bytes()]
             if stale:
-                print(f"codegen: stale: {', '.join(stale)} in {args.out} differ from {args.checkpoint} "
+                print(f"codegen: stale: {', '.join(stale)} differ from what {args.checkpoint} gives "
                       f"(run: python -m codegen {args.checkpoint} -o {args.out})", file=sys.stderr)
                 return 1
             print(f"codegen: {args.out} is up to date with {args.checkpoint}")
             return 0
         paths = generate.write(model, args.out)
+        if vectors is not None:
+            paths.append(generate.write_vectors(model, vectors))
         if not args.quiet:
             print(sizes.format_table(model))
         print("codegen: wrote " + ", ".join(str(p) for p in paths))

@@ -285,6 +285,59 @@ def emit_source(model: IntModel, lay: Layout) -> str:
     return "\n".join(out) + "\n"
 
 
+VECTORS_NAME = "model_vectors.h"
+VECTOR_WINDOWS = 3
+
+
+def emit_vectors(model: IntModel, n: int = VECTOR_WINDOWS, seed: int = 1234) -> str:
+    """Test vectors for the on-board Unity test: feature windows and what the network must give
+    (every exit's logits and entropy at full depth; exit and label at the default thresholds)."""
+    from codegen import reference
+    from codegen.testing import random_features
+
+    x = random_features(np.random.default_rng(seed), n + 3, model.stem.frames, model.stem.bins)[3:]
+    tr = reference.trace(model, x)
+    res = reference.decide(model, tr)
+    E, C = len(model.heads), model.classes
+    lines = [_banner(model, VECTORS_NAME, "test vectors of the generated network for firmware/test/test_kernels.")
+             + " */",
+             "#ifndef BITEAR_MODEL_VECTORS_H", "#define BITEAR_MODEL_VECTORS_H", "", "#include <stdint.h>", "",
+             f'#define VECTORS_MODEL_SHA256 "{model.checkpoint_sha256}"',
+             f"#define VECTORS_WINDOWS {n}", ""]
+    lines.append(f"static const int8_t vectors_features[{n}][{x.shape[1] * x.shape[2]}] = {{")
+    for w in x:
+        lines.append("    {")
+        lines.append(_array(w, str, 20, indent="        "))
+        lines.append("    },")
+    lines.append("};")
+    lines.append(f"/* full depth: integer logits of every exit */")
+    lines.append(f"static const int32_t vectors_logits[{n}][{E}][{C}] = {{")
+    for i in range(n):
+        lines.append("    {" + " ".join("{" + ", ".join(str(int(v)) for v in tr.logits[e][i]) + "}," for e in range(E)) + "},")
+    lines.append("};")
+    lines.append(f"static const uint32_t vectors_entropy_q16[{n}][{E}] = {{")
+    for i in range(n):
+        lines.append("    {" + ", ".join(f"{int(tr.entropy_q16[e][i])}u" for e in range(E)) + "},")
+    lines.append("};")
+    lines.append("/* default thresholds: exit taken and label */")
+    lines.append(f"static const int16_t vectors_exit[{n}] = {{" + ", ".join(str(int(v)) for v in res.exit_index) + "};")
+    lines.append(f"static const int16_t vectors_label[{n}] = {{" + ", ".join(str(int(v)) for v in res.label) + "};")
+    lines.append("")
+    lines.append("#endif /* BITEAR_MODEL_VECTORS_H */")
+    return "\n".join(lines) + "\n"
+
+
+def write_vectors(model: IntModel, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = emit_vectors(model).encode("ascii")
+    if not path.is_file() or path.read_bytes() != data:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return path
+
+
 def check_c_limits(model: IntModel) -> None:
     """Shapes the C runtime cannot hold: a clear error instead of a silent overflow."""
     s = model.stem

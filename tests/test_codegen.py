@@ -361,3 +361,12 @@ def test_committed_tables_are_fresh():
                     "placeholder student until training ships it")
     rc = cli.main([str(DEFAULT_CHECKPOINT), "--check"])
     assert rc == 0, f"stale tables: run .venv/bin/python -m codegen {DEFAULT_CHECKPOINT}"
+
+
+def test_committed_vectors_match_committed_tables():
+    """The on-board test vectors were generated with the committed tables (same checkpoint)."""
+    import re
+    header = (REPO_ROOT / "firmware" / "lib" / "bitear" / generate.HEADER_NAME).read_text()
+    vectors = cli.DEFAULT_VECTORS.read_text()
+    sha = re.search(r'BITEAR_MODEL_SHA256 "(\w+)"', header)[1]
+    assert f'VECTORS_MODEL_SHA256 "{sha}"' in vectors, "run: .venv/bin/python -m codegen CHECKPOINT"
