@@ -8,8 +8,9 @@ firmware/lib/bitear (the shipped model) unless --tables says otherwise:
 
   instructions_full       one full-depth bitear_model_infer (mean over a few windows)
   instructions_avg_exit   mean of bitear_model_infer at the model's default exit thresholds over a
-                          fixed set of clips (`clips_source` says which): the first N clips (sorted)
-                          of data_dir()/speech_commands_v2_dev, else of speech_commands_v1_sample,
+                          fixed set of clips (`clips_source` says which): N clips evenly spaced in
+                          the sorted file list (so every class folder contributes) of
+                          data_dir()/speech_commands_v2_dev, else of speech_commands_v1_sample,
                           else generated audio (espeak-ng keywords and words, noise); features by
                           the C front end (model.frontend, the same bits as on the board)
   instructions_per_layer  stem, every block, every exit head (+ entropy), optimized kernels
@@ -267,8 +268,17 @@ def run(tables: Path, n_clips: int, png: Path) -> dict:
     from host.bench_frontend import measure
     fe = measure(dsp=True)
     fe_per_hop = max(v for k, v in fe.items() if k != "stack_bytes")
+    full_mean = int(round(np.mean([f[0] for f in full])))
+    bmac = round(macs / bin_opt, 3)
+    budgets = {  # DESIGN.md section 4: bar (goal)
+        "instructions_full <= 2.0M (goal 1.0M)": full_mean <= 2_000_000,
+        "instructions_avg_exit <= 1.0M (goal 0.5M)": int(counts.mean()) <= 1_000_000,
+        "binary_macs_per_instruction >= 2.0 (goal 3.0)": bmac >= 2.0,
+        "frontend_instructions_per_hop <= 60k (goal 30k)": fe_per_hop <= 60_000,
+        "model tables <= 32 KB (goal 16 KB)": tables_flash <= 32 * 1024,
+    }
     return {
-        "instructions_full": int(round(np.mean([f[0] for f in full]))),
+        "instructions_full": full_mean,
         "instructions_full_reference_kernels": int(full_ref[0]),
         "instructions_avg_exit": int(round(counts.mean())),
         "clips_source": source,
@@ -277,7 +287,7 @@ def run(tables: Path, n_clips: int, png: Path) -> dict:
         "instructions_per_layer": per_layer,
         "instructions_per_layer_reference": per_layer_ref,
         "frontend_instructions_per_hop": int(fe_per_hop),
-        "binary_macs_per_instruction": {"optimized": round(macs / bin_opt, 3), "reference": round(macs / bin_ref, 3)},
+        "binary_macs_per_instruction": {"optimized": bmac, "reference": round(macs / bin_ref, 3)},
         "binary_macs_full": macs,
         "weights_bytes": weights_bytes,
         "model_tables_flash_bytes": tables_flash,
@@ -287,6 +297,8 @@ def run(tables: Path, n_clips: int, png: Path) -> dict:
         "stack_bytes_inference": stack,
         "size_source": size_source,
         "model_sha256": tm.sha,
+        "model_description": tm.description,
+        "budgets_met": budgets,
         "plot": str(png),
     }
 

@@ -1,0 +1,28 @@
+"""host/bench.py end to end on the committed tables (few clips): the JSON contract of `make bench`
+and the instruction bars of DESIGN.md section 4 for the full-depth inference and the binary kernels."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from host import bench
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def test_bench_json_contract(tmp_path, capsys):
+    png = tmp_path / "layers.png"
+    assert bench.main(["--clips", "3", "--png", str(png)]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for key in ("instructions_full", "instructions_avg_exit", "instructions_per_layer", "frontend_instructions_per_hop",
+                "binary_macs_per_instruction", "weights_bytes", "flash_bytes", "ram_bytes", "clips_source", "size_source"):
+        assert key in result, key
+    layers = result["instructions_per_layer"]
+    assert set(layers) >= {"stem", "block0", "exit0"}
+    assert result["instructions_full"] <= 2_000_000
+    assert abs(sum(layers.values()) - result["instructions_full"]) < 0.02 * result["instructions_full"]
+    assert result["binary_macs_per_instruction"]["optimized"] >= 2.0
+    assert result["binary_macs_per_instruction"]["reference"] < result["binary_macs_per_instruction"]["optimized"]
+    assert 0 < result["instructions_avg_exit"] <= result["instructions_full"] * 1.01
+    assert png.is_file() and png.stat().st_size > 1000
