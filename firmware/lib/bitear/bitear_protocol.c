@@ -295,6 +295,7 @@ bitear_status_t bitear_proto_decoder_feed(bitear_proto_decoder_t *dec, uint8_t b
         dec->len = 0;
         dec->remaining = 0;
         msg->type = 0;
+        msg->seq = 0;
         if (state == STATE_DISCARD) {
             return BITEAR_PROTO_NEED_MORE; /* the oversize frame was reported when it overflowed */
         }
@@ -325,6 +326,7 @@ bitear_status_t bitear_proto_decoder_feed(bitear_proto_decoder_t *dec, uint8_t b
         dec->state = STATE_DISCARD;
         dec->len = 0;
         msg->type = 0;
+        msg->seq = 0;
         return report(dec, KIND_oversize);
     }
     dec->buf[dec->len++] = byte;
