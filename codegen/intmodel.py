@@ -284,17 +284,19 @@ def _head(tensors: dict, index: int, block: BlockInt, classes: int) -> HeadInt:
 
 
 def threshold_q16(value) -> int:
-    """A checkpoint/user exit threshold (normalized entropy in [0, 1]) in Q16; None or < 0 -> never."""
+    """A checkpoint/user exit threshold (normalized entropy) in Q16: None or < 0 -> never stop there;
+    values >= 1 -> 65536, "always stop" (the normalized entropy never exceeds 1, so that is exact)."""
     if value is None:
         return THRESHOLD_NEVER
-    value = float(value)
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise BitearError(f"checkpoint: exit threshold {value!r} is not a number") from None
     if math.isnan(value):
         raise BitearError("checkpoint: an exit threshold is NaN")
     if value < 0:
         return THRESHOLD_NEVER
-    if value > 1:
-        raise BitearError(f"checkpoint: exit threshold {value} is above 1 (normalized entropy lies in [0, 1])")
-    return int(round(value * Q16))
+    return min(Q16, int(round(value * Q16)))
 
 
 def entropy_tables() -> dict[str, np.ndarray]:

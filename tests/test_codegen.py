@@ -216,6 +216,12 @@ def test_entropy_fixed_point_close_to_float(model):
         assert np.abs(scores - p).max() < 1e-3
 
 
+def test_threshold_values():
+    assert im.threshold_q16(None) == im.threshold_q16(-0.5) == im.THRESHOLD_NEVER
+    assert im.threshold_q16(0) == 0 and im.threshold_q16(0.5) == 32768
+    assert im.threshold_q16(1.0) == im.threshold_q16(3.0) == im.Q16
+
+
 def test_exit_decisions(model):
     rng = np.random.default_rng(6)
     tr = reference.trace(model, testing.random_features(rng, 200))
@@ -315,7 +321,8 @@ def _bad_checkpoints(ckpt: Path, tmp: Path) -> dict[str, Path]:
         "version": _with_meta(ckpt, tmp / "version.safetensors", format_version=99),
         "labels": _with_meta(ckpt, tmp / "labels.safetensors", labels=["a", "b"]),
         "frontend": _with_meta(ckpt, tmp / "frontend.safetensors", frontend=fe),
-        "thresholds": _with_meta(ckpt, tmp / "thr.safetensors", exit_thresholds=[0.2, 1.5]),
+        "thresholds": _with_meta(ckpt, tmp / "thr.safetensors", exit_thresholds=[0.2, "high"]),
+        "threshold count": _with_meta(ckpt, tmp / "thr2.safetensors", exit_thresholds=[0.2]),
         "nan": tmp / "nan.safetensors",
     }
 
