@@ -387,8 +387,9 @@ void bitear_bconv1d_opt(const bitear_bconv_t *layer, const uint32_t *in_padded, 
  * once per call into int16 pairs in the order SXTB16 produces them — for every 4 bytes
  * (x0, x1, x2, x3) the words (x0 | x2 << 16) and (x1 | x3 << 16) — with `pad` zero frames
  * before and after, so every output step reads one contiguous run and needs no edge handling.
- * Each output channel's weights are widened the same way, then each SMLAD does 2 MACs; two
- * output steps share every weight load.
+ * The weights of two output channels at a time are widened the same way; then register blocks of
+ * 2 channels x 3 output steps (2 x 2 and 2 x 1 for the last steps) share every load, and each
+ * SMLAD does 2 MACs.
  * ------------------------------------------------------------------------------------------- */
 #if defined(__ARM_FEATURE_DSP)
 
@@ -439,6 +440,34 @@ static BITEAR_ALWAYS_INLINE void bitear_dot22_s16(const uint32_t *x0, const uint
     acc[3] = a11; /* x1 . wb */
 }
 
+/* 2 x 3 register block: patches x, x + row, x + 2 row with weights wa, wb = wa + n: 5 loads and
+ * 6 SMLAD (12 MACs) per word. */
+static BITEAR_ALWAYS_INLINE void bitear_dot23_s16(const uint32_t *x, int row, const uint32_t *wa, int n,
+                                                  int32_t acc[6])
+{
+    int32_t a0 = 0, a1 = 0, a2 = 0, b0 = 0, b1 = 0, b2 = 0;
+    const uint32_t *end = wa + n;
+    const uint32_t *x1 = x + row, *x2 = x + 2 * row, *wb = wa + n;
+    while (wa < end) { /* (unrolling this further makes gcc spill: more instructions, not fewer) */
+        const uint32_t u = *wa++, v = *wb++;
+        uint32_t p = *x++;
+        a0 = __smlad(p, u, a0);
+        b0 = __smlad(p, v, b0);
+        p = *x1++;
+        a1 = __smlad(p, u, a1);
+        b1 = __smlad(p, v, b1);
+        p = *x2++;
+        a2 = __smlad(p, u, a2);
+        b2 = __smlad(p, v, b2);
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = b0;
+    acc[4] = b1;
+    acc[5] = b2;
+}
+
 void bitear_stem_conv1d_opt(const bitear_stem_t *layer, const int8_t *features, uint32_t *scratch, uint32_t *out)
 {
     const int bins = layer->bins, kernel = layer->kernel, stride = layer->stride;
@@ -475,6 +504,15 @@ void bitear_stem_conv1d_opt(const bitear_stem_t *layer, const int8_t *features, 
         uint32_t *col = out + c / 32;
         const uint32_t *x = x16;
         int t = 0;
+        for (; t + 3 <= out_len; t += 3) {
+            int32_t acc[6];
+            bitear_dot23_s16(x, row, wa, n, acc);
+            col[0] |= (acc[0] < ta ? bit_a : 0u) | (acc[3] < tb ? bit_b : 0u);
+            col[words] |= (acc[1] < ta ? bit_a : 0u) | (acc[4] < tb ? bit_b : 0u);
+            col[2 * words] |= (acc[2] < ta ? bit_a : 0u) | (acc[5] < tb ? bit_b : 0u);
+            x += 3 * row;
+            col += 3 * words;
+        }
         for (; t + 2 <= out_len; t += 2) {
             int32_t acc[4];
             bitear_dot22_s16(x, x + row, wa, wb, n, acc);
