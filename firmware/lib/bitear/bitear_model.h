@@ -11,7 +11,8 @@
  *   static bitear_model_t model;
  *   bitear_model_init(&model);                          // default exit thresholds from the checkpoint
  *   bitear_result_t r;
- *   bitear_model_infer(&model, features, &r);           // r.label, r.exit_index, r.entropy_q16, r.logits
+ *   bitear_model_infer(&model, features, &r);           // r.label, r.exit_index, r.entropy_q16,
+ *                                                       // r.logits, r.scores_q15 (softmax)
  *   bitear_model_set_threshold(&model, BITEAR_MODEL_ALL_EXITS, 19661);  // 0.3 in Q16
  *   bitear_model_set_full_depth(&model);                // never stop early
  *   bitear_model_get_stats(&model, &stats);             // inferences and exits taken
@@ -22,7 +23,12 @@
  * the classes). At an early exit e, inference stops when h <= threshold[e]; the last exit always
  * stops. The result's label is the index of the largest logit of the exit taken (lowest index
  * on ties), its logits are that exit's integer logits (real logits ~ logits * scale of the head,
- * see the generated header).
+ * see the generated header) and scores_q15 their softmax in Q15 (from the same fixed-point
+ * exponentials as the entropy; for a detector that averages scores over time). For a live
+ * stream use bitear_stream.h, which owns a bitear_model_t and feeds it the last 49 frames.
+ *
+ * Memory: sizeof(bitear_model_t) is printed by `python -m codegen` (RAM line of the table); on
+ * Cortex-M4 builds most of it is the optimized stem's scratch (the window widened to int16).
  *
  * Exit thresholds are normalized entropies in Q16: 0 stops only on a certain prediction,
  * 65536 (= 1.0) always stops at that exit, BITEAR_THRESHOLD_NEVER (-1) never stops there.
