@@ -1,0 +1,135 @@
+"""The keyword detector of firmware/lib/bitear/bitear_detector.c in Python, bit for bit.
+
+    from host.detector import Detector, DetectorParams
+    det = Detector(DetectorParams(classes=12, never_mask=0b11))
+    for hop, scores in results:                    # scores: Q15 softmax per class (uint16)
+        ev = det.process(hop * 20, scores)
+        if ev.is_new: print(labels[ev.label], ev.score_q15 / 32768)
+
+The same integer arithmetic as the C (ring of the last CAPACITY results, running sums, floor
+average, lowest index on ties, wrap-around ms), so evaluating the streaming metrics of a model on
+the host gives exactly the events the board would report for the same scores
+(tests/test_detector.py checks it on random score streams against the compiled C). The contract —
+window, threshold, suppression, minimum count, never-triggering classes, latching of a held
+word — is written once, in bitear_detector.h.
+
+`detect(times_ms, scores, params)` runs a whole stream and returns the events.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+_HEADER = Path(__file__).resolve().parent.parent / "firmware" / "lib" / "bitear" / "bitear_detector.h"
+
+
+def _header_int(name: str) -> int:
+    m = re.search(rf"#define {name} (\d+)", _HEADER.read_text())
+    if not m:
+        raise RuntimeError(f"{_HEADER}: #define {name} not found")
+    return int(m[1])
+
+
+MAX_CLASSES = _header_int("BITEAR_DETECTOR_MAX_CLASSES")
+CAPACITY = _header_int("BITEAR_DETECTOR_CAPACITY")
+U32 = 0xFFFF_FFFF
+
+
+@dataclass(frozen=True)
+class DetectorParams:
+    classes: int = 12
+    never_mask: int = 0b11               # bit c: class c never triggers (_silence_, _unknown_)
+    window_ms: int = _header_int("BITEAR_DETECTOR_DEFAULT_WINDOW_MS")
+    threshold_q15: int = _header_int("BITEAR_DETECTOR_DEFAULT_THRESHOLD_Q15")
+    suppression_ms: int = _header_int("BITEAR_DETECTOR_DEFAULT_SUPPRESSION_MS")
+    min_count: int = _header_int("BITEAR_DETECTOR_DEFAULT_MIN_COUNT")
+
+    def check(self, capacity: int = CAPACITY, max_classes: int = MAX_CLASSES) -> None:
+        """ValueError for what bitear_detector_init rejects with BITEAR_ERR_ARG."""
+        if not (1 <= self.classes <= max_classes and 0 <= self.threshold_q15 <= 32768
+                and 1 <= self.min_count <= capacity and 0 <= self.window_ms <= 0xFFFF
+                and 0 <= self.suppression_ms <= 0xFFFF and 0 <= self.never_mask <= U32):
+            raise ValueError(f"detector parameters out of range: {self}")
+
+
+@dataclass(frozen=True)
+class DetectorEvent:
+    label: int                            # top class of the averages, -1: no decision
+    score_q15: int                        # its average (0 when label is -1)
+    is_new: bool                          # a keyword event
+
+
+class Detector:
+    """bitear_detector_t: init with params, process(now_ms, scores) per result, reset()."""
+
+    def __init__(self, params: DetectorParams = DetectorParams(), capacity: int = CAPACITY):
+        params.check(capacity)
+        self.params = params
+        self.capacity = capacity
+        self.reset()
+
+    def reset(self) -> None:
+        self._ring: list[tuple[int, tuple[int, ...]]] = []   # oldest first: (time_ms, scores)
+        self._sums = [0] * self.params.classes
+        self.last_label = -1
+        self.last_ms = 0
+        self.latched = False
+
+    def set_params(self, params: DetectorParams) -> None:
+        params.check(self.capacity)
+        self.params = params
+        self.reset()
+
+    def _drop_oldest(self) -> None:
+        _, old = self._ring.pop(0)
+        for c, s in enumerate(old):
+            self._sums[c] -= s
+
+    def process(self, now_ms: int, scores: Sequence[int]) -> DetectorEvent:
+        p = self.params
+        now_ms &= U32
+        scores = tuple(int(s) & 0xFFFF for s in scores[:p.classes])
+        if len(scores) != p.classes:
+            raise ValueError(f"{p.classes} scores expected, got {len(scores)}")
+        # 1. add the result (making room if the ring is full), then let old results go
+        if self._ring:
+            back = (now_ms - self._ring[-1][0]) & U32
+            if back >= 1 << 31:
+                raise ValueError(f"time went backwards: {now_ms} ms after {self._ring[-1][0]} ms")
+        if len(self._ring) == self.capacity:
+            self._drop_oldest()
+        self._ring.append((now_ms, scores))
+        for c, s in enumerate(scores):
+            self._sums[c] += s
+        while ((now_ms - self._ring[0][0]) & U32) > p.window_ms:
+            self._drop_oldest()
+        # 2. enough results to decide?
+        count = len(self._ring)
+        if count < p.min_count:
+            return DetectorEvent(-1, 0, False)
+        # 3. top class of the averages (lowest index on ties)
+        top = max(range(p.classes), key=lambda c: (self._sums[c], -c))
+        average = self._sums[top] // count
+        above = average >= p.threshold_q15
+        # 4. a new event?
+        if self.latched and (top != self.last_label or not above):
+            self.latched = False
+        quiet = self.last_label < 0 or ((now_ms - self.last_ms) & U32) >= p.suppression_ms
+        is_new = above and not (p.never_mask >> top) & 1 and not self.latched and quiet
+        if is_new:
+            self.last_label, self.last_ms, self.latched = top, now_ms, True
+        return DetectorEvent(top, average, bool(is_new))
+
+
+def detect(times_ms: Iterable[int], scores: Iterable[Sequence[int]], params: DetectorParams = DetectorParams(),
+           capacity: int = CAPACITY) -> list[tuple[int, int, int]]:
+    """Run a whole stream; the keyword events as (time_ms, label, score_q15)."""
+    det = Detector(params, capacity)
+    events = []
+    for t, s in zip(times_ms, scores):
+        ev = det.process(t, s)
+        if ev.is_new:
+            events.append((t, ev.label, ev.score_q15))
+    return events
