@@ -223,24 +223,49 @@ def _write_harness(gen: Path) -> Path:
     return path
 
 
-def _sources(gen: Path) -> list[Path]:
-    return [*(LIB_DIR / s for s in RUNTIME_SOURCES), gen / "bitear_model_tables.c", _write_harness(gen)]
+TABLE_FILES = ("bitear_model_tables.h", "bitear_model_tables.c")
+
+
+def assemble(gen_dir=None) -> Path:
+    """A folder holding the runtime (firmware/lib/bitear) with gen_dir's tables in place of the
+    committed ones. Needed because `#include "bitear_model_tables.h"` in bitear_model.h finds the
+    header next to bitear_model.h first, whatever -I says: compiling the runtime from
+    firmware/lib/bitear against tables elsewhere would silently use the committed header."""
+    gen = _gen_dir(gen_dir)
+    if gen.resolve() == LIB_DIR.resolve():
+        return LIB_DIR
+    files = {p.name: p for p in sorted(LIB_DIR.glob("*.[ch]")) if p.name not in TABLE_FILES}
+    files.update({name: gen / name for name in TABLE_FILES})
+    h = hashlib.sha256()
+    for name, path in sorted(files.items()):
+        h.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    out = cache_dir("harness", "src", h.hexdigest()[:20])
+    for name, path in files.items():
+        target = out / name
+        data = path.read_bytes()
+        if not target.is_file() or target.read_bytes() != data:
+            target.write_bytes(data)
+    return out
+
+
+def _sources(src: Path) -> list[Path]:
+    return [*(src / s for s in RUNTIME_SOURCES), src / "bitear_model_tables.c", _write_harness(src)]
 
 
 def build_host_library(gen_dir=None, extra_flags: tuple[str, ...] = ()) -> Path:
     """gcc -shared build of runtime + tables + harness, cached by the hash of every input."""
-    gen = _gen_dir(gen_dir)
+    gen = assemble(gen_dir)
     srcs = _sources(gen)
     flags = [*HOST_CFLAGS, *extra_flags]
     h = hashlib.sha256(" ".join(flags).encode())
-    for path in [*srcs, *sorted(LIB_DIR.glob("*.h")), *sorted(gen.glob("*.h"))]:
+    for path in [*srcs, *sorted(gen.glob("*.h"))]:
         h.update(str(path.name).encode() + b"\0" + path.read_bytes())
     out = cache_dir("harness", "host", h.hexdigest()[:20]) / "libbitear_model.so"
     if out.is_file():
         return out
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         target = Path(tmp) / out.name
-        cmd = ["gcc", *flags, f"-I{gen}", f"-I{LIB_DIR}", *map(str, srcs), "-o", str(target)]
+        cmd = ["gcc", *flags, f"-I{gen}", *map(str, srcs), "-o", str(target)]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise BitearError(f"host build failed:\n$ {' '.join(cmd)}\n{proc.stderr.strip()}")
@@ -367,8 +392,9 @@ class M4Runtime(CRuntime):
         from host.m4run import M4Program
 
         gen = _gen_dir(gen_dir)
+        src = assemble(gen)
         defines = {"BITEAR_REFERENCE_KERNELS": None} if reference_kernels else None
-        self.prog = M4Program([str(p) for p in _sources(gen)], [str(gen), str(LIB_DIR)], defines=defines)
+        self.prog = M4Program([str(p) for p in _sources(src)], [str(src)], defines=defines)
         self._layout(self.prog.call("harness_record_words", counting=None).ret, *_header_shape(gen))
         self.model = self.prog.alloc(self.prog.call("harness_model_size", counting=None).ret)
         self.init()

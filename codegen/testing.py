@@ -94,7 +94,7 @@ def save_random_checkpoint(path: str | Path, seed: int = 0, config: dict | None 
     return Path(path)
 
 
-def cached_random_checkpoint(seed: int = 0, exit_thresholds: list | None = None) -> Path:
+def cached_random_checkpoint(seed: int = 0, exit_thresholds: list | None = None, config: dict | None = None) -> Path:
     """save_random_checkpoint into the on-disk cache, keyed by everything that shapes the file
     (this module's, the student's and the checkpoint writer's sources, seed, thresholds, front end):
     tests reuse it across runs instead of paying tinygrad's compile time each time."""
@@ -112,10 +112,10 @@ def cached_random_checkpoint(seed: int = 0, exit_thresholds: list | None = None)
     h = hashlib.sha256()
     for mod in (__file__, student.__file__, checkpoint.__file__):
         h.update(Path(mod).read_bytes())
-    h.update(json.dumps([seed, exit_thresholds, frontend], sort_keys=True).encode())
+    h.update(json.dumps([seed, exit_thresholds, frontend, config], sort_keys=True).encode())
     path = cache_dir("test-checkpoints") / f"random-{seed}-{h.hexdigest()[:16]}.safetensors"
     if not path.is_file():
         tmp = path.with_name(path.name + ".tmp")
-        save_random_checkpoint(tmp, seed, exit_thresholds=exit_thresholds, frontend=frontend)
+        save_random_checkpoint(tmp, seed, config=config, exit_thresholds=exit_thresholds, frontend=frontend)
         tmp.replace(path)
     return path

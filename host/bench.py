@@ -184,14 +184,15 @@ def _size(elf: Path) -> tuple[int, int]:
 def image_sizes(tables: Path) -> tuple[int, int]:
     """(flash, static RAM) of front end + window + model linked with --gc-sections."""
     from host.m4run import CPU_FLAGS
+    src = harness.assemble(tables)
     with tempfile.TemporaryDirectory() as tmp:
         main = Path(tmp) / "main.c"
         main.write_text(IMAGE_MAIN)
         elf = Path(tmp) / "image.elf"
-        srcs = [main, LIB / "bitear_frontend.c", LIB / "bitear_kernels.c", LIB / "bitear_model.c",
-                tables / "bitear_model_tables.c"]
+        srcs = [main, src / "bitear_frontend.c", src / "bitear_kernels.c", src / "bitear_model.c",
+                src / "bitear_model_tables.c"]
         cmd = ["arm-none-eabi-gcc", *CPU_FLAGS, "-O2", "-std=c99", "-ffunction-sections", "-fdata-sections",
-               f"-I{tables}", f"-I{LIB}", *map(str, srcs), "--specs=nano.specs", "--specs=nosys.specs",
+               f"-I{src}", *map(str, srcs), "--specs=nano.specs", "--specs=nosys.specs",
                "-Wl,--gc-sections", "-o", str(elf)]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
@@ -321,10 +322,11 @@ def table_bytes(tables: Path) -> tuple[int, int]:
     src = (tables / "bitear_model_tables.c").read_text()
     weights = sum(_CTYPE_BYTES[m[1]] * int(m[3]) for m in re.finditer(r"const (\w+) (\w+_weights)\[(\d+)\]", src))
     from host.m4run import CPU_FLAGS
+    src = harness.assemble(tables)
     with tempfile.TemporaryDirectory() as tmp:
         obj = Path(tmp) / "tables.o"
-        subprocess.run(["arm-none-eabi-gcc", *CPU_FLAGS, "-O2", "-std=c99", f"-I{tables}", f"-I{LIB}", "-c",
-                        str(tables / "bitear_model_tables.c"), "-o", str(obj)], check=True, capture_output=True)
+        subprocess.run(["arm-none-eabi-gcc", *CPU_FLAGS, "-O2", "-std=c99", f"-I{src}", "-c",
+                        str(src / "bitear_model_tables.c"), "-o", str(obj)], check=True, capture_output=True)
         out = subprocess.run(["arm-none-eabi-size", "-A", str(obj)], capture_output=True, text=True, check=True).stdout
     flash = sum(int(m[2]) for m in re.finditer(r"^(\.rodata\S*|\.data\S*|\.text\S*)\s+(\d+)", out, re.M))
     return weights, flash

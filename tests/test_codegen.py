@@ -258,11 +258,12 @@ def test_generate_is_byte_identical_and_stamped(ckpt, tmp_path, capsys):
 
 def test_generated_c_compiles_warning_free(ckpt, tmp_path):
     """Tables + runtime with -Wall -Wextra -Werror -std=c99 -pedantic, host gcc and Cortex-M4."""
+    from codegen.harness import assemble
     cli.main([str(ckpt), "-o", str(tmp_path), "--quiet"])
-    lib = REPO_ROOT / "firmware" / "lib" / "bitear"
-    srcs = [tmp_path / generate.SOURCE_NAME, lib / "bitear_model.c", lib / "bitear_kernels.c", lib / "bitear_stream.c"]
+    lib = assemble(tmp_path)  # the runtime next to these tables (see harness.assemble)
+    srcs = [lib / generate.SOURCE_NAME, lib / "bitear_model.c", lib / "bitear_kernels.c", lib / "bitear_stream.c"]
     flags = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wshadow", "-Wconversion",
-             "-Wno-sign-conversion", f"-I{tmp_path}", f"-I{lib}", "-c"]
+             "-Wno-sign-conversion", f"-I{lib}", "-c"]
     m4 = ["-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"]
     for cc in (["gcc"], ["arm-none-eabi-gcc", *m4], ["arm-none-eabi-gcc", *m4, "-DBITEAR_REFERENCE_KERNELS"]):
         for src in srcs:

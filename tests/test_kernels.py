@@ -85,6 +85,26 @@ def test_cortex_m4_build_equals_reference(gen, target):
         _check_against_reference(model, rt, _windows(12, seed=22))
 
 
+OTHER_CONFIG = {  # odd shapes: stride-1 stem with 5 taps, a block without exit, 96 channels, 7 taps
+    "frames": 49, "bins": 40, "classes": 12,
+    "stem": {"kernel": 5, "stride": 1, "channels": 32},
+    "blocks": [{"kernel": 3, "stride": 3, "channels": 64, "exit": True},
+               {"kernel": 3, "stride": 1, "channels": 64, "exit": False},
+               {"kernel": 7, "stride": 2, "channels": 96, "exit": True}],
+}
+
+
+def test_other_network_shape_host_and_m4(tmp_path):
+    """The runtime is generic: another configuration, host and M4, equals its reference."""
+    ckpt = testing.cached_random_checkpoint(seed=3, exit_thresholds=[0.5], config=OTHER_CONFIG)
+    model, _ = cli.load(ckpt)
+    generate.write(model, tmp_path)
+    with harness.open_runtime("host", tmp_path) as rt:
+        _check_against_reference(model, rt, _windows(64, seed=23))
+    with harness.open_runtime("m4", tmp_path) as rt:
+        _check_against_reference(model, rt, _windows(4, seed=24))
+
+
 def test_model_state_size_matches_size_table(gen):
     """bitear_model_t on the M4 is exactly what the size table says."""
     from codegen import sizes
