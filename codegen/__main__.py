@@ -4,7 +4,8 @@ Turns a student checkpoint into `bitear_model_tables.h/.c` for firmware/lib/bite
 DIR) and prints the size and cost table. With the default DIR it also writes the on-board test
 vectors firmware/test/test_kernels/model_vectors.h (or FILE; `--vectors none` skips them).
 `--check` writes nothing and exits 1 when the files differ from what the checkpoint gives
-(stale), 0 when they are current.
+(stale), 0 when they are current. Tables written elsewhere must end up next to bitear_model.h
+to be used: the runtime includes "bitear_model_tables.h" from its own folder first.
 
 Errors a user can fix (missing, corrupt, truncated or incompatible checkpoint, front-end
 parameters that differ from the C front end's) are one line on stderr and exit code 2.
