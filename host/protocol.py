@@ -755,9 +755,8 @@ def c_vectors_header() -> str:
         frame = encode(msg)
         name = f"vector_{i}_{msg.TYPE.name.lower()}"
         names.append((name, msg.TYPE, msg.seq, len(frame)))
-        body = ",".join(f"0x{b:02x}" for b in frame)
-        wrapped = "\n".join("    " + body[j:j + 96] for j in range(0, len(body), 96))
-        lines += [f"static const uint8_t {name}[{len(frame)}] = {{", wrapped, "};"]
+        rows = ["    " + ", ".join(f"0x{b:02x}" for b in frame[j:j + 16]) + "," for j in range(0, len(frame), 16)]
+        lines += [f"static const uint8_t {name}[{len(frame)}] = {{", *rows, "};"]
     lines += ["", "typedef struct { const uint8_t *frame; uint16_t len; uint8_t type; uint16_t seq; } vector_t;",
               "static const vector_t vectors[] = {"]
     lines += [f"    {{{name}, {n}, 0x{t:02x}, {seq}}}," for name, t, seq, n in names]
