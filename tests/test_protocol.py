@@ -46,11 +46,16 @@ def driver_asan(tmp_path_factory) -> Path:
 
 
 def run_c(exe: Path, cases: list[bytes]) -> list[str]:
+    """The C transcript; byte-by-byte feed and bulk feed_bytes must give the same one."""
     blob = b"".join(struct.pack("<I", len(c)) + c for c in cases)
-    res = subprocess.run([str(exe)], input=blob, capture_output=True, timeout=120)
-    assert res.returncode == 0, res.stderr.decode()[-3000:]
-    assert res.stderr == b"", res.stderr.decode()[-3000:]
-    return res.stdout.decode().splitlines()
+    outputs = []
+    for mode in ([], ["--bulk"]):
+        res = subprocess.run([str(exe), *mode], input=blob, capture_output=True, timeout=120)
+        assert res.returncode == 0, res.stderr.decode()[-3000:]
+        assert res.stderr == b"", res.stderr.decode()[-3000:]
+        outputs.append(res.stdout.decode().splitlines())
+    assert outputs[0] == outputs[1], "bitear_proto_decoder_feed_bytes differs from bitear_proto_decoder_feed"
+    return outputs[0]
 
 
 def run_python(cases: list[bytes]) -> list[str]:
@@ -346,3 +351,68 @@ def test_encoder_rejects_what_the_decoder_would_reject():
     assert len(frame) <= P.MAX_FRAME
     worst = P.encode(P.Audio(0xFFFFFFFF, b"\x01" * 640, 0xFFFF))   # no zero at all: longest COBS
     assert len(worst) <= P.MAX_FRAME
+
+
+# ---- cost on the Cortex-M4 (unicorn, exact instruction counts) ----------------------------------------
+
+M4_HELPER = r"""
+#include "bitear_protocol.h"
+__attribute__((noipa, used)) int feed_bytes(bitear_proto_decoder_t *dec, const uint8_t *data, uint32_t n,
+                                            bitear_proto_msg_t *msg)
+{
+    int messages = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        messages += bitear_proto_decoder_feed(dec, data[i], msg) == BITEAR_PROTO_MESSAGE;
+    }
+    return messages;
+}
+__attribute__((noipa, used)) int feed_run(bitear_proto_decoder_t *dec, const uint8_t *data, uint32_t n,
+                                          bitear_proto_msg_t *msg)
+{
+    int messages = 0;
+    size_t used = 0;
+    for (uint32_t i = 0; i < n; i += used) {
+        messages += bitear_proto_decoder_feed_bytes(dec, data + i, n - i, &used, msg) == BITEAR_PROTO_MESSAGE;
+    }
+    return messages;
+}
+__attribute__((noipa, used)) int encode_msg(const bitear_proto_msg_t *msg, uint8_t *out, uint32_t cap)
+{
+    size_t len = 0;
+    const bitear_status_t st = bitear_proto_encode(msg, out, cap, &len);
+    return st < 0 ? (int)st : (int)len;
+}
+"""
+
+
+def test_cortex_m4_decodes_an_audio_frame_and_encodes_a_result_cheaply(tmp_path):
+    pytest.importorskip("unicorn")
+    if shutil.which("arm-none-eabi-gcc") is None:
+        pytest.skip("arm-none-eabi-gcc not found")
+    from host.m4run import M4Program
+
+    helper = tmp_path / "proto_cost.c"
+    helper.write_text(M4_HELPER)
+    with M4Program([C_DIR / "bitear_protocol.c", helper], [C_DIR]) as prog:
+        dec, msg, out = prog.alloc(1024), prog.alloc(256), prog.alloc(P.MAX_FRAME)
+        assert prog.call("bitear_proto_decoder_init", dec).ret == 0
+        audio = P.encode(P.example_messages()[2])            # ramp: 653 bytes, few zero bytes
+        silence = P.encode(P.example_messages()[1])          # 640 zero bytes: a COBS block per byte
+        n, byte_instr = prog.call("feed_bytes", dec, prog.put(audio), len(audio), msg)
+        assert n == 1
+        n, audio_instr = prog.call("feed_run", dec, prog.put(audio), len(audio), msg)
+        assert n == 1
+        n, silence_instr = prog.call("feed_run", dec, prog.put(silence), len(silence), msg)
+        assert n == 1
+        result = P.encode(P.example_messages()[9])           # RESULT with 12 scores
+        assert prog.call("feed_run", dec, prog.put(result), len(result), msg).ret == 1
+        length, result_instr = prog.call("encode_msg", msg, out, P.MAX_FRAME)
+        assert prog.read(out, length) == result
+    # measured: feed_bytes ~ 17.5 instructions per byte of an AUDIO frame (10 of them the CRC),
+    # ~ 39 for all-zero audio; byte by byte ~ 55. The front end of one hop costs ~ 27 k.
+    assert audio_instr <= 13_000, audio_instr
+    assert silence_instr <= 28_000, silence_instr
+    assert byte_instr <= 40_000, byte_instr
+    assert result_instr <= 2500, result_instr           # ~ 36 per byte written (COBS + CRC as it goes)
+    print(f"\nM4: AUDIO frame of {len(audio)} B decoded in {audio_instr} instructions with feed_bytes "
+          f"({silence_instr} for silence), {byte_instr} byte by byte; RESULT encoded in {result_instr}")

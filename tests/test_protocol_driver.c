@@ -1,7 +1,8 @@
 /* test_protocol_driver.c - runs the C protocol decoder over byte streams for tests/test_protocol.py.
  *
  * Input (stdin): cases, each [u32 LE length][length bytes]. For each case a fresh decoder is fed
- * every byte; each event is printed as one line, the same text host/protocol.py produces:
+ * every byte (with --bulk: runs of bytes through bitear_proto_decoder_feed_bytes); each event is
+ * printed as one line, the same text host/protocol.py produces:
  *   case <i>
  *   M <hex of the decoded message re-encoded by bitear_proto_encode>
  *   E <counter that was incremented> <type as 0x..> <seq>
@@ -32,7 +33,9 @@ static void print_counters(const bitear_proto_counters_t *c)
     printf("\n");
 }
 
-static int run_case(const uint8_t *data, size_t n)
+/* bulk = 0: bitear_proto_decoder_feed byte by byte; 1: bitear_proto_decoder_feed_bytes on the
+ * rest of the case each time (it stops after every frame that ends). */
+static int run_case(const uint8_t *data, size_t n, int bulk)
 {
     static bitear_proto_decoder_t dec;
     static uint8_t frame[BITEAR_PROTO_MAX_FRAME];
@@ -40,9 +43,20 @@ static int run_case(const uint8_t *data, size_t n)
     if (bitear_proto_decoder_init(&dec) != BITEAR_OK) {
         return 1;
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n;) {
         const bitear_proto_counters_t before = dec.counters;
-        const bitear_status_t st = bitear_proto_decoder_feed(&dec, data[i], &msg);
+        bitear_status_t st;
+        if (bulk) {
+            size_t used = 0;
+            st = bitear_proto_decoder_feed_bytes(&dec, data + i, n - i, &used, &msg);
+            if (used == 0) {
+                printf("X no progress\n");
+                return 1;
+            }
+            i += used;
+        } else {
+            st = bitear_proto_decoder_feed(&dec, data[i++], &msg);
+        }
         if (st == BITEAR_PROTO_MESSAGE) {
             size_t len = 0;
             if (bitear_proto_encode(&msg, frame, sizeof frame, &len) != BITEAR_OK) {
@@ -78,6 +92,7 @@ int main(int argc, char **argv)
     static uint8_t data[1 << 20];
     uint8_t head[4];
     unsigned index = 0;
+    const int bulk = argc > 1 && strcmp(argv[1], "--bulk") == 0;
     if (argc > 1 && strcmp(argv[1], "--types") == 0) {
         print_types();
         return 0;
@@ -89,7 +104,7 @@ int main(int argc, char **argv)
             return 2;
         }
         printf("case %u\n", index++);
-        if (run_case(data, n) != 0) {
+        if (run_case(data, n, bulk) != 0) {
             return 1;
         }
     }

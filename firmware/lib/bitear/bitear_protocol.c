@@ -279,6 +279,102 @@ static bitear_status_t report(bitear_proto_decoder_t *dec, int kind)
     return kind_status[kind];
 }
 
+/* The delimiter: judge the frame held in dec (state, len, remaining as they were before it). */
+static bitear_status_t end_of_frame(bitear_proto_decoder_t *dec, uint8_t state, uint16_t len, uint8_t remaining,
+                                    bitear_proto_msg_t *msg)
+{
+    msg->type = 0;
+    msg->seq = 0;
+    if (state == STATE_DISCARD) {
+        return BITEAR_PROTO_NEED_MORE; /* the oversize frame was reported when it overflowed */
+    }
+    if (state == STATE_IDLE) {
+        return report(dec, KIND_empty_frames);
+    }
+    if (remaining != 0u) {
+        return report(dec, KIND_cobs_errors);
+    }
+    return report(dec, parse_kind(dec->buf, len, msg));
+}
+
+bitear_status_t bitear_proto_decoder_feed_bytes(bitear_proto_decoder_t *dec, const uint8_t *data, size_t n,
+                                                size_t *used, bitear_proto_msg_t *msg)
+{
+    if (dec == NULL || msg == NULL || used == NULL || (data == NULL && n > 0u)) {
+        return BITEAR_ERR_NULL;
+    }
+    *used = 0;
+    if (dec->magic != DECODER_MAGIC) {
+        return BITEAR_ERR_STATE;
+    }
+    /* the state lives in locals while bytes flow and goes back into dec at the end */
+    uint8_t state = dec->state, code = dec->code, remaining = dec->remaining;
+    uint16_t len = dec->len;
+    bitear_status_t st = BITEAR_PROTO_NEED_MORE;
+    size_t i = 0;
+    while (i < n) {
+        uint8_t b = data[i++];
+        if (b == 0u) { /* end of frame: judge it, start the next one */
+            st = end_of_frame(dec, state, len, remaining, msg);
+            state = STATE_IDLE;
+            len = 0;
+            remaining = 0;
+            if (st != BITEAR_PROTO_NEED_MORE) {
+                break;
+            }
+            continue;
+        }
+        if (state == STATE_DISCARD) {
+            continue;
+        }
+        if (state == STATE_BLOCK && remaining > 0u) { /* a data byte */
+            remaining--;
+        } else { /* a code byte: the previous block (if any, and shorter than 254) ended in a zero */
+            const int zero = state == STATE_BLOCK && code != 0xFFu;
+            state = STATE_BLOCK;
+            code = b;
+            remaining = (uint8_t)(b - 1u);
+            if (!zero) {
+                continue;
+            }
+            b = 0u;
+        }
+        if (len >= BITEAR_PROTO_MAX_PAYLOAD) { /* reported once; the rest is skipped up to its 0x00 */
+            state = STATE_DISCARD;
+            len = 0;
+            msg->type = 0;
+            msg->seq = 0;
+            st = report(dec, KIND_oversize);
+            break;
+        }
+        dec->buf[len++] = b;
+        if (remaining == 0u) {
+            continue;
+        }
+        /* the rest of the block's data bytes that are here, in one loop (a 0x00 ends it early) */
+        size_t k = remaining;
+        k = k < n - i ? k : n - i;
+        k = k < (size_t)(BITEAR_PROTO_MAX_PAYLOAD - len) ? k : (size_t)(BITEAR_PROTO_MAX_PAYLOAD - len);
+        const uint8_t *src = data + i;
+        uint8_t *dst = dec->buf + len;
+        size_t j = 0;
+        for (; j < k && src[j] != 0u; j++) {
+            dst[j] = src[j];
+        }
+        i += j;
+        len = (uint16_t)(len + j);
+        remaining = (uint8_t)(remaining - j);
+    }
+    dec->state = state;
+    dec->code = code;
+    dec->remaining = remaining;
+    dec->len = len;
+    *used = i;
+    return st;
+}
+
+/* One byte: the plain state machine (feed_bytes is the same with runs copied in bulk; the
+ * tests check that both give the same results on the same bytes). */
 bitear_status_t bitear_proto_decoder_feed(bitear_proto_decoder_t *dec, uint8_t byte, bitear_proto_msg_t *msg)
 {
     if (dec == NULL || msg == NULL) {
@@ -289,23 +385,12 @@ bitear_status_t bitear_proto_decoder_feed(bitear_proto_decoder_t *dec, uint8_t b
     }
     if (byte == 0u) { /* end of frame */
         const uint8_t state = dec->state;
-        const uint16_t len = dec->len;
         const uint8_t remaining = dec->remaining;
+        const uint16_t len = dec->len;
         dec->state = STATE_IDLE;
         dec->len = 0;
         dec->remaining = 0;
-        msg->type = 0;
-        msg->seq = 0;
-        if (state == STATE_DISCARD) {
-            return BITEAR_PROTO_NEED_MORE; /* the oversize frame was reported when it overflowed */
-        }
-        if (state == STATE_IDLE) {
-            return report(dec, KIND_empty_frames);
-        }
-        if (remaining != 0u) {
-            return report(dec, KIND_cobs_errors);
-        }
-        return report(dec, parse_kind(dec->buf, len, msg));
+        return end_of_frame(dec, state, len, remaining, msg);
     }
     if (dec->state == STATE_DISCARD) {
         return BITEAR_PROTO_NEED_MORE;
@@ -322,7 +407,7 @@ bitear_status_t bitear_proto_decoder_feed(bitear_proto_decoder_t *dec, uint8_t b
         }
         byte = 0u;
     }
-    if (dec->len >= BITEAR_PROTO_MAX_PAYLOAD) {
+    if (dec->len >= BITEAR_PROTO_MAX_PAYLOAD) { /* reported once; the rest is skipped up to its 0x00 */
         dec->state = STATE_DISCARD;
         dec->len = 0;
         msg->type = 0;

@@ -253,6 +253,17 @@ bitear_status_t bitear_proto_decoder_resync(bitear_proto_decoder_t *dec);
  */
 bitear_status_t bitear_proto_decoder_feed(bitear_proto_decoder_t *dec, uint8_t byte, bitear_proto_msg_t *msg);
 
+/*
+ * The same for a run of bytes, faster (the state stays in registers and a block's data bytes
+ * are copied in one loop): takes bytes from data[0 .. n) until a frame ends with a message or an
+ * error, or the bytes run out. *used gets the number taken; the return value is what feed would
+ * have returned for the last byte taken (BITEAR_PROTO_NEED_MORE when none ended a frame). Call it
+ * again with the rest (data + *used) after handling a message. Prefer it where bytes come in
+ * bunches (the UART ring): on a Cortex-M4 an AUDIO frame costs about half as many instructions.
+ */
+bitear_status_t bitear_proto_decoder_feed_bytes(bitear_proto_decoder_t *dec, const uint8_t *data, size_t n,
+                                                size_t *used, bitear_proto_msg_t *msg);
+
 /* Decode one whole payload (COBS already removed, CRC included) without a decoder: the same
  * checks and results as feed; pointers in *msg point into payload. Used by feed and by tests. */
 bitear_status_t bitear_proto_parse(const uint8_t *payload, size_t len, bitear_proto_msg_t *msg);
