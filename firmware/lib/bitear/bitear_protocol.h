@@ -118,7 +118,7 @@ typedef struct {
     X(crc_errors,       "frames with a bad CRC")                                                    \
     X(framing_errors,   "COBS errors, empty, short and oversize frames")                            \
     X(unknown_commands, "unknown type or version, or a board->host type sent to the board")         \
-    X(bad_commands,     "wrong body length or content")                                             \
+    X(bad_commands,     "wrong body length or content; stale AUDIO (hop below the expected one)")  \
     X(audio_frames,     "AUDIO frames accepted into the queue")                                     \
     X(frames_dropped,   "AUDIO frames missing from the hop sequence (damaged or lost on the line)") \
     X(overruns,         "AUDIO frames dropped for lack of queue space (or microphone data lost)")   \
