@@ -556,12 +556,13 @@ class FrameDecoder:
 class BoardClient:
     """A bitear board on a pyserial port (a real serial port, or the emulator's socket).
 
-    Entering sends HELLO and waits up to `ready_timeout` s for READY (`.ready`). Commands wait up
-    to `timeout` s for their ACK; a NACK raises BitearError naming the status. send_audio()
-    sends AUDIO frames only while the board has granted credit (CREDIT: hop < limit), so a host
-    faster than the board waits instead of overrunning it. Messages the caller did not wait for
-    (RESULT, DETECTION, ...) are kept in order for read()/messages(). The port stays open when
-    the block ends (it belongs to the caller); its read timeout is set to `poll_s`.
+    Entering sends HELLO and waits up to `ready_timeout` s for READY and the ACK (`.ready`).
+    Commands wait up to `timeout` s for their ACK; a NACK raises BitearError naming the status.
+    send_audio() sends AUDIO frames only while the board has granted credit (CREDIT: hop <
+    limit), so a host faster than the board waits instead of overrunning it. READY, CREDIT and
+    STATS update `.ready`, `.credit`, `.stats`; every other message (RESULT, DETECTION, ...) is
+    kept in order for read()/messages(). The port stays open when the block ends (it belongs to
+    the caller); its read timeout is set to `poll_s`.
     Errors: BitearError when the board does not answer in time or the port fails.
     """
 
@@ -603,14 +604,15 @@ class BoardClient:
             raise BitearError(f"the board went away: reading its port failed ({err})") from err
         got = False
         for msg in self.decoder.feed(data):
-            got = True
-            if isinstance(msg, Credit):
+            if isinstance(msg, Credit):      # flow-control state, not for the caller's inbox
                 self.credit = msg
             elif isinstance(msg, Ready):
                 self.ready = msg
             elif isinstance(msg, Stats):
                 self.stats = msg
-            self._inbox.append(msg)
+            else:
+                self._inbox.append(msg)
+                got = True
         return got
 
     def send(self, msg_type: type[Message], *args, **kw) -> int:
@@ -620,24 +622,32 @@ class BoardClient:
         self._write(encode(msg_type(*args, seq=seq, **kw)))
         return seq
 
-    def wait_for(self, predicate, timeout: float, what: str) -> Message:
-        """The first message (already received or arriving within timeout) matching predicate;
-        it is taken out of the inbox, others stay. BitearError on timeout."""
+    def _wait(self, done, timeout: float, what: str) -> None:
+        """Read from the port until done() is true; BitearError after timeout s."""
         deadline = time.monotonic() + timeout
-        checked = 0
-        while True:
-            for i in range(checked, len(self._inbox)):
-                if predicate(self._inbox[i]):
-                    msg = self._inbox[i]
-                    del self._inbox[i]
-                    return msg
-            checked = len(self._inbox)
+        while not done():
             if time.monotonic() > deadline:
-                raise BitearError(f"no {what} from the board within {timeout:g} s "
-                                  f"(frames decoded {self.decoder.counters['frames']}, damaged "
-                                  f"{sum(self.decoder.counters.values()) - self.decoder.counters['frames']}): "
-                                  "is the firmware running and speaking protocol v1?")
+                c = self.decoder.counters
+                raise BitearError(f"no {what} from the board within {timeout:g} s (frames decoded {c['frames']}, "
+                                  f"damaged {sum(c.values()) - c['frames']}): is the firmware running and speaking "
+                                  f"protocol v{VERSION}?")
             self._pump()
+
+    def wait_for(self, predicate, timeout: float, what: str) -> Message:
+        """The first message in the inbox (already received or arriving within timeout) that
+        matches predicate; it is taken out, the others stay. BitearError on timeout."""
+        found: list[Message] = []
+
+        def done() -> bool:
+            for i, msg in enumerate(self._inbox):
+                if predicate(msg):
+                    found.append(msg)
+                    del self._inbox[i]
+                    return True
+            return False
+
+        self._wait(done, timeout, what)
+        return found[0]
 
     def read(self, timeout: float = 0.0) -> Message | None:
         """The next message not yet taken (waiting up to timeout s), or None."""
@@ -662,21 +672,21 @@ class BoardClient:
         return ack
 
     def hello(self, timeout: float | None = None) -> Ready:
-        """HELLO -> READY (and CREDIT, ACK). A READY sent at boot counts too."""
+        """HELLO -> READY, CREDIT, ACK; returns the READY (also kept as .ready)."""
+        timeout = timeout or self.timeout
+        self.ready = None
         seq = self.send(Hello)
-        self.ready = self.wait_for(lambda m: isinstance(m, Ready), timeout or self.timeout, "READY banner")
-        self.wait_for(lambda m: isinstance(m, Ack) and m.ack_seq == seq, timeout or self.timeout,
-                      f"ACK for HELLO (seq {seq})")
+        self._wait(lambda: self.ready is not None, timeout, "READY banner")
+        self.wait_for(lambda m: isinstance(m, Ack) and m.ack_seq == seq, timeout, f"ACK for HELLO (seq {seq})")
         return self.ready
 
     def get_stats(self) -> Stats:
+        """GET_STATS -> STATS (kept as .stats), ACK."""
         self.stats = None
         self.command(GetStats)
         if self.stats is None:
-            raise BitearError("the board acknowledged GET_STATS but sent no STATS")
-        stats = self.stats
-        self._inbox = collections.deque(m for m in self._inbox if m is not stats)
-        return stats
+            raise BitearError("the board acknowledged GET_STATS but sent no STATS before the ACK")
+        return self.stats
 
     def set_threshold(self, threshold_q16: int, exit_index: int = EXIT_ALL) -> None:
         self.command(SetThreshold, exit_index, threshold_q16)
@@ -697,16 +707,20 @@ class BoardClient:
     # -- audio --
     def send_audio(self, samples: np.ndarray, timeout: float | None = None) -> int:
         """Send int16 samples as AUDIO hops, waiting for credit before each; samples short of a
-        whole hop wait for the next call. Returns the number of hops sent."""
-        samples = np.concatenate([self._pending, np.asarray(samples, np.int16).ravel()])
-        hops = len(samples) // AUDIO_SAMPLES
-        self._pending = samples[hops * AUDIO_SAMPLES:].copy()
-        for h in range(hops):
-            self.wait_credit(timeout or self.timeout)
-            pcm = samples[h * AUDIO_SAMPLES:(h + 1) * AUDIO_SAMPLES].astype("<i2").tobytes()
-            self.send(Audio, self.next_hop, pcm)
-            self.next_hop += 1
-        return hops
+        whole hop (and, after an error, the hops not sent) wait for the next call. Returns the
+        number of hops sent."""
+        buf = np.concatenate([self._pending, np.asarray(samples, np.int16).ravel()])
+        sent = 0
+        try:
+            while len(buf) - sent * AUDIO_SAMPLES >= AUDIO_SAMPLES:
+                self.wait_credit(timeout or self.timeout)
+                pcm = buf[sent * AUDIO_SAMPLES:(sent + 1) * AUDIO_SAMPLES].astype("<i2").tobytes()
+                self.send(Audio, self.next_hop, pcm)
+                self.next_hop += 1
+                sent += 1
+        finally:
+            self._pending = buf[sent * AUDIO_SAMPLES:].copy()
+        return sent
 
     def wait_credit(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

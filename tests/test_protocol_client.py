@@ -1,0 +1,199 @@
+"""host.protocol.BoardClient against a simulated board (a pyserial-like object speaking protocol v1
+in Python, following the board's rules of docs/protocol.md): banner, commands and NACKs, credit
+flow control with a board slower than the host, stream reset, and the errors a user sees when the
+board is silent, stalls or disappears. The real firmware is exercised through the emulator in the
+end-to-end tests.
+"""
+from __future__ import annotations
+
+import collections
+import dataclasses
+import time
+
+import numpy as np
+import pytest
+import serial
+
+from host import protocol as P
+from model.errors import BitearError
+
+LABELS = ("_silence_", "_unknown_", "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
+
+
+class FakeBoard:
+    """Enough of a pyserial port and of the firmware for BoardClient.
+
+    capacity: AUDIO queue size; consume: hops the board takes from its queue per read() call
+    (0 = stalled); silent: never answers; garbage: bytes sent before the boot banner.
+    """
+
+    def __init__(self, capacity=3, consume=1, silent=False, garbage=b""):
+        self.timeout = None
+        self.capacity, self.consume, self.silent = capacity, consume, silent
+        self.decoder = P.FrameDecoder()
+        self.out = bytearray(garbage)
+        self.queue: collections.deque = collections.deque()
+        self.processed: list[tuple[int, np.ndarray]] = []
+        self.expected = 0
+        self.seq = 0
+        self.gone = False
+        self.counts = dict.fromkeys(("audio_frames", "frames_dropped", "overruns", "bad_commands"), 0)
+        self.thresholds: list[tuple[int, int]] = []
+        if not silent:
+            self.send(P.Ready(16000, 320, 2, 3, 0, "fake", "0f066307d9bed4e0", LABELS))
+            self.credit()
+
+    # -- the board's side --
+    def send(self, msg: P.Message):
+        self.out += P.encode(dataclasses.replace(msg, seq=self.seq))
+        self.seq = (self.seq + 1) & 0xFFFF
+
+    def credit(self):
+        self.send(P.Credit(self.expected + self.capacity - len(self.queue), self.capacity))
+
+    def handle(self, msg):
+        ack = lambda status=0: self.send(P.Ack(msg.seq, msg.TYPE, status))
+        if isinstance(msg, P.Audio):
+            if msg.hop < self.expected:
+                self.counts["bad_commands"] += 1
+                return
+            self.counts["frames_dropped"] += msg.hop - self.expected
+            self.expected = msg.hop + 1
+            if len(self.queue) >= self.capacity:
+                self.counts["overruns"] += 1
+            else:
+                self.queue.append((msg.hop, msg.samples))
+                self.counts["audio_frames"] += 1
+        elif isinstance(msg, P.Hello):
+            self.send(P.Ready(16000, 320, 2, 3, 0, "fake", "0f066307d9bed4e0", LABELS))
+            self.credit()
+            ack()
+        elif isinstance(msg, P.SetThreshold):
+            ok = (msg.exit_index in (0, 1, P.EXIT_ALL)) and (msg.threshold_q16 == -1 or 0 <= msg.threshold_q16 <= 65536)
+            if ok:
+                self.thresholds.append((msg.exit_index, msg.threshold_q16))
+            ack(0 if ok else -2)
+        elif isinstance(msg, P.SetDetector):
+            ack(0 if 1 <= msg.min_count <= 32 else -2)
+        elif isinstance(msg, P.GetStats):
+            values = [self.counts.get(name, 0) for name in P.STATS_FIELDS]
+            values[P.STATS_FIELDS.index("hops")] = len(self.processed)
+            self.send(P.Stats(tuple(values)))
+            ack()
+        elif isinstance(msg, P.Reset):
+            if msg.flags & P.RESET_STREAM:
+                self.queue.clear()
+                self.expected = 0
+                self.credit()
+            if msg.flags & P.RESET_STATS:
+                self.counts = dict.fromkeys(self.counts, 0)
+            ack()
+        else:
+            ack(-8)
+
+    # -- the port's side --
+    def write(self, data: bytes) -> int:
+        if self.gone:
+            raise serial.SerialException("write failed: device disconnected")
+        for msg in self.decoder.feed(data):
+            if not self.silent:
+                self.handle(msg)
+        return len(data)
+
+    @property
+    def in_waiting(self) -> int:
+        return len(self.out)
+
+    def read(self, n: int = 1) -> bytes:
+        if self.gone:
+            raise serial.SerialException("socket disconnected")
+        for _ in range(self.consume):                  # the board works through its queue slowly
+            if self.queue:
+                self.processed.append(self.queue.popleft())
+                self.credit()
+        if not self.out:
+            time.sleep(self.timeout or 0)
+            return b""
+        data, self.out = bytes(self.out[:n]), self.out[n:]
+        return data
+
+
+def test_banner_and_commands():
+    board = FakeBoard()
+    with P.BoardClient(board, timeout=1.0) as client:
+        assert client.ready.labels == LABELS and client.ready.board == "fake" and client.ready.classes == 12
+        client.set_threshold(19661, exit_index=1)
+        client.set_full_depth()
+        assert board.thresholds == [(1, 19661), (P.EXIT_ALL, P.THRESHOLD_NEVER)]
+        with pytest.raises(BitearError, match="BITEAR_ERR_ARG"):
+            client.set_threshold(70000)
+        with pytest.raises(BitearError, match="refused SET_DETECTOR"):
+            client.set_detector(1000, 22938, 1500, 0)
+        client.set_detector(1000, 22938, 1500, 3)
+        stats = client.get_stats()
+        assert stats.frames_dropped == 0 and stats.as_dict()["audio_frames"] == 0
+    assert client.decoder.counters["frames"] > 0 and sum(client.decoder.counters.values()) == client.decoder.counters["frames"]
+
+
+def test_garbage_before_the_banner_is_counted_and_skipped():
+    board = FakeBoard(garbage=bytes([0x17, 0x99, 0x42, 0x00, 0x55]) + b"\0")
+    with P.BoardClient(board, timeout=1.0) as client:
+        assert client.ready.board == "fake"
+    assert client.decoder.counters["cobs_errors"] == 2
+
+
+def test_audio_under_credit_reaches_a_slow_board_complete_and_in_order():
+    board = FakeBoard(capacity=3, consume=1)
+    rng = np.random.default_rng(0)
+    audio = rng.integers(-32768, 32768, 50 * 320 + 100, dtype=np.int16)
+    with P.BoardClient(board, timeout=2.0) as client:
+        sent = 0
+        for start in range(0, len(audio), 1111):          # chunks that are not whole hops
+            sent += client.send_audio(audio[start:start + 1111])
+        assert sent == 50 and client.next_hop == 50
+        deadline = time.monotonic() + 2
+        while len(board.processed) < 50 and time.monotonic() < deadline:
+            client.read(0.01)
+        stats = client.get_stats()
+    assert [hop for hop, _ in board.processed] == list(range(50))
+    assert np.array_equal(np.concatenate([s for _, s in board.processed]), audio[:50 * 320])
+    assert stats.overruns == 0 and stats.frames_dropped == 0 and stats.audio_frames == 50 and stats.hops == 50
+    assert client.credit.capacity == 3
+
+
+def test_stream_reset_starts_again_at_hop_zero():
+    board = FakeBoard(capacity=4, consume=2)
+    with P.BoardClient(board, timeout=1.0) as client:
+        client.send_audio(np.ones(5 * 320, np.int16))
+        client.reset(stats=True, stream=True)
+        assert client.next_hop == 0
+        client.send_audio(np.full(3 * 320, 7, np.int16))
+        stats = client.get_stats()
+    assert stats.frames_dropped == 0 and stats.bad_commands == 0 and stats.overruns == 0
+    assert client.next_hop == 3
+
+
+def test_silent_board_gives_a_clear_timeout():
+    t0 = time.monotonic()
+    with pytest.raises(BitearError, match="no READY banner from the board within 0.3 s"):
+        with P.BoardClient(FakeBoard(silent=True), ready_timeout=0.3, poll_s=0.02):
+            pass
+    assert time.monotonic() - t0 < 2
+
+
+def test_stalled_board_gives_a_credit_timeout():
+    board = FakeBoard(capacity=2, consume=0)
+    with P.BoardClient(board, timeout=1.0) as client:
+        with pytest.raises(BitearError, match="granted no credit for AUDIO hop 2 within 0.3 s"):
+            client.send_audio(np.zeros(4 * 320, np.int16), timeout=0.3)
+    assert board.counts["overruns"] == 0                   # the client waited instead of overrunning
+
+
+def test_board_that_disappears_raises_bitear_error():
+    board = FakeBoard()
+    with P.BoardClient(board, timeout=1.0) as client:
+        board.gone = True
+        with pytest.raises(BitearError, match="went away"):
+            client.read(0.1)
+        with pytest.raises(BitearError, match="still connected"):
+            client.set_full_depth()
