@@ -271,3 +271,50 @@ def test_random_streams_under_sanitizers(driver_asan):
     rng = random.Random(77)
     blob = [line for _ in range(40) for line in random_script(rng)]
     assert run_c(driver_asan, blob) == run_python(blob)
+
+
+def test_cortex_m4_cost_of_one_result():
+    """Exact instructions of bitear_detector_process with a full ring on the Cortex-M4 (unicorn)."""
+    pytest.importorskip("unicorn")
+    if shutil.which("arm-none-eabi-gcc") is None:
+        pytest.skip("arm-none-eabi-gcc not found")
+    import struct
+
+    import numpy as np
+
+    from host.m4run import M4Program
+
+    p = PARAMS
+    with M4Program([C_DIR / "bitear_detector.c"], [C_DIR]) as prog:
+        params = prog.put(struct.pack("<B3xIHHHB1x", p.classes, p.never_mask, p.window_ms, p.threshold_q15,
+                                      p.suppression_ms, p.min_count))
+        det, event = prog.alloc(2048), prog.alloc(8)
+        assert prog.call("bitear_detector_init", det, params).ret == 0
+        scores = prog.put(np.array(scores_for(YES, 0.9), np.uint16))
+        counts, py = [], Detector(p)
+        for i in range(40):
+            r = prog.call("bitear_detector_process", det, i * 40, scores, event)
+            assert r.ret == 0
+            counts.append(r.instructions)
+            label, score, is_new = struct.unpack("<hHB", prog.read(event, 5))
+            ev = py.process(i * 40, scores_for(YES, 0.9))
+            assert (label, score, bool(is_new)) == (ev.label, ev.score_q15, ev.is_new)
+    # ~ 12 classes x (add + subtract) + argmax + one division: a few hundred instructions
+    assert max(counts[10:]) <= 500, counts          # measured 370 (12 classes, 200 ms window, every 40 ms)
+    print(f"\nM4: bitear_detector_process {min(counts[10:])}..{max(counts[10:])} instructions per result")
+
+
+def test_stream_scoring_counts_hits_misses_confusions_and_false_alarms():
+    from host.detector import score_events
+
+    truth = [(1000, YES), (4000, NO), (8000, YES), (12000, NO)]
+    events = [(1400, YES, 30000), (4500, YES, 25000), (6000, NO, 24000), (8200, YES, 31000), (8300, YES, 31000)]
+    s = score_events(events, truth)
+    assert (s.hits, s.wrong_label, s.misses, s.false_alarms) == (2, 1, 1, 2)
+    assert s.recall == 0.5
+    assert score_events([], []).recall == 1.0
+    # end to end on a synthetic stream: the detector's events score as hits
+    stream = hop_stream([(1000, SILENCE, 0.95), (300, YES, 0.9), (2000, SILENCE, 0.95), (300, NO, 0.9),
+                         (1000, SILENCE, 0.95)])
+    events = detect([t for t, _ in stream], [s for _, s in stream], PARAMS)
+    assert score_events(events, [(1000, YES), (3300, NO)]) == type(s)(2, 0, 0, 0)

@@ -29,7 +29,7 @@
  *   if (event.is_new) report(event.label, event.score_q15);
  *
  * RAM: BITEAR_DETECTOR_CAPACITY * (4 + 2 * BITEAR_DETECTOR_MAX_CLASSES) + 4 * MAX_CLASSES + ~32
- * bytes (952 with the defaults). The window holds at most CAPACITY results: with an inference
+ * bytes (976 with the defaults). The window holds at most CAPACITY results: with an inference
  * every 40 ms a 1000 ms window needs 26; define a larger BITEAR_DETECTOR_CAPACITY for denser results.
  */
 #ifndef BITEAR_DETECTOR_H
