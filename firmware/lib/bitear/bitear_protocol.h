@@ -174,7 +174,7 @@ typedef struct {
 } bitear_proto_ready_t;
 
 typedef struct {
-    uint32_t hop;          /* board hop counter when the inference ran */
+    uint32_t hop;          /* hops processed when the inference ran (window ends at hop x 20 ms) */
     uint8_t label;         /* class index */
     uint8_t exit_index;    /* exit taken */
     uint16_t score_q15;    /* softmax score of label, 32768 = 1.0 */
@@ -185,7 +185,7 @@ typedef struct {
 } bitear_proto_result_t;
 
 typedef struct {
-    uint32_t hop;       /* board hop counter at the event */
+    uint32_t hop;       /* as RESULT.hop of the inference that caused the event */
     uint8_t label;      /* class index */
     uint16_t score_q15; /* averaged score */
 } bitear_proto_detection_t;
