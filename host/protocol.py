@@ -27,7 +27,7 @@ import collections
 import re
 import struct
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
 from typing import ClassVar, Iterator

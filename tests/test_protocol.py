@@ -88,6 +88,13 @@ def test_crc_and_cobs_known_values():
     assert P.cobs_encode(bytes(range(1, 255))) == b"\xff" + bytes(range(1, 255))   # no trailing 0x01
     assert P.cobs_encode(bytes(range(1, 255)) + b"\x00") == b"\xff" + bytes(range(1, 255)) + b"\x01\x01"
     assert P.encode(P.Hello(seq=0)) == bytes.fromhex("03 01 01 01 03 c5 44 00")
+    rng = random.Random(3)
+    for n in (1, 253, 254, 255, 508, 509, 650):
+        for zeros in (0.0, 0.1, 0.9):
+            data = bytes(0 if rng.random() < zeros else rng.randrange(1, 256) for _ in range(n))
+            assert P.cobs_decode(P.cobs_encode(data)) == data
+    with pytest.raises(P.ProtocolError, match="cobs_errors"):
+        P.cobs_decode(b"\x05\x01\x02")
 
 
 def test_python_types_limits_and_names_match_the_c_header(driver):
