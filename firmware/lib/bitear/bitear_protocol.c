@@ -431,6 +431,32 @@ void bitear_proto_stats_from_decoder(const bitear_proto_decoder_t *dec, bitear_p
     stats->bad_commands = c->bad_length;
 }
 
+int bitear_proto_audio_admit(uint32_t *expected, uint32_t hop, unsigned queued, unsigned capacity,
+                             bitear_proto_stats_t *stats)
+{
+    if (expected == NULL || stats == NULL) {
+        return 0;
+    }
+    const int32_t ahead = (int32_t)(hop - *expected);
+    if (ahead < 0) {
+        stats->bad_commands++; /* stale or repeated */
+        return 0;
+    }
+    stats->frames_dropped += (uint32_t)ahead;
+    *expected = hop + 1u;
+    if (queued >= capacity) {
+        stats->overruns++;
+        return 0;
+    }
+    stats->audio_frames++;
+    return 1;
+}
+
+uint32_t bitear_proto_credit_limit(uint32_t expected, unsigned queued, unsigned capacity)
+{
+    return expected + (queued < capacity ? (uint32_t)(capacity - queued) : 0u);
+}
+
 /* ---- encoder ------------------------------------------------------------------------------- */
 
 /* Writes payload bytes COBS-encoded into out; n counts on past cap so overflow is detected. */

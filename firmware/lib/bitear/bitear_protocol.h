@@ -294,6 +294,20 @@ const char *bitear_proto_ready_label(const bitear_proto_ready_t *ready, unsigned
  * including every NUL, or 0 if it does not fit in cap. */
 size_t bitear_proto_labels_join(const char *const *list, unsigned n, char *dst, size_t cap);
 
+/*
+ * The board's rule for an AUDIO frame (docs/protocol.md, section 4): *expected is the hop index
+ * the board wants next, queued/capacity its AUDIO queue. hop == expected: queue it (1), unless the
+ * queue is full: stats->overruns, drop (0); hop > expected: the missing frames are added to
+ * stats->frames_dropped, then as hop == expected; hop < expected: stale, stats->bad_commands,
+ * drop. *expected becomes hop + 1 unless the frame was stale; stats->audio_frames counts frames
+ * queued. Comparisons wrap modulo 2^32.
+ */
+int bitear_proto_audio_admit(uint32_t *expected, uint32_t hop, unsigned queued, unsigned capacity,
+                             bitear_proto_stats_t *stats);
+
+/* CREDIT.limit the board announces: expected + free queue slots. */
+uint32_t bitear_proto_credit_limit(uint32_t expected, unsigned queued, unsigned capacity);
+
 /* 1 for a host -> board type (a command the board accepts), 0 otherwise. */
 int bitear_proto_is_command(uint8_t type);
 

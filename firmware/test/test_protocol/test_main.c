@@ -230,6 +230,31 @@ void test_feed_bytes_decodes_every_vector_like_feed(void)
     TEST_ASSERT_EQUAL_UINT32(VECTOR_COUNT, dec.counters.frames);
 }
 
+void test_audio_admission_and_credit_follow_the_documented_rules(void)
+{
+    bitear_proto_stats_t stats;
+    uint32_t expected = 0;
+    memset(&stats, 0, sizeof stats);
+    TEST_ASSERT_EQUAL_UINT32(4, bitear_proto_credit_limit(expected, 0, 4));
+    TEST_ASSERT_EQUAL_INT(1, bitear_proto_audio_admit(&expected, 0, 0, 4, &stats)); /* in order */
+    TEST_ASSERT_EQUAL_INT(1, bitear_proto_audio_admit(&expected, 3, 1, 4, &stats)); /* 1, 2 lost */
+    TEST_ASSERT_EQUAL_UINT32(4, expected);
+    TEST_ASSERT_EQUAL_UINT32(2, stats.frames_dropped);
+    TEST_ASSERT_EQUAL_INT(0, bitear_proto_audio_admit(&expected, 2, 2, 4, &stats)); /* stale */
+    TEST_ASSERT_EQUAL_UINT32(1, stats.bad_commands);
+    TEST_ASSERT_EQUAL_UINT32(4, expected);
+    TEST_ASSERT_EQUAL_INT(0, bitear_proto_audio_admit(&expected, 4, 4, 4, &stats)); /* queue full */
+    TEST_ASSERT_EQUAL_UINT32(1, stats.overruns);
+    TEST_ASSERT_EQUAL_UINT32(5, expected);
+    TEST_ASSERT_EQUAL_UINT32(2, stats.audio_frames);
+    TEST_ASSERT_EQUAL_UINT32(5, bitear_proto_credit_limit(expected, 4, 4)); /* no room: limit = expected */
+    TEST_ASSERT_EQUAL_UINT32(7, bitear_proto_credit_limit(expected, 2, 4));
+    expected = 0xFFFFFFFFu; /* the hop counter wraps */
+    TEST_ASSERT_EQUAL_INT(1, bitear_proto_audio_admit(&expected, 0xFFFFFFFFu, 0, 4, &stats));
+    TEST_ASSERT_EQUAL_INT(1, bitear_proto_audio_admit(&expected, 0u, 0, 4, &stats));
+    TEST_ASSERT_EQUAL_UINT32(2, stats.frames_dropped);
+}
+
 void test_decoding_an_audio_frame_costs_few_instructions(void)
 {
 #if defined(BITEAR_BOARD_QEMU_MPS2_AN386)
@@ -261,6 +286,7 @@ int main(void)
     RUN_TEST(test_argument_and_size_errors);
     RUN_TEST(test_ready_from_a_label_list);
     RUN_TEST(test_feed_bytes_decodes_every_vector_like_feed);
+    RUN_TEST(test_audio_admission_and_credit_follow_the_documented_rules);
     RUN_TEST(test_decoding_an_audio_frame_costs_few_instructions);
     return UNITY_END();
 }
