@@ -281,6 +281,7 @@ def _run(args) -> int:
     from model.feature_cache import features_cached
     from model.student import BinaryStudent, format_cost_table
     from model.teacher import Teacher
+    from model.teacher_cache import teacher_logits_cached
 
     root = args.data or data_dir()
     if root is None or not (root / "speech_commands_v2_dev").is_dir():
@@ -301,9 +302,11 @@ def _run(args) -> int:
     print(f"sources: {len(sources)} clips {sources.counts()}; validation: {len(val)} clips of {len(set(val.speakers))} speakers")
     features = lambda a: features_cached(a, progress=progress)
     key = cfg.pool_key(teacher.sha256, str(FRONTEND_PARAMS["source_hash"]))
-    pool = build_pool(cfg, sources, noise, teacher.logits, features, key, progress)
+    # teacher logits per clip are cached on disk (the tinygrad model of record; the numpy port agrees to ~1e-5)
+    teacher_logits = lambda a: teacher_logits_cached(a, teacher=teacher, progress=progress)
+    pool = build_pool(cfg, sources, noise, teacher_logits, features, key, progress)
     val_features = features(val.audio)
-    teacher_val = teacher.logits(val.audio)
+    teacher_val = teacher_logits(val.audio)
     teacher_acc = float((teacher_val.argmax(1) == val.labels).mean())
     print(f"pool ready: {len(pool.labels)} clips ({time.perf_counter() - t_start:.0f} s); teacher on validation {teacher_acc * 100:.2f} %")
     state_dir = cache_dir("train", args.out.stem + "-" + key + "-" + hashlib.sha1(json.dumps(asdict(cfg), sort_keys=True).encode()).hexdigest()[:8])
