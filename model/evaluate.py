@@ -51,7 +51,7 @@ def normalized_entropy(logits: np.ndarray) -> np.ndarray:
     p = np.exp(z)
     p /= p.sum(axis=1, keepdims=True)
     h = -(p * np.where(p > 0, np.log(np.where(p > 0, p, 1.0)), 0.0)).sum(axis=1)
-    return h / np.log(logits.shape[1])
+    return np.clip(h / np.log(logits.shape[1]), 0.0, 1.0)
 
 
 def early_exit(logits: list[np.ndarray], thresholds: list[float]) -> tuple[np.ndarray, np.ndarray]:

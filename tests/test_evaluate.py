@@ -1,0 +1,80 @@
+"""model.evaluate: early-exit rule, threshold calibration, and the command line (errors, --json) on a generated folder."""
+import json
+
+import numpy as np
+import pytest
+
+from model import evaluate
+from model.checkpoint import save_checkpoint
+from model.datasets import LABELS
+from model.student import BinaryStudent
+
+
+def _certain(label: int, margin: float = 30.0) -> np.ndarray:
+    row = np.zeros(len(LABELS))
+    row[label] = margin
+    return row
+
+
+def test_normalized_entropy_bounds():
+    uniform = np.zeros((1, 12))
+    assert evaluate.normalized_entropy(uniform)[0] == pytest.approx(1.0)
+    assert evaluate.normalized_entropy(_certain(3)[None])[0] < 1e-9
+
+
+def test_early_exit_stops_at_the_first_confident_head():
+    uniform = np.zeros(12)
+    exits = [np.stack([_certain(2), uniform, uniform]),
+             np.stack([_certain(5), _certain(4), uniform]),
+             np.stack([_certain(6), _certain(7), _certain(8)])]
+    pred, taken = evaluate.early_exit(exits, [0.1, 0.1])
+    assert taken.tolist() == [0, 1, 2] and pred.tolist() == [2, 4, 8]
+    pred, taken = evaluate.early_exit(exits, [-1.0, -1.0])  # full depth
+    assert taken.tolist() == [2, 2, 2] and pred.tolist() == [6, 7, 8]
+    pred, taken = evaluate.early_exit(exits, [1.0, 1.0])  # always the first exit
+    assert taken.tolist() == [0, 0, 0]
+
+
+def test_calibration_keeps_accuracy_within_the_allowed_drop():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 12, 400)
+    final = np.stack([_certain(l, 5.0) for l in labels])
+    early = final + rng.normal(0, 4.0, final.shape)  # noisier head: confident ones are mostly right
+    logits = [early, final]
+    t = evaluate.calibrate_threshold(logits, labels, [100, 200], max_drop_points=1.0)
+    pred, taken = evaluate.early_exit(logits, [t])
+    assert (pred == labels).mean() >= 1.0 - 0.01
+    assert 0.0 < t < 1.0 and 0.0 < (taken == 0).mean() < 1.0  # some clips stop early, not all
+
+
+def _write_folder(root, n_per_class=2):
+    from model.audio import write_wav
+    rng = np.random.default_rng(1)
+    for name in ("_silence_", "yes", "no"):
+        (root / name).mkdir(parents=True)
+        for i in range(n_per_class):
+            write_wav(root / name / f"spk{i}_nohash_{i}.wav", (rng.normal(0, 500, 16000)).astype(np.int16))
+
+
+def test_command_line_json_and_errors(tmp_path, capsys):
+    ckpt = tmp_path / "s.safetensors"
+    save_checkpoint(ckpt, BinaryStudent(), {"labels": list(LABELS), "frontend": {}, "exit_thresholds": [0.3, 0.3]})
+    data = tmp_path / "data"
+    _write_folder(data)
+    assert evaluate.main([str(ckpt), str(data), "--json", "--plots", str(tmp_path / "plots")]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["n"] == 6 and len(report["exits"]) == 3
+    assert sum(e["fraction"] for e in report["exits"]) == pytest.approx(1.0)
+    assert {"accuracy", "accuracy_full_depth", "avg_binary_macs", "full_binary_macs"} <= set(report)
+    assert all((tmp_path / "plots" / f).is_file() for f in ("accuracy_vs_compute.png", "confusion_matrix.png", "exit_per_class.png"))
+
+    assert evaluate.main([str(ckpt), str(tmp_path / "missing")]) == 2
+    assert "data folder not found" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert evaluate.main([str(ckpt), str(tmp_path / "empty")]) == 2
+    assert "error:" in capsys.readouterr().err
+    (tmp_path / "junk.safetensors").write_bytes(b"garbage")
+    assert evaluate.main([str(tmp_path / "junk.safetensors"), str(data)]) == 2
+    assert "junk.safetensors" in capsys.readouterr().err
+    assert evaluate.main([str(ckpt), str(data), "--threshold", "1.5"]) == 2
+    assert "--threshold" in capsys.readouterr().err
