@@ -1,0 +1,616 @@
+"""bitear's live demo: stream audio to a board (or the emulated one) and show what it hears.
+
+    python host/listen.py                      # microphone -> first board found, else the emulated board
+    python host/listen.py --wav words.wav      # a WAV file (any rate / channels), as fast as the board takes it
+    python host/listen.py --port /dev/ttyACM0 --realtime --wav words.wav
+    python host/listen.py --list-devices       # microphones sounddevice sees
+    python -m host.listen ...                  # the same
+
+Board: `--port` takes any pyserial URL (/dev/ttyACM0, COM3, socket://127.0.0.1:4000, ...);
+without it, USB serial ports of known board vendors (pyserial's list_ports) are asked for the
+READY banner one by one, and when none answers the emulated board is started (QEMU
+mps2-an386 running the qemu_m4 firmware; `--emulator` skips the search). The conversation is
+protocol v1 (docs/protocol.md) through host.protocol.BoardClient: HELLO -> READY, settings
+(`--threshold` / `--full-depth`: exit thresholds; `--window-ms`, `--detect-threshold`,
+`--suppression-ms`, `--min-count`: the board's keyword detector), then AUDIO hops under the
+board's credit — a WAV goes as fast as the board takes it (`--realtime` paces it to the clock);
+microphone audio the board cannot take in time is dropped on the host and counted.
+
+Output: on a terminal a live view (rich): recent detections (time, word, score, exit, cost),
+score bars of the latest RESULT, stream statistics (hops sent, dropped, overruns, CRC errors).
+Without a terminal plain lines (detections, resets, a closing summary; `--results` adds every
+RESULT). `--json`: one JSON object per event and line (ready, result, detection, stats, reset,
+end, error).
+
+Ending: a WAV ends by itself once the board has processed every hop (its STATS say so); Ctrl-C
+ends the microphone (exit code 0). A board that vanishes (port closed, QEMU gone) ends with a
+message and exit code 1; user errors (bad WAV, no device) exit with code 2. A board that resets
+(a new READY nobody asked for) is greeted again, configured again, and streaming continues.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+if __package__ in (None, ""):          # `python host/listen.py`: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np
+
+from host import protocol as P
+from host.detector import DetectorParams
+from model.errors import BitearError
+
+HOP = P.AUDIO_SAMPLES
+HOP_S = HOP / 16000
+KNOWN_USB_VIDS = {0x2341: "Arduino", 0x2E8A: "Raspberry Pi", 0x0483: "STMicroelectronics", 0x239A: "Adafruit",
+                  0x1366: "SEGGER", 0x0D28: "Arm DAPLink"}
+MAX_BACKLOG_S = 1.0        # microphone audio waiting for credit beyond this is dropped
+STATS_EVERY_S = 1.0
+STALL_S = 15.0             # no credit and no progress for this long: the board stopped
+
+
+class BoardError(BitearError):
+    """The board or its line failed during the session (exit code 1; user errors are 2)."""
+
+
+# ---- what happened --------------------------------------------------------------------------------
+
+@dataclass
+class DetectionEvent:
+    time_s: float             # end of the audio window, from the start of the stream
+    label: str
+    score: float
+    exit_index: int | None    # of the RESULT at the same hop, when seen
+    cost: int | None
+
+
+@dataclass
+class ListenSummary:
+    """What a session saw; returned by run() (host/demo.py builds its summary from it)."""
+    ready: P.Ready | None = None
+    hops_sent: int = 0
+    host_dropped_hops: int = 0
+    results: int = 0
+    detections: list[DetectionEvent] = field(default_factory=list)
+    resets: int = 0
+    stats: dict[str, int] = field(default_factory=dict)
+    crc_errors_host: int = 0
+    audio_s: float = 0.0
+    wall_s: float = 0.0
+    costs: list[int] = field(default_factory=list)
+    stopped_by_user: bool = False
+
+
+# ---- views ----------------------------------------------------------------------------------------
+
+class View:
+    """Receives the session's events; the three views below print them in their own way."""
+
+    def start(self, summary: ListenSummary, source: str, board_desc: str) -> None: ...
+    def ready(self, ready: P.Ready, extra: dict) -> None: ...
+    def result(self, res: P.Result, time_s: float) -> None: ...
+    def detection(self, det: DetectionEvent) -> None: ...
+    def stats(self, stats: dict[str, int]) -> None: ...
+    def info(self, kind: str, message: str) -> None: ...
+    def end(self, summary: ListenSummary) -> None: ...
+    def stop(self) -> None: ...
+
+
+def cost_text(cost: int | None, unit: int) -> str:
+    if cost is None:
+        return "-"
+    name = P.COST_UNITS.get(unit, "units")
+    if name == "microseconds":
+        return f"{cost / 1000:.1f} ms"
+    return f"{cost / 1000:,.0f} k {'instr' if name == 'instructions' else name}"
+
+
+def end_text(s: ListenSummary) -> str:
+    st = s.stats
+    rate = f" ({s.audio_s / s.wall_s:.2f}x real time)" if s.wall_s > 0 else ""
+    return (f"end: {s.hops_sent} hops sent = {s.audio_s:.1f} s of audio in {s.wall_s:.1f} s{rate}; "
+            f"{s.results} results, {len(s.detections)} detections, {s.resets} board resets; "
+            f"dropped on the host {s.host_dropped_hops}, on the board {st.get('frames_dropped', 0)}, "
+            f"overruns {st.get('overruns', 0)}, CRC errors board {st.get('crc_errors', 0)} / host {s.crc_errors_host}")
+
+
+class PlainView(View):
+    """Plain lines for logs and pipes."""
+
+    def __init__(self, out=None, results: bool = False):
+        self.out, self.show_results, self.unit, self.labels = out, results, 0, ()
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.out or sys.stdout, flush=True)
+
+    def start(self, summary, source, board_desc):
+        self._print(f"listening to {source} on {board_desc}")
+
+    def ready(self, ready, extra):
+        self.unit, self.labels = ready.cost_unit, ready.labels
+        self._print(f"ready: board {ready.board}, model {ready.model}, {ready.classes} classes, {ready.exits} exits, "
+                    f"inference every {ready.infer_every_hops} hops ({ready.infer_every_hops * 20} ms)")
+
+    def result(self, res, time_s):
+        if self.show_results:
+            label = self.labels[res.label] if res.label < len(self.labels) else str(res.label)
+            self._print(f"result    {time_s:7.2f} s  {label:10} {res.score_q15 / 32768:.2f}  exit {res.exit_index}  "
+                        f"{cost_text(res.cost, self.unit)}")
+
+    def detection(self, det):
+        exit_text = "-" if det.exit_index is None else str(det.exit_index)
+        self._print(f"detection {det.time_s:7.2f} s  {det.label:10} {det.score:.2f}  exit {exit_text}  "
+                    f"{cost_text(det.cost, self.unit)}")
+
+    def info(self, kind, message):
+        self._print(f"{kind}: {message}")
+
+    def end(self, summary):
+        self._print(end_text(summary))
+
+
+class JsonView(View):
+    """One JSON object per event and line."""
+
+    def __init__(self, out=None, results: bool = True):
+        self.out, self.show_results, self.labels, self.unit = out, results, (), 0
+
+    def _emit(self, obj: dict) -> None:
+        print(json.dumps(obj), file=self.out or sys.stdout, flush=True)
+
+    def ready(self, ready, extra):
+        self.labels, self.unit = ready.labels, ready.cost_unit
+        self._emit({"event": "ready", "board": ready.board, "model": ready.model, "labels": list(ready.labels),
+                    "sample_rate_hz": ready.sample_rate_hz, "infer_every_hops": ready.infer_every_hops,
+                    "exits": ready.exits, "cost_unit": P.COST_UNITS.get(ready.cost_unit, ready.cost_unit), **extra})
+
+    def result(self, res, time_s):
+        if self.show_results:
+            self._emit({"event": "result", "hop": res.hop, "time_s": round(time_s, 3), "label": self.labels[res.label],
+                        "exit": res.exit_index, "score": round(res.score_q15 / 32768, 4),
+                        "entropy": round(res.entropy_q16 / 65536, 4), "cost": res.cost,
+                        "scores": {n: round(s / 32768, 4) for n, s in zip(self.labels, res.scores_q15)}})
+
+    def detection(self, det):
+        self._emit({"event": "detection", "time_s": round(det.time_s, 3), "label": det.label,
+                    "score": round(det.score, 4), "exit": det.exit_index, "cost": det.cost})
+
+    def stats(self, stats):
+        self._emit({"event": "stats", **stats})
+
+    def info(self, kind, message):
+        self._emit({"event": kind, "message": message})
+
+    def end(self, summary):
+        self._emit({"event": "end", "hops_sent": summary.hops_sent, "audio_s": round(summary.audio_s, 2),
+                    "wall_s": round(summary.wall_s, 2), "results": summary.results,
+                    "detections": len(summary.detections), "resets": summary.resets,
+                    "host_dropped_hops": summary.host_dropped_hops, "crc_errors_host": summary.crc_errors_host,
+                    "stopped_by_user": summary.stopped_by_user, "stats": summary.stats})
+
+
+class RichView(View):
+    """The live terminal view (rich.live.Live, redrawn a few times per second)."""
+
+    def __init__(self, recent: int = 8, console=None):
+        from rich.console import Console
+        from rich.live import Live
+
+        self.console = console or Console()
+        self.recent = recent
+        self.summary: ListenSummary | None = None
+        self.source = self.board_desc = ""
+        self.ready_msg: P.Ready | None = None
+        self.last: tuple[P.Result, float] | None = None
+        self.messages: list[str] = []
+        self.live = Live(console=self.console, refresh_per_second=8, get_renderable=self._render, transient=False)
+
+    def start(self, summary, source, board_desc):
+        self.summary, self.source, self.board_desc = summary, source, board_desc
+        self.live.start()
+
+    def stop(self):
+        self.live.stop()
+
+    def ready(self, ready, extra):
+        self.ready_msg = ready
+
+    def result(self, res, time_s):
+        self.last = (res, time_s)
+
+    def info(self, kind, message):
+        self.messages = (self.messages + [f"{kind}: {message}"])[-3:]
+
+    def end(self, summary):
+        self.live.refresh()
+        self.live.stop()
+        self.console.print(end_text(summary))
+
+    def _render(self):
+        from rich.console import Group
+        from rich.panel import Panel
+        from rich.table import Table
+        from rich.text import Text
+
+        s, r = self.summary, self.ready_msg
+        unit = r.cost_unit if r else 0
+        title = f"bitear · {self.source} → {self.board_desc}"
+        if r is not None:
+            title += f" · model {r.model} · inference every {r.infer_every_hops * 20} ms"
+        det = Table(title="recent detections", title_justify="left")
+        for col in ("time", "word", "score", "exit", "cost"):
+            det.add_column(col, justify="left" if col == "word" else "right")
+        for d in (s.detections[-self.recent:] if s else [])[::-1]:
+            det.add_row(f"{d.time_s:.2f} s", Text(d.label, style="bold green"), f"{d.score:.2f}",
+                        "-" if d.exit_index is None else str(d.exit_index), cost_text(d.cost, unit))
+        bars = Table(title="scores of the latest result", title_justify="left", show_header=False)
+        bars.add_column("class", width=10)
+        bars.add_column("bar")
+        bars.add_column("score", justify="right", width=5)
+        if self.last is not None and r is not None:
+            res, t = self.last
+            bars.title = f"scores at {t:.2f} s (exit {res.exit_index}, {cost_text(res.cost, unit)})"
+            width = 40
+            for i, (name, q) in enumerate(zip(r.labels, res.scores_q15)):
+                n = int(round(q / 32768 * width))
+                style = "bold green" if i == res.label else "cyan"
+                bars.add_row(name, Text("█" * n + "·" * (width - n), style=style), f"{q / 32768:.2f}")
+        st = s.stats if s else {}
+        rate = f" · {s.audio_s / s.wall_s:.2f}× real time" if s and s.wall_s > 0 else ""
+        stats = Text(f"hops sent {s.hops_sent if s else 0} · dropped host {s.host_dropped_hops if s else 0} / "
+                     f"board {st.get('frames_dropped', 0)} · overruns {st.get('overruns', 0)} · CRC errors "
+                     f"{st.get('crc_errors', 0)} (host {s.crc_errors_host if s else 0}) · results {s.results if s else 0} · "
+                     f"resets {s.resets if s else 0}{rate}")
+        words = ", ".join(r.labels[2:]) if r is not None else "…"
+        help_text = Text(f"Say one of: {words}.  Ctrl-C stops.", style="dim")
+        parts = [det, bars, stats, help_text, *[Text(m, style="yellow") for m in self.messages]]
+        return Panel(Group(*parts), title=title, title_align="left")
+
+
+# ---- finding a board ------------------------------------------------------------------------------
+
+def candidate_ports() -> list[tuple[str, str]]:
+    """(device, description) of USB serial ports from known board vendors (pyserial list_ports)."""
+    from serial.tools import list_ports
+
+    out = []
+    for p in list_ports.comports():
+        if p.vid in KNOWN_USB_VIDS:
+            out.append((p.device, f"{KNOWN_USB_VIDS[p.vid]} {p.description or ''}".strip()))
+    return out
+
+
+def probe(url: str, baud: int, timeout: float = 2.5) -> bool:
+    """True when a bitear board answers HELLO with READY on url."""
+    import serial
+
+    try:
+        with serial.serial_for_url(url, baudrate=baud, timeout=0.05) as port:
+            P.BoardClient(port, timeout=timeout, ready_timeout=timeout).hello()
+            return True
+    except (BitearError, serial.SerialException, OSError, ValueError):
+        return False
+
+
+@contextlib.contextmanager
+def open_board(opts: "Options", on_info: Callable[[str, str], None]):
+    """Yields (port, description, emulator or None); closes the port / stops QEMU afterwards."""
+    import serial
+
+    from host.emulator import Emulator, EmulatorError
+
+    url = opts.port
+    if url is None and not opts.emulator:
+        for device, desc in candidate_ports():
+            if probe(device, opts.baud):
+                url = device
+                on_info("board", f"found {desc} on {device}")
+                break
+    if url is not None:
+        try:
+            port = serial.serial_for_url(url, baudrate=opts.baud, timeout=0.05)
+        except (serial.SerialException, OSError, ValueError) as e:
+            raise BitearError(f"cannot open the board's port {url}: {e}") from None
+        with port:
+            yield port, url, None
+        return
+    if not opts.emulator:
+        on_info("board", "no board found: starting the emulated board (QEMU mps2-an386)")
+    try:
+        emu = Emulator(opts.elf)
+        emu.__enter__()
+    except EmulatorError as e:
+        raise BitearError(f"cannot start the emulated board: {e}") from None
+    try:
+        yield emu.port, "emulated board (QEMU mps2-an386)", emu
+    finally:
+        emu.close()
+
+
+# ---- the session ----------------------------------------------------------------------------------
+
+@dataclass
+class Options:
+    wav: Path | None = None
+    device: int | str | None = None
+    port: str | None = None
+    emulator: bool = False
+    elf: Path | None = None
+    baud: int = 115200
+    realtime: bool = False
+    threshold: float | None = None
+    full_depth: bool = False
+    window_ms: int | None = None
+    detect_threshold: float | None = None
+    suppression_ms: int | None = None
+    min_count: int | None = None
+    tail_s: float = 1.0
+
+    def detector_params(self) -> P.SetDetector | None:
+        if all(v is None for v in (self.window_ms, self.detect_threshold, self.suppression_ms, self.min_count)):
+            return None
+        d = DetectorParams()
+        q15 = d.threshold_q15 if self.detect_threshold is None else int(round(self.detect_threshold * 32768))
+        return P.SetDetector(d.window_ms if self.window_ms is None else self.window_ms, q15,
+                             d.suppression_ms if self.suppression_ms is None else self.suppression_ms,
+                             d.min_count if self.min_count is None else self.min_count)
+
+
+class Session:
+    """One streaming session on an open port (see run())."""
+
+    def __init__(self, port, opts: Options, view: View, summary: ListenSummary, emulator=None):
+        self.opts, self.view, self.summary, self.emulator = opts, view, summary, emulator
+        self.board = P.BoardClient(port, timeout=5.0, ready_timeout=15.0, poll_s=0.02)
+        self.backlog = np.zeros(0, np.int16)
+        self.hop_base = 0               # host hop index of the board's hop 0 (changes after a board reset)
+        self.last_result: P.Result | None = None
+        self.next_stats = 0.0
+        self.last_progress = time.monotonic()
+
+    # -- set-up --
+    def handshake(self) -> None:
+        ready = self.board.hello()
+        self.known_ready = ready
+        self.summary.ready = ready
+        self.board.reset()              # a clean stream from hop 0, statistics from zero
+        if self.opts.full_depth:
+            self.board.set_full_depth()
+        elif self.opts.threshold is not None:
+            from codegen.intmodel import threshold_q16
+            self.board.set_threshold(threshold_q16(self.opts.threshold))
+        det = self.opts.detector_params()
+        if det is not None:
+            self.board.set_detector(det.window_ms, det.threshold_q15, det.suppression_ms, det.min_count)
+        self.known_ready = self.board.ready
+        self.hop_base = self.summary.hops_sent
+
+    # -- incoming --
+    def _check_alive(self) -> None:
+        if self.emulator is not None and self.emulator.process.poll() is not None:
+            raise BitearError(f"the emulated board stopped (QEMU exited with code {self.emulator.process.returncode})")
+
+    def poll(self, timeout: float = 0.0) -> None:
+        """Handle whatever the board sent (waiting up to timeout s for the first message)."""
+        self._check_alive()
+        msg = self.board.read(timeout)
+        while msg is not None:
+            self.handle(msg)
+            msg = self.board.read(0)
+        self.summary.crc_errors_host = self.board.decoder.counters["crc_errors"]
+        if self.board.ready is not self.known_ready:
+            self.board_reset()
+
+    def handle(self, msg: P.Message) -> None:
+        labels = self.summary.ready.labels
+        if isinstance(msg, P.Result):
+            self.summary.results += 1
+            self.summary.costs.append(msg.cost)
+            self.last_result = msg
+            self.last_progress = time.monotonic()
+            self.view.result(msg, (self.hop_base + msg.hop) * HOP_S)
+        elif isinstance(msg, P.Detection):
+            same = self.last_result if self.last_result is not None and self.last_result.hop == msg.hop else None
+            det = DetectionEvent((self.hop_base + msg.hop) * HOP_S,
+                                 labels[msg.label] if msg.label < len(labels) else str(msg.label), msg.score_q15 / 32768,
+                                 None if same is None else same.exit_index, None if same is None else same.cost)
+            self.summary.detections.append(det)
+            self.view.detection(det)
+
+    def board_reset(self) -> None:
+        """A READY nobody asked for: the board restarted. Greet and configure it again."""
+        self.summary.resets += 1
+        self.view.info("reset", f"the board restarted (new READY): handshake again, streaming continues "
+                                f"(audio it had queued is lost)")
+        self.last_result = None
+        self.handshake()
+
+    def refresh_stats(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now >= self.next_stats:
+            self.next_stats = now + STATS_EVERY_S
+            try:
+                stats = self.board.get_stats()
+            except BitearError:
+                if self.board.ready is self.known_ready:
+                    raise
+                self.board_reset()      # the board restarted while we waited for the ACK
+                return
+            self.summary.stats = stats.as_dict()
+            self.view.stats(self.summary.stats)
+
+    # -- outgoing --
+    def send_some(self) -> int:
+        """Send as many whole hops of the backlog as the board's credit allows; returns how many."""
+        credit = self.board.credit
+        free = 0 if credit is None else credit.limit - self.board.next_hop
+        n = min(max(0, free), len(self.backlog) // HOP)
+        if n > 0:
+            self.board.send_audio(self.backlog[:n * HOP])
+            self.backlog = self.backlog[n * HOP:]
+            self.summary.hops_sent += n
+            self.summary.audio_s = self.summary.hops_sent * HOP_S
+            self.last_progress = time.monotonic()
+        return n
+
+    def stalled(self) -> None:
+        if time.monotonic() - self.last_progress > STALL_S:
+            raise BitearError(f"the board took no audio and sent no result for {STALL_S:.0f} s: it stopped working")
+
+    def stream(self, chunks, realtime: bool) -> None:
+        max_backlog = int(MAX_BACKLOG_S * 16000)
+        for chunk in chunks:
+            self.backlog = np.concatenate([self.backlog, np.asarray(chunk, np.int16)])
+            if realtime and len(self.backlog) > max_backlog:     # the board cannot keep up: drop the oldest
+                drop = (len(self.backlog) - max_backlog) // HOP * HOP
+                self.backlog = self.backlog[drop:]
+                self.summary.host_dropped_hops += drop // HOP
+            self.send_some()
+            self.poll(0.0)
+            while not realtime and len(self.backlog) >= HOP:     # a file: as fast as the board takes it
+                if self.send_some() == 0:
+                    self.poll(0.02)
+                    self.stalled()
+            self.refresh_stats()
+
+    def finish(self) -> None:
+        """Send the last partial hop (zero-padded), then wait until the board processed everything."""
+        if len(self.backlog) % HOP:
+            self.backlog = np.concatenate([self.backlog, np.zeros(HOP - len(self.backlog) % HOP, np.int16)])
+        while len(self.backlog) >= HOP:
+            if self.send_some() == 0:
+                self.poll(0.02)
+                self.stalled()
+        while True:
+            self.poll(0.05)
+            self.refresh_stats(force=True)
+            if self.summary.stats.get("hops", 0) >= self.board.next_hop:
+                break
+            self.stalled()
+        self.poll(0.1)
+
+
+def run(opts: Options, view: View, source=None, port=None) -> ListenSummary:
+    """Stream opts' audio (or `source`) to the board (opts' or the open pyserial-like `port`) and
+    report to view; returns the summary. BitearError for a bad source, BoardError for anything
+    that ends the session on the board's side (the message says what happened)."""
+    from host.audio_input import MicSource, WavSource
+
+    summary = ListenSummary()
+    if source is None:
+        source = WavSource(opts.wav, realtime=opts.realtime, tail_s=opts.tail_s) if opts.wav else MicSource(opts.device)
+    with contextlib.ExitStack() as stack:
+        if port is not None:
+            board_desc, emu = "the given port", None
+        else:
+            try:
+                port, board_desc, emu = stack.enter_context(open_board(opts, view.info))
+            except BitearError as e:
+                raise BoardError(str(e)) from None
+        stack.enter_context(source)
+        view.start(summary, source.describe(), board_desc)
+        stack.callback(view.stop)
+        t0 = time.monotonic()
+        session = Session(port, opts, view, summary, emu)
+        try:
+            session.handshake()
+            view.ready(summary.ready, {"emulator_pid": emu.pid} if emu is not None else {})
+            session.stream(source.chunks(), realtime=source.realtime)
+            session.finish()
+        except KeyboardInterrupt:
+            summary.stopped_by_user = True
+            with contextlib.suppress(BitearError, KeyboardInterrupt):
+                session.refresh_stats(force=True)
+        except BitearError as e:
+            raise BoardError(str(e)) from None
+        finally:
+            summary.wall_s = time.monotonic() - t0
+        view.end(summary)
+    return summary
+
+
+# ---- command line ---------------------------------------------------------------------------------
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python host/listen.py", description=__doc__.split("\n")[0])
+    src = ap.add_argument_group("audio")
+    src.add_argument("--wav", type=Path, help="stream this WAV file (any rate / channels) instead of the microphone")
+    src.add_argument("--device", help="microphone: sounddevice index or name (default: the system's default input)")
+    src.add_argument("--list-devices", action="store_true", help="list the audio input devices and exit")
+    src.add_argument("--realtime", action="store_true", help="pace a WAV file to the clock (the microphone always is)")
+    src.add_argument("--tail", type=float, default=1.0, metavar="S", help="seconds of silence after a WAV (default 1)")
+    brd = ap.add_argument_group("board")
+    brd.add_argument("--port", help="the board's serial port: any pyserial URL (default: search, else the emulated board)")
+    brd.add_argument("--emulator", action="store_true", help="use the emulated board without searching for a real one")
+    brd.add_argument("--elf", type=Path, help="with the emulated board: run this ELF instead of building qemu_m4")
+    brd.add_argument("--baud", type=int, default=115200)
+    net = ap.add_argument_group("network and detector (sent to the board)")
+    net.add_argument("--threshold", type=float, help="early-exit threshold in [0, 1] for all exits (normalized entropy)")
+    net.add_argument("--full-depth", action="store_true", help="never exit early")
+    net.add_argument("--window-ms", type=int, help="detector: averaging window")
+    net.add_argument("--detect-threshold", type=float, help="detector: averaged score needed, in [0, 1]")
+    net.add_argument("--suppression-ms", type=int, help="detector: quiet time after a detection")
+    net.add_argument("--min-count", type=int, help="detector: results needed in the window")
+    out = ap.add_argument_group("output")
+    out.add_argument("--json", action="store_true", help="one JSON object per event and line")
+    out.add_argument("--plain", action="store_true", help="plain lines even on a terminal")
+    out.add_argument("--results", action="store_true", help="plain output: a line for every RESULT too")
+    return ap.parse_args(argv)
+
+
+def options_from(args: argparse.Namespace) -> Options:
+    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
+        raise BitearError(f"--threshold must be in [0, 1], found {args.threshold}")
+    if args.detect_threshold is not None and not 0.0 <= args.detect_threshold <= 1.0:
+        raise BitearError(f"--detect-threshold must be in [0, 1], found {args.detect_threshold}")
+    if args.full_depth and args.threshold is not None:
+        raise BitearError("--full-depth and --threshold contradict each other: give one")
+    device = int(args.device) if args.device is not None and args.device.isdigit() else args.device
+    return Options(wav=args.wav, device=device, port=args.port, emulator=args.emulator, elf=args.elf, baud=args.baud,
+                   realtime=args.realtime, threshold=args.threshold, full_depth=args.full_depth,
+                   window_ms=args.window_ms, detect_threshold=args.detect_threshold,
+                   suppression_ms=args.suppression_ms, min_count=args.min_count, tail_s=args.tail)
+
+
+def make_view(args: argparse.Namespace) -> View:
+    if args.json:
+        return JsonView(results=True)
+    if args.plain or not sys.stdout.isatty():
+        return PlainView(results=args.results)
+    return RichView()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    view: View | None = None
+    try:
+        if args.list_devices:
+            from host.audio_input import list_devices
+            print(list_devices())
+            return 0
+        opts = options_from(args)
+        view = make_view(args)
+        summary = run(opts, view)
+        return 0 if summary.ready is not None else 1
+    except KeyboardInterrupt:       # before streaming started (e.g. while QEMU boots)
+        print("stopped (Ctrl-C)", file=sys.stderr)
+        return 0
+    except BitearError as e:
+        if view is not None:
+            with contextlib.suppress(Exception):
+                view.stop()
+        if isinstance(view, JsonView):
+            view.info("error", str(e))
+        print(f"error: {e}", file=sys.stderr)
+        return 1 if isinstance(e, BoardError) else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
