@@ -3,7 +3,7 @@
 #   Debian packages   scripts/setup_apt.sh           (apt-get, via sudo when not root)
 #   .venv             python3 -m venv + pip install -r requirements.txt (pinned)
 #   .pio-core         scripts/setup_platformio.py    (PlatformIO core prepared for offline builds)
-# Targets: setup, build, test, demo, bench, clean.
+# Targets: setup, build, test, demo, listen, bench, clean.
 
 PYTHON ?= python3
 VENV := $(CURDIR)/.venv
@@ -17,7 +17,7 @@ export PLATFORMIO_CORE_DIR := $(CURDIR)/.pio-core
 export PLATFORMIO_SETTING_ENABLE_TELEMETRY := No
 export PLATFORMIO_DISABLE_UPGRADE_CHECK := true
 
-.PHONY: setup apt build test demo bench clean
+.PHONY: setup apt build test demo listen bench clean
 
 setup: apt $(VENV_STAMP) $(CORE_STAMP)
 
@@ -41,8 +41,13 @@ test: setup
 	$(PIO) test -e qemu_m4
 	$(PIO) test -e host
 
+# The ten keywords (synthesized once, cached) streamed to the emulated board; ends with a summary.
 demo: setup
-	$(VENV_PY) -m host.emulator
+	$(VENV_PY) -m host.demo
+
+# The live microphone -> a connected board, else the emulated one (Ctrl-C ends).
+listen: setup
+	$(VENV_PY) host/listen.py
 
 # Figures of DESIGN.md section 4 counted on the emulated Cortex-M4; last stdout line is JSON.
 bench: setup

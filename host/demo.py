@@ -1,0 +1,217 @@
+"""`make demo`: the ten keywords, spoken by a speech synthesizer over background noise, streamed
+through host/listen.py to the emulated board (or a real one), then a summary: expected vs
+detected per keyword, and false detections.
+
+    python -m host.demo [--port P] [--engine espeak-ng|flite] [--voice V] [--json] [--regenerate]
+
+The recording (`make_recording`) is generated on first use and cached under
+cache_dir('demo'): each keyword synthesized once (model.synth: espeak-ng or flite), trimmed of
+silence, scaled to the same peak, and placed every `spacing_s` seconds (pauses of ~1.5 s
+between words) over generated pink noise at `snr_db`; a second of noise before the first and
+after the last word. Needs nothing from ../shared. Its truth is the onset of every word.
+
+Scoring (`summarize`): a detection answers a keyword when it arrives 0 .. `latency_ms`
+after the word's onset; each keyword and each detection is used once, in time order, preferring
+the right label — the rule of host.detector.score_events. A keyword is "detected" when its
+answer has the right label; other answers are "wrong"; detections that answer no keyword are
+false detections.
+
+With --json the last stdout line is one JSON object (detected, expected, false_detections,
+per-keyword rows, recording). Exit code 0 when the demo ran, whatever the board heard.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from model.audio import SAMPLE_RATE, read_wav, write_wav
+from model.errors import BitearError
+from model.paths import cache_dir
+
+KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
+DEMO_VERSION = 1
+LATENCY_MS = 2000
+
+
+# ---- the recording ----------------------------------------------------------------------------------
+
+@dataclass
+class Recording:
+    path: Path
+    truth: list[tuple[int, str]]          # (onset ms, keyword), in time order
+    duration_s: float
+    description: str
+
+
+def pink_noise(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Unit-RMS pink (1/f power) noise, float64."""
+    spec = np.fft.rfft(rng.standard_normal(n))
+    f = np.fft.rfftfreq(n, 1 / SAMPLE_RATE)
+    spec[1:] /= np.sqrt(f[1:] / f[1])
+    spec[0] = 0
+    x = np.fft.irfft(spec, n)
+    return x / np.sqrt(np.mean(x ** 2))
+
+
+def place_words(words: Sequence[np.ndarray], spacing_s: float, lead_s: float = 1.0, tail_s: float = 1.0,
+                snr_db: float = 20.0, peak: float = 16000.0, seed: int = 0) -> tuple[np.ndarray, list[int]]:
+    """Words (trimmed int16 speech) every spacing_s seconds over pink noise at snr_db (relative to
+    the mean power of the speech). Returns (int16 audio, onset sample of each word)."""
+    step = int(round(spacing_s * SAMPLE_RATE))
+    onsets = [int(lead_s * SAMPLE_RATE) + i * step for i in range(len(words))]
+    n = max(o + len(w) for o, w in zip(onsets, words)) + int(tail_s * SAMPLE_RATE)
+    speech = np.zeros(n)
+    powers = []
+    for o, w in zip(onsets, words):
+        w = w.astype(np.float64) * (peak / max(1.0, np.abs(w).max()))
+        speech[o:o + len(w)] += w
+        powers.append(np.mean(w ** 2))
+    noise = pink_noise(np.random.default_rng(seed), n) * np.sqrt(np.mean(powers) / 10 ** (snr_db / 10))
+    return np.clip(np.round(speech + noise), -32768, 32767).astype(np.int16), onsets
+
+
+def make_recording(engine: str = "espeak-ng", voice: str = "en-us", speed: float = 0.9, spacing_s: float = 2.2,
+                   snr_db: float = 20.0, seed: int = 0, regenerate: bool = False, folder: Path | None = None) -> Recording:
+    """The demo recording (cached WAV + truth JSON), generated when missing."""
+    from model.synth import engine_version, synthesize, trim_silence
+
+    params = [DEMO_VERSION, engine, engine_version(engine), voice, speed, spacing_s, snr_db, seed, KEYWORDS]
+    key = hashlib.sha1(json.dumps(params).encode()).hexdigest()[:12]
+    folder = folder or cache_dir("demo")
+    wav, meta = folder / f"demo-{key}.wav", folder / f"demo-{key}.json"
+    description = f"the ten keywords by {engine} voice {voice} (speed {speed}), every {spacing_s} s, pink noise at {snr_db:g} dB SNR"
+    if not regenerate and wav.is_file() and meta.is_file():
+        truth = [(int(t), str(w)) for t, w in json.loads(meta.read_text())["truth"]]
+        audio, _ = read_wav(wav)
+        return Recording(wav, truth, len(audio) / SAMPLE_RATE, description)
+    words = [trim_silence(synthesize(w, voice=voice, speed=speed, engine=engine)) for w in KEYWORDS]
+    audio, onsets = place_words(words, spacing_s, snr_db=snr_db, seed=seed)
+    truth = [(int(o * 1000 // SAMPLE_RATE), w) for o, w in zip(onsets, KEYWORDS)]
+    write_wav(wav, audio)
+    meta.write_text(json.dumps({"truth": truth, "params": params, "description": description}))
+    return Recording(wav, truth, len(audio) / SAMPLE_RATE, description)
+
+
+# ---- the summary ------------------------------------------------------------------------------------
+
+@dataclass
+class Row:
+    keyword: str
+    onset_ms: int
+    heard: str | None = None              # label of the detection that answered it
+    time_ms: int | None = None
+    score: float | None = None
+
+    @property
+    def detected(self) -> bool:
+        return self.heard == self.keyword
+
+    @property
+    def latency_ms(self) -> int | None:
+        return None if self.time_ms is None else self.time_ms - self.onset_ms
+
+
+@dataclass
+class Summary:
+    rows: list[Row]
+    false_detections: list[tuple[int, str, float]] = field(default_factory=list)   # (time ms, label, score)
+
+    @property
+    def detected(self) -> int:
+        return sum(r.detected for r in self.rows)
+
+    @property
+    def wrong(self) -> int:
+        return sum(r.heard is not None and not r.detected for r in self.rows)
+
+    @property
+    def missed(self) -> int:
+        return sum(r.heard is None for r in self.rows)
+
+
+def summarize(truth: Sequence[tuple[int, str]], detections: Sequence[tuple[int, str, float]],
+              latency_ms: int = LATENCY_MS) -> Summary:
+    """Match detections (time ms, label, score) to the spoken keywords (onset ms, label)."""
+    events = sorted(detections)
+    used = [False] * len(events)
+    rows = []
+    for onset, word in sorted(truth):
+        window = [i for i, (t, _, _) in enumerate(events) if not used[i] and 0 <= t - onset <= latency_ms]
+        right = [i for i in window if events[i][1] == word]
+        row = Row(word, onset)
+        if right or window:
+            i = (right or window)[0]
+            used[i] = True
+            row.time_ms, row.heard, row.score = events[i]
+        rows.append(row)
+    return Summary(rows, [e for e, u in zip(events, used) if not u])
+
+
+def format_summary(s: Summary) -> str:
+    lines = ["", "keyword   spoken at   heard                   latency",
+             "-------   ---------   ---------------------   -------"]
+    for r in s.rows:
+        if r.heard is None:
+            heard, lat = "(missed)", ""
+        else:
+            mark = "ok" if r.detected else "WRONG"
+            heard, lat = f"{r.heard} {r.score:.2f} {mark}", f"{r.latency_ms} ms"
+        lines.append(f"{r.keyword:9} {r.onset_ms / 1000:7.2f} s   {heard:21}   {lat}")
+    falses = ", ".join(f"{lab} at {t / 1000:.2f} s" for t, lab, _ in s.false_detections) or "none"
+    lines += ["", f"detected {s.detected} of {len(s.rows)} keywords ({s.wrong} wrong, {s.missed} missed); "
+                  f"false detections: {len(s.false_detections)} ({falses})"]
+    return "\n".join(lines)
+
+
+# ---- command line -----------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    from host import listen
+
+    ap = argparse.ArgumentParser(prog="python -m host.demo", description=__doc__.split("\n")[0])
+    ap.add_argument("--port", help="a real board (any pyserial URL); default: the emulated board")
+    ap.add_argument("--engine", default="espeak-ng", choices=("espeak-ng", "flite"))
+    ap.add_argument("--voice", default="en-us")
+    ap.add_argument("--speed", type=float, default=0.9)
+    ap.add_argument("--spacing", type=float, default=2.2, help="seconds from one word's onset to the next")
+    ap.add_argument("--snr", type=float, default=20.0, help="speech-to-noise ratio, dB")
+    ap.add_argument("--regenerate", action="store_true", help="synthesize the recording again")
+    ap.add_argument("--plain", action="store_true", help="plain lines even on a terminal")
+    ap.add_argument("--json", action="store_true", help="last stdout line: one JSON object")
+    args = ap.parse_args(argv)
+    try:
+        rec = make_recording(args.engine, args.voice, args.speed, args.spacing, args.snr, regenerate=args.regenerate)
+        print(f"demo recording: {rec.path} ({rec.duration_s:.1f} s): {rec.description}", flush=True)
+        opts = listen.Options(wav=rec.path, port=args.port, emulator=args.port is None)
+        interactive = sys.stdout.isatty() and not args.plain and not args.json
+        view = listen.RichView() if interactive else listen.PlainView()
+        run = listen.run(opts, view)
+    except listen.BoardError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except BitearError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("stopped (Ctrl-C)", file=sys.stderr)
+        return 0
+    dets = [(int(round(d.time_s * 1000)), d.label, d.score) for d in run.detections]
+    summary = summarize(rec.truth, dets)
+    print(format_summary(summary))
+    if args.json:
+        print(json.dumps({"detected": summary.detected, "expected": len(summary.rows), "wrong": summary.wrong,
+                          "missed": summary.missed, "false_detections": len(summary.false_detections),
+                          "rows": [asdict(r) for r in summary.rows], "recording": str(rec.path),
+                          "board": run.ready.board if run.ready else None, "stats": run.stats}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
