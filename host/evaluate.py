@@ -228,8 +228,8 @@ def run_eval_build(mode: int, audio: np.ndarray, count: int, *, infer_every: int
         raise BitearError("qemu-system-arm not found: install the Debian package qemu-system-arm (`make setup` does)")
     elf = elf or build_eval_firmware()
     det = detector or DetectorParams()
-    header = b"BEVI" + struct.pack("<HHIHHiHH", 1, mode, count, infer_every, det.window_ms, threshold_q16,
-                                   det.threshold_q15, det.suppression_ms)
+    header = b"BEVI" + struct.pack("<HHIHHiHHB3x", 1, mode, count, infer_every, det.window_ms, threshold_q16,
+                                   det.threshold_q15, det.suppression_ms, det.min_count)
     record_bytes = 20 + 6 * 12
     timeout_s = timeout_s or 60.0 + 0.05 * count * (1 if mode == MODE_CLIPS else 1 / CLIP_HOPS)
     with tempfile.TemporaryDirectory(prefix="bitear-eval-") as tmp:

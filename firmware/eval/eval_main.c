@@ -8,13 +8,12 @@
  * host/evaluate.py and host/streaming_quality.py write the input, run QEMU, read the output.
  *
  * Input  "eval_in.bin" (all little-endian):
- *   header, 24 bytes: magic "BEVI", u16 version (1), u16 mode (1 = clips, 2 = stream),
+ *   header, 28 bytes: magic "BEVI", u16 version (1), u16 mode (1 = clips, 2 = stream),
  *     u32 count (clips, or hops in stream mode), u16 infer_every (stream mode),
  *     u16 detector window_ms, i32 exit threshold (Q16 for all early exits; -1 = full depth;
  *     EVAL_THRESHOLD_DEFAULT = keep the model's defaults), u16 detector threshold_q15,
- *     u16 detector suppression_ms
+ *     u16 detector suppression_ms, u8 detector min_count, 3 bytes 0
  *   then the audio: clips: count x 16000 int16; stream: count x 320 int16.
- *   (detector min_count: the default BITEAR_DETECTOR_DEFAULT_MIN_COUNT.)
  * Output "eval_out.bin":
  *   header, 16 bytes: magic "BEVO", u16 version, u8 classes, u8 exits, u32 tick_hz, u32 reserved
  *   records: 'R' result:    u8 'R', u8 label, u8 exit, u8 classes, u32 hop, u32 entropy_q16,
@@ -172,7 +171,7 @@ int main(void)
     if (in_fd < 0 || out_fd < 0) {
         return EVAL_ERR_OPEN;
     }
-    uint8_t h[24];
+    uint8_t h[28];
     if (!sh_read(in_fd, h, sizeof h) || memcmp(h, "BEVI", 4) != 0 || get16(h + 4) != EVAL_VERSION) {
         return EVAL_ERR_HEADER;
     }
@@ -186,7 +185,7 @@ int main(void)
         .window_ms = get16(h + 14),
         .threshold_q15 = get16(h + 20),
         .suppression_ms = get16(h + 22),
-        .min_count = BITEAR_DETECTOR_DEFAULT_MIN_COUNT,
+        .min_count = h[24],
     };
     const unsigned period = mode == EVAL_MODE_CLIPS ? CLIP_HOPS + 1u : infer_every;
     if ((mode != EVAL_MODE_CLIPS && mode != EVAL_MODE_STREAM) || bitear_stream_init(&stream, period) != BITEAR_OK
