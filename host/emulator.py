@@ -1,24 +1,39 @@
 """Run the bitear firmware on the emulated board (QEMU mps2-an386, Cortex-M4F) and talk to it.
 
     from host.emulator import Emulator
-    with Emulator() as emu:            # builds .pio/build/qemu_m4/firmware.elf, boots it
-        print(emu.banner)              # "bitear ready protocol=0 board=qemu_mps2_an386"
-        emu.port.write(b"ping\\n")      # emu.port is an open pyserial port (UART0)
-        print(emu.port.readline())
+    with Emulator() as emu:                    # builds the qemu_m4 firmware, boots it, waits for READY
+        print(emu.banner)                      # one line made from the READY frame
+        print(emu.ready.labels)                # the READY message itself (host.protocol.Ready)
+        board = emu.client()                   # a host.protocol.BoardClient on emu.port, after HELLO
+        board.send_audio(samples)              # int16 at 16 kHz; waits for the board's credit
+        for msg in board.messages(timeout=1.0):
+            ...                                # Result / Detection messages
+        print(board.get_stats().as_dict())
+
+API (kept stable for host/listen.py, host/evaluate.py and the tests):
+  Emulator(elf_path=None, *, boot_timeout=20.0, icount=True, read_timeout=1.0)
+      context manager; elf_path None builds `pio run -e qemu_m4` first (build_firmware()).
+  .port     an open pyserial port (UART0); raw bytes of the protocol, docs/protocol.md
+  .ready    the READY message the board sent at boot (host.protocol.Ready)
+  .banner   a readable one-line summary of .ready (str)
+  .client(**kw) -> BoardClient on .port that has said HELLO (kw: timeout, ready_timeout, poll_s)
+  .pid, .process, .elf_path, qemu_stderr(), close()
 
 The board's UART0 is a loopback TCP socket (QEMU -serial tcp:127.0.0.1:0,server=on,wait=on):
 QEMU picks a free port, prints it, and does not start the guest before we are connected, so
-no byte of the banner can be lost (with -serial pty, output sent before the pty is opened is
-dropped). QEMU runs with -icount shift=0 (SysTick counts exactly 1 tick per 40 instructions)
-and semihosting on (the firmware can end QEMU with an exit code).
+no byte of the boot banner can be lost (with -serial pty, output sent before the pty is opened
+is dropped). QEMU runs with -icount shift=0 (SysTick counts exactly 1 tick per 40 instructions,
+so RESULT.cost is in instructions, as READY.cost_unit says) and semihosting on (the firmware can
+end QEMU with an exit code). The boot wait reads up to the end of the CREDIT that follows READY,
+so the port is handed over on a frame boundary.
 
 QEMU is always stopped when the `with` block ends, errors included, and also dies with this
 Python process (Linux PR_SET_PDEATHSIG). Errors are EmulatorError with a message that says
-what to do: QEMU missing, ELF missing or failing to build, no banner in time (with QEMU's
+what to do: QEMU missing, ELF missing or failing to build, no READY in time (with QEMU's
 stderr and whatever the board did send).
 
-`python -m host.emulator` builds the firmware, boots it, prints the banner and the reply to
-"ping", and exits.
+`python -m host.emulator` builds the firmware, boots it, prints the READY banner and the board's
+statistics after a HELLO, and exits.
 """
 
 import argparse
@@ -27,6 +42,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -35,9 +51,10 @@ from pathlib import Path
 
 import serial
 
+from model.errors import BitearError
+from host.protocol import COST_UNITS, BoardClient, Credit, FrameDecoder, Ready, VERSION
+
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_ELF = ROOT / ".pio" / "build" / "qemu_m4" / "firmware.elf"
-BANNER_PREFIX = b"bitear ready"
 QEMU = "qemu-system-arm"
 MACHINE = "mps2-an386"
 
@@ -55,6 +72,11 @@ def platformio_environment():
     return env
 
 
+def build_dir():
+    """PlatformIO's build directory: $PLATFORMIO_BUILD_DIR, else .pio/build in the repository."""
+    return Path(os.environ.get("PLATFORMIO_BUILD_DIR") or ROOT / ".pio" / "build")
+
+
 def build_firmware(env_name="qemu_m4"):
     """`pio run -e qemu_m4` (incremental; about a second when up to date). Returns the ELF."""
     cmd = [sys.executable, "-m", "platformio", "run", "--silent", "-e", env_name, "-d", str(ROOT)]
@@ -62,7 +84,7 @@ def build_firmware(env_name="qemu_m4"):
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-30:])
         raise EmulatorError(f"building the firmware failed: {' '.join(cmd)}\n{tail}\n(run `make setup` first?)")
-    return ROOT / ".pio" / "build" / env_name / "firmware.elf"
+    return build_dir() / env_name / "firmware.elf"
 
 
 def _die_with_parent():
@@ -76,7 +98,7 @@ class Emulator:
     """Context manager: QEMU mps2-an386 running a bitear ELF, UART0 as `.port` (pyserial).
 
     elf_path: the ELF to run; None builds and runs the qemu_m4 firmware.
-    boot_timeout: seconds to wait for QEMU's port and then for the ready banner.
+    boot_timeout: seconds to wait for QEMU's port and then for the READY frame.
     icount: deterministic instruction-counted time (-icount shift=0,align=off,sleep=off).
     """
 
@@ -87,6 +109,7 @@ class Emulator:
         self.read_timeout = read_timeout
         self.process = None
         self.port = None
+        self.ready = None
         self.banner = None
         self._stderr = None
 
@@ -114,7 +137,7 @@ class Emulator:
         self.elf_path = elf
 
         cmd = [qemu, "-M", MACHINE, "-nographic", "-monitor", "none",
-               "-serial", "tcp:127.0.0.1:0,server=on,wait=on",
+               "-serial", "tcp:127.0.0.1:0,server=on,wait=on,nodelay=on",
                "-semihosting-config", "enable=on,target=native"]
         if self.icount:
             cmd += ["-icount", "shift=0,align=off,sleep=off"]
@@ -126,10 +149,21 @@ class Emulator:
         tcp_port = self._wait_for_tcp_port(deadline)
         try:
             self.port = serial.serial_for_url(f"socket://127.0.0.1:{tcp_port}", timeout=self.read_timeout)
+            # Small frames (CREDIT, commands) must not wait for Nagle's algorithm: it holds a
+            # write back until the previous one is acknowledged, and loopback ACKs are delayed.
+            self.port._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except serial.SerialException as exc:
             self._fail(f"could not connect to QEMU's serial port 127.0.0.1:{tcp_port}: {exc}")
-        self.banner = self._wait_for_banner(deadline)
+        self.ready = self._wait_for_ready(deadline)
+        self.banner = banner_line(self.ready)
         return self
+
+    def client(self, **kw):
+        """A BoardClient on this board's port, after HELLO -> READY, CREDIT, ACK (kw go to
+        BoardClient: timeout, ready_timeout, poll_s). BitearError if the board does not answer."""
+        board = BoardClient(self.port, **kw)
+        board.hello(board.ready_timeout)
+        return board
 
     def close(self):
         """Close the port and stop QEMU (terminate, then kill). Safe to call twice."""
@@ -182,31 +216,47 @@ class Emulator:
             time.sleep(0.02)
         self._fail(f"QEMU did not open its serial port within {self.boot_timeout:.0f} s")
 
-    def _wait_for_banner(self, deadline):
+    def _wait_for_ready(self, deadline):
+        """Decode the boot output up to READY and the CREDIT after it; returns the READY."""
+        decoder = FrameDecoder()
         received = b""
+        ready = None
         while time.monotonic() < deadline:
-            received += self.port.read(self.port.in_waiting or 1)
-            for line in received.split(b"\n")[:-1]:
-                if line.startswith(BANNER_PREFIX):
-                    return line.decode("ascii", "replace").strip()
+            data = self.port.read(self.port.in_waiting or 1)
+            received += data
+            for msg in decoder.feed(data):
+                if isinstance(msg, Ready):
+                    ready = msg
+                elif isinstance(msg, Credit) and ready is not None:
+                    return ready
             if self.process.poll() is not None:
-                self._fail("the firmware stopped before its ready banner", received)
-        self._fail(f"no ready banner ({BANNER_PREFIX.decode()} ...) within {self.boot_timeout:.0f} s", received)
+                self._fail("the firmware stopped before its READY frame", received[-200:])
+        what = "no CREDIT after READY" if ready is not None else f"no READY frame (protocol v{VERSION})"
+        self._fail(f"{what} within {self.boot_timeout:.0f} s", received[-200:])
+
+
+def banner_line(ready):
+    """One readable line from a READY message."""
+    unit = COST_UNITS.get(ready.cost_unit, f"unit {ready.cost_unit}")
+    return (f"bitear ready protocol={VERSION} board={ready.board} model={ready.model} "
+            f"rate={ready.sample_rate_hz} hop={ready.hop_samples} infer_every={ready.infer_every_hops} "
+            f"exits={ready.exits} cost={unit} labels={','.join(ready.labels)}")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--elf", help="run this ELF instead of building the qemu_m4 firmware")
-    parser.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for the banner")
+    parser.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for READY")
     args = parser.parse_args(argv)
     try:
         with Emulator(args.elf, boot_timeout=args.timeout) as emu:
-            print(f"emulated board ({MACHINE}, {emu.elf_path.relative_to(ROOT) if emu.elf_path.is_relative_to(ROOT) else emu.elf_path}) says:")
+            where = emu.elf_path.relative_to(ROOT) if emu.elf_path.is_relative_to(ROOT) else emu.elf_path
+            print(f"emulated board ({MACHINE}, {where}) says:")
             print(f"  {emu.banner}")
-            emu.port.write(b"ping\n")
-            reply = emu.port.readline().decode("ascii", "replace").strip()
-            print(f"  ping -> {reply or '(no reply)'}")
-    except EmulatorError as exc:
+            board = emu.client()
+            stats = board.get_stats()
+            print("  stats after HELLO: " + " ".join(f"{k}={v}" for k, v in stats.as_dict().items()))
+    except (EmulatorError, BitearError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

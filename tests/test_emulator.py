@@ -1,7 +1,9 @@
-"""The emulated board end to end: host/emulator.py boots the qemu_m4 firmware in QEMU, the
-banner and replies come back through pyserial, bytes sent from the host travel the UART RX
-interrupt + ring buffer path without loss, and QEMU is always stopped afterwards."""
+"""The emulated board end to end: host/emulator.py boots the qemu_m4 firmware in QEMU, waits for
+its binary READY frame, hands the port to a BoardClient, bytes sent from the host travel the UART
+RX interrupt + ring buffer path without loss and in order, and QEMU is always stopped afterwards.
+Streaming audio through the firmware: tests/test_firmware_stream.py."""
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -10,8 +12,11 @@ import pytest
 
 from host import emulator
 from host.emulator import Emulator, EmulatorError
+from host.protocol import Ack, MsgType, Stats, encode, GetStats
 
 pytestmark = pytest.mark.timeout(180)
+
+LABELS = ("_silence_", "_unknown_", "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 
 
 @pytest.fixture(scope="module")
@@ -24,26 +29,41 @@ def assert_stopped(pid):
         os.kill(pid, 0)
 
 
-def test_banner_then_replies(firmware_elf):
-    with Emulator(firmware_elf) as emu:
-        assert emu.banner == "bitear ready protocol=0 board=qemu_mps2_an386"
-        emu.port.write(b"hello bitear\n")
-        assert emu.port.readline() == b"echo hello bitear\n"
-        emu.port.write(b"ping\r\n")
-        assert re.fullmatch(rb"pong ticks=\d+ hz=25000000\n", emu.port.readline())
-        emu.port.write(b"stack\n")
-        used, size = map(int, re.fullmatch(rb"stack used=(\d+) size=(\d+)\n", emu.port.readline()).groups())
-        assert size == 8192 and 0 < used < size
+def model_sha256():
+    header = (emulator.ROOT / "firmware/lib/bitear/bitear_model_tables.h").read_text()
+    return re.search(r'#define BITEAR_MODEL_SHA256 "([0-9a-f]{64})"', header)[1]
 
 
-def test_burst_of_input_arrives_complete_and_in_order(firmware_elf):
-    # 300 distinct lines (~13 kB) written at once: far more than the 512-byte RX ring, so
-    # this only passes if interrupt RX keeps up and nothing is dropped or reordered.
-    lines = [b"line %03d %s" % (i, bytes([65 + i % 26]) * (i % 37)) for i in range(300)]
+def test_ready_frame_then_hello_and_stats(firmware_elf):
     with Emulator(firmware_elf) as emu:
-        emu.port.write(b"".join(line + b"\n" for line in lines))
-        for line in lines:
-            assert emu.port.readline() == b"echo " + line + b"\n"
+        ready = emu.ready
+        assert (ready.board, ready.sample_rate_hz, ready.hop_samples) == ("qemu_mps2_an386", 16000, 320)
+        assert ready.model == model_sha256()[:16]
+        assert ready.labels == LABELS and ready.exits >= 1 and ready.infer_every_hops >= 1
+        assert ready.cost_unit == 0  # instructions: SysTick x 40 under -icount shift=0
+        assert emu.banner.startswith("bitear ready protocol=1 board=qemu_mps2_an386 model=" + ready.model)
+
+        board = emu.client()
+        assert board.ready == dataclasses.replace(ready, seq=board.ready.seq)  # HELLO: the same READY
+        assert board.credit.capacity >= 1 and board.credit.limit == board.credit.capacity
+        stats = board.get_stats()
+        assert stats.stack_size == 4096 and 0 < stats.stack_used < stats.stack_size
+        assert stats.frames_received == 2  # HELLO, GET_STATS
+        assert stats.crc_errors == stats.framing_errors == stats.rx_dropped == 0
+
+
+def test_burst_of_commands_arrives_complete_and_in_order(firmware_elf):
+    # 100 GET_STATS frames (700 bytes) written at once: each is answered, in order, by STATS and an
+    # ACK naming its seq, so no byte was lost or reordered on the interrupt RX path.
+    with Emulator(firmware_elf) as emu:
+        board = emu.client()
+        first = 1000
+        emu.port.write(b"".join(encode(GetStats(seq=first + i)) for i in range(100)))
+        acks = [board.wait_for(lambda m: isinstance(m, Ack), 20, "ACK") for _ in range(100)]
+        assert [a.ack_seq for a in acks] == list(range(first, first + 100))
+        assert all(a.ok and a.ack_type == MsgType.GET_STATS for a in acks)
+        assert isinstance(board.stats, Stats) and board.stats.frames_received == 1 + 100
+        assert board.decoder.counters["frames"] == sum(board.decoder.counters.values())  # nothing damaged
 
 
 def test_qemu_is_stopped_after_the_block_and_after_an_error(firmware_elf):
@@ -73,7 +93,7 @@ def test_missing_qemu_is_a_clear_error(firmware_elf, monkeypatch):
 
 
 def test_silent_firmware_times_out_with_qemu_stderr_and_is_stopped(tmp_path):
-    # A minimal Cortex-M image that never prints: the banner wait must give up, say so, and
+    # A minimal Cortex-M image that never prints: the READY wait must give up, say so, and
     # still stop QEMU.
     source = tmp_path / "silent.c"
     source.write_text(
@@ -88,7 +108,7 @@ def test_silent_firmware_times_out_with_qemu_stderr_and_is_stopped(tmp_path):
         check=True,
     )
     emu = Emulator(elf, boot_timeout=2)
-    with pytest.raises(EmulatorError, match=r"no ready banner .* within 2 s(.|\n)*QEMU stderr"):
+    with pytest.raises(EmulatorError, match=r"no READY frame .* within 2 s(.|\n)*QEMU stderr"):
         with emu:
             pass
     assert emu.pid is not None

@@ -1,82 +1,69 @@
-/* main.c - the bitear firmware application (skeleton).
+/* main.c - the bitear firmware: the keyword-spotting application (app.h) on a board
+ * (bitear_board.h), speaking the binary serial protocol v1 (docs/protocol.md).
  *
- * Prints the ready banner, then handles the serial line one text line at a time:
- *   "ping"      -> "pong ticks=<tick counter> hz=<tick rate>"
- *   "stack"     -> "stack used=<bytes> size=<bytes>"   (0 0 where the board cannot measure)
- *   anything else -> "echo <line>"
- * The banner is the first line the board sends:  bitear ready protocol=0 board=<name>
- * protocol=0 means this skeleton; the streaming protocol (audio in, results out) replaces the
- * line handler in a later version and bumps the number.
+ * At start-up the board sends READY (protocol version, board, model identity, labels, sample
+ * rate, hop, N, cost unit) and a CREDIT. Then, forever:
+ *   1. received bytes are taken from the board's RX buffer in runs and decoded; AUDIO frames go
+ *      into the hop queue, commands are done and ACKed;
+ *   2. on a board with a microphone (Nano 33 BLE Sense: PDM through board_arduino), its samples
+ *      go into the hop queue instead (bitear_board_mic_start says whether there is one);
+ *   3. one queued hop is processed (front end; every N hops an inference -> RESULT, detector ->
+ *      DETECTION; CREDIT as the queue frees up);
+ *   4. with nothing to do the board sleeps until input arrives (QEMU board: "cpsid i; check;
+ *      wfi; cpsie i" in bitear_board_wait_for_input, so a byte arriving in between is not missed).
+ * One hop per pass: bytes are drained between hops, so the RX buffer only ever holds what the
+ * host may send under credit. Nothing is allocated; all state is the static app below.
  */
+#include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 
+#include "app.h"
 #include "bitear_board.h"
 
-#define LINE_MAX 80u
+#if defined(BITEAR_BOARD_QEMU_MPS2_AN386) && \
+    BITEAR_RX_RING_SIZE < APP_QUEUE_HOPS * BITEAR_PROTO_MAX_FRAME + 256
+#error "the RX ring must hold the AUDIO frames the host may send under credit, and some commands"
+#endif
 
-static char line[LINE_MAX + 1u];
-static size_t line_len;
+#if defined(BITEAR_BOARD_QEMU_MPS2_AN386) && !defined(PIO_UNIT_TESTING)
+/* The application's stack: 4 KB instead of the board's default 8 KB (RAM budget 24 KB). Its
+ * high-water mark while streaming is ~800 bytes (STATS.stack_used). The linker script
+ * (mps2_an386.ld) takes BITEAR_STACK_SIZE when a program defines it. */
+__asm__(".global BITEAR_STACK_SIZE\n.equ BITEAR_STACK_SIZE, 4096\n");
+#endif
 
-static void put_uint(uint32_t v)
+static app_t app;
+
+static void write_frame(void *ctx, const uint8_t *frame, size_t len)
 {
-    char digits[10];
-    size_t n = 0;
-    do {
-        digits[n++] = (char)('0' + v % 10u);
-        v /= 10u;
-    } while (v != 0u);
-    while (n > 0u) {
-        bitear_board_putc((uint8_t)digits[--n]);
-    }
-}
-
-static void handle_line(const char *text)
-{
-    if (strcmp(text, "ping") == 0) {
-        bitear_board_puts("pong ticks=");
-        put_uint(bitear_board_ticks());
-        bitear_board_puts(" hz=");
-        put_uint(bitear_board_tick_hz());
-    } else if (strcmp(text, "stack") == 0) {
-        bitear_board_puts("stack used=");
-        put_uint((uint32_t)bitear_board_stack_used());
-        bitear_board_puts(" size=");
-        put_uint((uint32_t)bitear_board_stack_size());
-    } else {
-        bitear_board_puts("echo ");
-        bitear_board_puts(text);
-    }
-    bitear_board_putc('\n');
+    (void)ctx;
+    bitear_board_write(frame, len);
 }
 
 void bitear_app_setup(void)
 {
     bitear_board_init();
-    bitear_board_puts("bitear ready protocol=0 board=");
-    bitear_board_puts(bitear_board_name());
-    bitear_board_putc('\n');
+    const int mic = bitear_board_mic_start(BITEAR_SAMPLE_RATE) == 0;
+    (void)app_init(&app, write_frame, NULL, mic);
+    app_start(&app);
 }
 
 void bitear_app_loop(void)
 {
-    int c;
-    bitear_board_wait_for_input();
-    while ((c = bitear_board_getc()) >= 0) {
-        if (c == '\r') {
-            continue;
-        }
-        if (c == '\n') {
-            line[line_len] = '\0';
-            handle_line(line);
-            line_len = 0u;
-        } else if (line_len < LINE_MAX) {
-            line[line_len++] = (char)c;
-        } /* longer lines are cut at LINE_MAX characters */
+    static uint8_t rx[128];
+    size_t n;
+    while ((n = bitear_board_read(rx, sizeof rx)) > 0u) {
+        app_rx(&app, rx, n);
+    }
+    app_poll_mic(&app);
+    if (!app_step(&app)) {
+        bitear_board_wait_for_input();
     }
 }
 
-#if !defined(ARDUINO) /* Arduino cores own main() and call setup()/loop(): see board_arduino */
+/* Arduino cores own main() and call setup()/loop() (board_arduino); Unity tests bring their own
+ * main() and use app.h directly (test_build_src). */
+#if !defined(ARDUINO) && !defined(PIO_UNIT_TESTING)
 int main(void)
 {
     bitear_app_setup();

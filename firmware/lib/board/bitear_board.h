@@ -35,6 +35,17 @@ void bitear_board_puts(const char *s); /* no newline added */
 /* Serial input: next received byte (0..255), or -1 when none is waiting. Never blocks. */
 int bitear_board_getc(void);
 
+/* QEMU board: bytes its RX ring holds (a power of two). It must hold every byte the host may
+ * send while the application is busy; the application's credit window bounds that to its AUDIO
+ * queue (firmware/src/app.h: APP_QUEUE_HOPS frames of at most 654 bytes) plus a few commands. */
+#ifndef BITEAR_RX_RING_SIZE
+#define BITEAR_RX_RING_SIZE 2048u
+#endif
+
+/* Serial input in runs: copies up to max waiting bytes to dst and returns how many (0 when
+ * none is waiting). Never blocks. */
+size_t bitear_board_read(uint8_t *dst, size_t max);
+
 /* Number of received bytes waiting, and bytes lost because the RX ring was full. */
 size_t bitear_board_rx_available(void);
 uint32_t bitear_board_rx_dropped(void);
@@ -55,6 +66,10 @@ uint32_t bitear_board_tick_hz(void);
  * max_samples waiting samples and returns how many; it never blocks. */
 int bitear_board_mic_start(uint32_t sample_rate_hz);
 size_t bitear_board_mic_read(int16_t *dst, size_t max_samples);
+
+/* Microphone samples lost because the board's own sample buffer was full (the application did
+ * not read them in time); 0 on boards without a microphone. */
+uint32_t bitear_board_mic_dropped(void);
 
 /* Stack use: total stack size, and the deepest the stack has been since reset (bytes), found
  * from the paint pattern written at reset. Both return 0 on boards that do not paint their

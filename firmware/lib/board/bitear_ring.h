@@ -1,7 +1,7 @@
 /* bitear_ring.h - single-producer / single-consumer byte ring for the serial RX path.
  *
  * The producer is an interrupt handler (bitear_ring_push), the consumer is the main loop
- * (bitear_ring_pop). Head and tail are free-running 32-bit counters, only the producer writes
+ * (bitear_ring_pop, or bitear_ring_read for a run of bytes). Head and tail are free-running 32-bit counters, only the producer writes
  * head and only the consumer writes tail, so no lock is needed on a single core. The capacity
  * is a power of two; a byte pushed into a full ring is dropped and counted.
  */
@@ -27,6 +27,7 @@ typedef struct {
 int bitear_ring_init(bitear_ring_t *r, uint8_t *storage, uint32_t capacity);
 int bitear_ring_push(bitear_ring_t *r, uint8_t byte); /* 0, or -1 when full (dropped) */
 int bitear_ring_pop(bitear_ring_t *r);                /* byte 0..255, or -1 when empty */
+size_t bitear_ring_read(bitear_ring_t *r, uint8_t *dst, size_t max); /* up to max bytes; count */
 size_t bitear_ring_count(const bitear_ring_t *r);
 
 #ifdef __cplusplus

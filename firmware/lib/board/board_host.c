@@ -62,6 +62,19 @@ int bitear_board_getc(void)
     return c;
 }
 
+size_t bitear_board_read(uint8_t *dst, size_t max)
+{
+    if (max == 0u || !stdin_ready(0)) {
+        return 0u;
+    }
+    ssize_t n = read(STDIN_FILENO, dst, max);
+    if (n <= 0) {
+        stdin_closed = 1;
+        return 0u;
+    }
+    return (size_t)n;
+}
+
 size_t bitear_board_rx_available(void)
 {
     return stdin_ready(0) ? 1u : 0u; /* at least one byte (or end of file) is waiting */
@@ -102,6 +115,11 @@ size_t bitear_board_mic_read(int16_t *dst, size_t max_samples)
 {
     (void)dst;
     (void)max_samples;
+    return 0u;
+}
+
+uint32_t bitear_board_mic_dropped(void)
+{
     return 0u;
 }
 

@@ -42,7 +42,7 @@
 #define SYST_RELOAD 0x00FFFFFFu
 
 #define CPU_HZ 25000000u
-#define RX_RING_SIZE 512u
+#define RX_RING_SIZE BITEAR_RX_RING_SIZE /* bitear_board.h */
 
 static uint8_t rx_storage[RX_RING_SIZE];
 static bitear_ring_t rx_ring;
@@ -110,6 +110,11 @@ int bitear_board_getc(void)
     return bitear_ring_pop(&rx_ring);
 }
 
+size_t bitear_board_read(uint8_t *dst, size_t max)
+{
+    return bitear_ring_read(&rx_ring, dst, max);
+}
+
 size_t bitear_board_rx_available(void)
 {
     return bitear_ring_count(&rx_ring);
@@ -160,6 +165,11 @@ size_t bitear_board_mic_read(int16_t *dst, size_t max_samples)
 {
     (void)dst;
     (void)max_samples;
+    return 0u;
+}
+
+uint32_t bitear_board_mic_dropped(void)
+{
     return 0u;
 }
 

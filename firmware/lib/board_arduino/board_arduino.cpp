@@ -75,6 +75,15 @@ int bitear_board_getc(void)
     return Serial.available() > 0 ? Serial.read() : -1;
 }
 
+size_t bitear_board_read(uint8_t *dst, size_t max)
+{
+    size_t n = 0;
+    while (n < max && Serial.available() > 0) {
+        dst[n++] = (uint8_t)Serial.read();
+    }
+    return n;
+}
+
 size_t bitear_board_rx_available(void)
 {
     int n = Serial.available();
@@ -118,7 +127,7 @@ uint32_t bitear_board_tick_hz(void)
 /* PDM callback (interrupt context) -> sample ring -> bitear_board_mic_read (main loop). */
 #define MIC_RING_SAMPLES 2048u /* 128 ms at 16 kHz; power of two */
 static int16_t mic_ring[MIC_RING_SAMPLES];
-static volatile uint32_t mic_head, mic_tail;
+static volatile uint32_t mic_head, mic_tail, mic_lost;
 
 static void on_pdm_data(void)
 {
@@ -127,9 +136,11 @@ static void on_pdm_data(void)
     while (bytes > 0) {
         int n = PDM.read(chunk, bytes < (int)sizeof chunk ? bytes : (int)sizeof chunk);
         for (int i = 0; i < n / 2; i++) {
-            if (mic_head - mic_tail < MIC_RING_SAMPLES) { /* full: newest samples are lost */
+            if (mic_head - mic_tail < MIC_RING_SAMPLES) {
                 mic_ring[mic_head % MIC_RING_SAMPLES] = chunk[i];
                 mic_head = mic_head + 1u;
+            } else { /* full: the newest samples are lost, and counted */
+                mic_lost = mic_lost + 1u;
             }
         }
         bytes -= n;
@@ -160,6 +171,11 @@ size_t bitear_board_mic_read(int16_t *dst, size_t max_samples)
     return n;
 }
 
+uint32_t bitear_board_mic_dropped(void)
+{
+    return mic_lost;
+}
+
 #else /* no microphone on this board: audio comes over the serial line */
 
 static size_t mic_waiting(void)
@@ -177,6 +193,11 @@ size_t bitear_board_mic_read(int16_t *dst, size_t max_samples)
 {
     (void)dst;
     (void)max_samples;
+    return 0u;
+}
+
+uint32_t bitear_board_mic_dropped(void)
+{
     return 0u;
 }
 

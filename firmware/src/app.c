@@ -1,0 +1,372 @@
+/* app.c - the bitear keyword-spotting application (contract in app.h): protocol messages in,
+ * audio hops through bitear_stream and bitear_detector, RESULT / DETECTION / CREDIT / ACK out.
+ *
+ * Why N = 4 (an inference every 80 ms). Counted on the emulated Cortex-M4 with the firmware
+ * itself (RESULT.cost, QEMU -icount; tests/test_firmware_stream.py prints the figures):
+ *   - a hop without inference costs ~27 k instructions (front end + window shift) plus ~11 k to
+ *     decode its AUDIO frame; the UART RX interrupt adds ~20-40 per byte on the emulated UART;
+ *   - the network at full depth costs ~1.0 M instructions with the current tables (bar 2.0 M).
+ * At 64 MHz a hop of 20 ms is 1.28 M cycles. N = 1 would take ~85 % of the CPU at the current
+ * size and more than 100 % at the 2.0 M bar; N = 2 ~45 %; N = 4 ~25 % (~45 % at the bar), which
+ * leaves room for a larger trained network, for cycles per instruction above 1 and for sleeping.
+ * N = 4 still looks at every word many times: a 1 s window moved by 80 ms sees a 0.5 s word
+ * whole in ~6 consecutive inferences, enough for the detector's average (1000 ms window,
+ * minimum count 3). N = 5 (100 ms) saves little more and coarsens detection times.
+ * One inference (up to ~31 ms at the bar) is longer than a hop: the queue of APP_QUEUE_HOPS hops
+ * (80 ms) absorbs it.
+ */
+#include "app.h"
+
+#include <string.h>
+
+#include "bitear_board.h"
+#include "bitear_model.h"
+
+#if APP_INFER_EVERY < 1 || APP_INFER_EVERY > 255
+#error "APP_INFER_EVERY must fit READY.infer_every (1 .. 255)"
+#endif
+#if APP_QUEUE_HOPS < 1 || APP_QUEUE_HOPS > 255
+#error "APP_QUEUE_HOPS must be 1 .. 255"
+#endif
+#if BITEAR_MODEL_CLASSES > BITEAR_DETECTOR_MAX_CLASSES || BITEAR_MODEL_CLASSES > BITEAR_PROTO_MAX_CLASSES
+#error "the network has more classes than the detector or RESULT can carry"
+#endif
+#if BITEAR_FRONTEND_HOP != BITEAR_PROTO_AUDIO_SAMPLES
+#error "an AUDIO frame must carry exactly one front-end hop"
+#endif
+
+/* What RESULT.cost counts on this board (READY.cost_unit), and how many per tick. */
+#if defined(BITEAR_BOARD_QEMU_MPS2_AN386)
+#define APP_COST_UNIT BITEAR_PROTO_COST_INSTRUCTIONS
+#define APP_COST_PER_TICK 40u /* SysTick under QEMU -icount shift=0: 1 tick = 40 instructions */
+#elif defined(ARDUINO) && defined(__ARM_ARCH_7EM__)
+#define APP_COST_UNIT BITEAR_PROTO_COST_CYCLES /* DWT cycle counter */
+#define APP_COST_PER_TICK 1u
+#else
+#define APP_COST_UNIT BITEAR_PROTO_COST_MICROSECONDS /* micros() / CLOCK_MONOTONIC */
+#define APP_COST_PER_TICK 1u
+#endif
+
+/* ---- sending --------------------------------------------------------------------------------- */
+
+static void send(app_t *app, bitear_proto_msg_t *msg)
+{
+    size_t len;
+    msg->seq = app->tx_seq;
+    if (bitear_proto_encode(msg, app->tx, sizeof app->tx, &len) == BITEAR_OK) {
+        app->tx_seq++;
+        app->write(app->write_ctx, app->tx, len);
+    }
+}
+
+static unsigned audio_capacity(const app_t *app)
+{
+    return app->mic ? 0u : APP_QUEUE_HOPS; /* a microphone board takes no AUDIO frames */
+}
+
+static uint32_t current_limit(const app_t *app)
+{
+    return bitear_proto_credit_limit(app->expected, app->mic ? 0u : app->queue_count, audio_capacity(app));
+}
+
+static void send_credit(app_t *app)
+{
+    bitear_proto_msg_t msg = {.type = BITEAR_PROTO_CREDIT};
+    msg.body.credit.limit = current_limit(app);
+    msg.body.credit.capacity = (uint16_t)audio_capacity(app);
+    app->credit_limit = msg.body.credit.limit;
+    send(app, &msg);
+}
+
+static void send_ready(app_t *app)
+{
+    char model_id[APP_MODEL_ID_CHARS + 1];
+    char labels[BITEAR_MODEL_CLASSES * 24];
+    memcpy(model_id, BITEAR_MODEL_SHA256, APP_MODEL_ID_CHARS);
+    model_id[APP_MODEL_ID_CHARS] = '\0';
+    const size_t labels_len = bitear_proto_labels_join(bitear_model_labels, BITEAR_MODEL_CLASSES, labels,
+                                                       sizeof labels);
+    bitear_proto_msg_t msg = {.type = BITEAR_PROTO_READY};
+    bitear_proto_ready_t *r = &msg.body.ready;
+    r->sample_rate_hz = BITEAR_SAMPLE_RATE;
+    r->hop_samples = BITEAR_FRONTEND_HOP;
+    r->infer_every_hops = APP_INFER_EVERY;
+    r->classes = BITEAR_MODEL_CLASSES;
+    r->exits = BITEAR_MODEL_EXITS;
+    r->cost_unit = APP_COST_UNIT;
+    r->board = bitear_board_name();
+    r->model = model_id;
+    r->labels = labels;
+    r->labels_len = (uint16_t)labels_len;
+    send(app, &msg); /* labels that do not fit: the encoder refuses, nothing is sent */
+}
+
+static void send_ack(app_t *app, uint16_t seq, uint8_t type, bitear_status_t status)
+{
+    bitear_proto_msg_t msg = {.type = BITEAR_PROTO_ACK};
+    msg.body.ack.seq = seq;
+    msg.body.ack.type = type;
+    msg.body.ack.status = (int16_t)status;
+    send(app, &msg);
+}
+
+static void send_stats(app_t *app)
+{
+    bitear_proto_msg_t msg = {.type = BITEAR_PROTO_STATS};
+    app_stats(app, &msg.body.stats);
+    send(app, &msg);
+}
+
+/* ---- state ----------------------------------------------------------------------------------- */
+
+static void reset_stats(app_t *app)
+{
+    memset(&app->stats, 0, sizeof app->stats);
+    memset(&app->decoder.counters, 0, sizeof app->decoder.counters);
+    app->rx_dropped_base = bitear_board_rx_dropped();
+    app->mic_dropped_base = bitear_board_mic_dropped();
+}
+
+/* Audio history, feature window, detector history and queue cleared; next AUDIO hop 0. The exit
+ * thresholds and the detector's parameters stay as the host set them. */
+static bitear_status_t restart_stream(app_t *app)
+{
+    int32_t thresholds[BITEAR_MODEL_EARLY_EXITS_ALLOC];
+    for (int e = 0; e < BITEAR_MODEL_EARLY_EXITS; e++) {
+        (void)bitear_model_get_threshold(&app->stream.model, e, &thresholds[e]);
+    }
+    bitear_status_t st = bitear_stream_init(&app->stream, APP_INFER_EVERY);
+    for (int e = 0; e < BITEAR_MODEL_EARLY_EXITS && st == BITEAR_OK; e++) {
+        st = bitear_model_set_threshold(&app->stream.model, e, thresholds[e]);
+    }
+    if (st == BITEAR_OK) {
+        st = bitear_detector_reset(&app->detector);
+    }
+    app->queue_head = 0u;
+    app->queue_count = 0u;
+    app->mic_fill = 0u;
+    app->expected = 0u;
+    return st;
+}
+
+bitear_status_t app_init(app_t *app, app_write_fn write, void *ctx, int mic)
+{
+    if (app == NULL || write == NULL) {
+        return BITEAR_ERR_NULL;
+    }
+    memset(app, 0, sizeof *app);
+    app->write = write;
+    app->write_ctx = ctx;
+    app->mic = mic ? 1u : 0u;
+
+    bitear_detector_params_t params = {
+        .classes = BITEAR_MODEL_CLASSES,
+        .window_ms = BITEAR_DETECTOR_DEFAULT_WINDOW_MS,
+        .threshold_q15 = BITEAR_DETECTOR_DEFAULT_THRESHOLD_Q15,
+        .suppression_ms = BITEAR_DETECTOR_DEFAULT_SUPPRESSION_MS,
+        .min_count = BITEAR_DETECTOR_DEFAULT_MIN_COUNT,
+    };
+    for (int c = 0; c < BITEAR_MODEL_CLASSES; c++) { /* _silence_, _unknown_: never an event */
+        if (bitear_model_labels[c][0] == '_') {
+            params.never_mask |= 1u << c;
+        }
+    }
+    bitear_status_t st = bitear_stream_init(&app->stream, APP_INFER_EVERY);
+    if (st == BITEAR_OK) {
+        st = bitear_detector_init(&app->detector, &params);
+    }
+    if (st == BITEAR_OK) {
+        st = bitear_proto_decoder_init(&app->decoder);
+    }
+    reset_stats(app);
+    app->credit_limit = current_limit(app);
+    return st;
+}
+
+void app_start(app_t *app)
+{
+    send_ready(app);
+    send_credit(app);
+}
+
+/* ---- messages -------------------------------------------------------------------------------- */
+
+static void take_audio(app_t *app, const bitear_proto_audio_t *audio)
+{
+    if (bitear_proto_audio_admit(&app->expected, audio->hop, app->queue_count, audio_capacity(app), &app->stats)) {
+        const unsigned slot = (app->queue_head + app->queue_count) % APP_QUEUE_HOPS;
+        bitear_proto_audio_samples(audio, app->queue[slot]);
+        app->queue_count++;
+    }
+}
+
+static bitear_status_t set_threshold(app_t *app, const bitear_proto_set_threshold_t *p)
+{
+    const int exit_index = p->exit_index == BITEAR_PROTO_EXIT_ALL ? BITEAR_MODEL_ALL_EXITS : (int)p->exit_index;
+    return bitear_model_set_threshold(&app->stream.model, exit_index, p->threshold_q16);
+}
+
+static bitear_status_t set_detector(app_t *app, const bitear_proto_set_detector_t *p)
+{
+    bitear_detector_params_t params = app->detector.params;
+    params.window_ms = p->window_ms;
+    params.threshold_q15 = p->threshold_q15;
+    params.suppression_ms = p->suppression_ms;
+    params.min_count = p->min_count;
+    return bitear_detector_set_params(&app->detector, &params);
+}
+
+static bitear_status_t reset(app_t *app, uint8_t flags)
+{
+    if ((flags & ~(BITEAR_PROTO_RESET_STATS | BITEAR_PROTO_RESET_STREAM)) != 0u) {
+        return BITEAR_ERR_ARG;
+    }
+    bitear_status_t st = BITEAR_OK;
+    if (flags & BITEAR_PROTO_RESET_STATS) {
+        reset_stats(app);
+        (void)bitear_model_reset_stats(&app->stream.model);
+    }
+    if (flags & BITEAR_PROTO_RESET_STREAM) {
+        st = restart_stream(app);
+        send_credit(app); /* the limit starts again from hop 0 */
+    }
+    return st;
+}
+
+static void handle(app_t *app, const bitear_proto_msg_t *msg)
+{
+    bitear_status_t st = BITEAR_OK;
+    switch (msg->type) {
+    case BITEAR_PROTO_AUDIO:
+        take_audio(app, &msg->body.audio);
+        return; /* not acknowledged */
+    case BITEAR_PROTO_HELLO:
+        app_start(app);
+        break;
+    case BITEAR_PROTO_SET_THRESHOLD:
+        st = set_threshold(app, &msg->body.set_threshold);
+        break;
+    case BITEAR_PROTO_SET_DETECTOR:
+        st = set_detector(app, &msg->body.set_detector);
+        break;
+    case BITEAR_PROTO_GET_STATS:
+        send_stats(app);
+        break;
+    case BITEAR_PROTO_RESET:
+        st = reset(app, msg->body.reset.flags);
+        break;
+    default: /* a well-formed board -> host message sent to the board */
+        app->stats.unknown_commands++;
+        send_ack(app, msg->seq, msg->type, BITEAR_ERR_UNSUPPORTED);
+        return;
+    }
+    if (st < 0) {
+        app->stats.bad_commands++; /* a value out of range */
+    }
+    send_ack(app, msg->seq, msg->type, st);
+}
+
+void app_rx(app_t *app, const uint8_t *data, size_t n)
+{
+    while (n > 0u) {
+        bitear_proto_msg_t msg;
+        size_t used = 0u;
+        const bitear_status_t st = bitear_proto_decoder_feed_bytes(&app->decoder, data, n, &used, &msg);
+        if (used == 0u) {
+            return; /* cannot happen with n > 0; never loop forever */
+        }
+        data += used;
+        n -= used;
+        if (st == BITEAR_PROTO_MESSAGE) {
+            handle(app, &msg);
+        } else if (st < 0 && msg.type != 0u) {
+            send_ack(app, msg.seq, msg.type, st); /* passed its CRC but unusable: NACK (counted) */
+        } /* damaged frames (COBS, CRC, ...) are only counted: their seq cannot be trusted */
+    }
+}
+
+/* ---- audio ----------------------------------------------------------------------------------- */
+
+void app_poll_mic(app_t *app)
+{
+    if (!app->mic) {
+        return;
+    }
+    while (app->queue_count < APP_QUEUE_HOPS) { /* a full queue: samples wait in the board's buffer */
+        int16_t *slot = app->queue[(app->queue_head + app->queue_count) % APP_QUEUE_HOPS];
+        app->mic_fill += (uint16_t)bitear_board_mic_read(slot + app->mic_fill, BITEAR_FRONTEND_HOP - app->mic_fill);
+        if (app->mic_fill < BITEAR_FRONTEND_HOP) {
+            return;
+        }
+        app->mic_fill = 0u;
+        app->queue_count++;
+    }
+}
+
+static void report(app_t *app, const bitear_result_t *r, uint32_t cost)
+{
+    const uint32_t hop = app->stream.hops;
+    bitear_proto_msg_t msg = {.type = BITEAR_PROTO_RESULT};
+    bitear_proto_result_t *res = &msg.body.result;
+    app->stats.inferences++;
+    res->hop = hop;
+    res->label = (uint8_t)r->label;
+    res->exit_index = (uint8_t)r->exit_index;
+    res->score_q15 = r->scores_q15[r->label];
+    res->entropy_q16 = r->entropy_q16;
+    res->cost = cost;
+    res->classes = BITEAR_MODEL_CLASSES;
+    memcpy(res->scores_q15, r->scores_q15, sizeof r->scores_q15);
+    send(app, &msg);
+
+    bitear_detector_event_t ev;
+    if (bitear_detector_process(&app->detector, hop * APP_HOP_MS, r->scores_q15, &ev) == BITEAR_OK && ev.is_new) {
+        app->stats.detections++;
+        bitear_proto_msg_t det = {.type = BITEAR_PROTO_DETECTION};
+        det.body.detection.hop = hop;
+        det.body.detection.label = (uint8_t)ev.label;
+        det.body.detection.score_q15 = ev.score_q15;
+        send(app, &det);
+    }
+}
+
+int app_step(app_t *app)
+{
+    if (app->queue_count == 0u) {
+        return 0;
+    }
+    bitear_result_t result;
+    int ready = 0;
+    const uint32_t t0 = bitear_board_ticks();
+    const bitear_status_t st = bitear_stream_push_hop(&app->stream, app->queue[app->queue_head], &result, &ready);
+    const uint32_t ticks = bitear_board_ticks() - t0;
+    app->queue_head = (uint8_t)((app->queue_head + 1u) % APP_QUEUE_HOPS);
+    app->queue_count--;
+    app->stats.hops++;
+    if (current_limit(app) != app->credit_limit) {
+        send_credit(app); /* the slot is free again: first, so the host can send the next hop */
+    }
+    if (st == BITEAR_OK && ready) {
+        report(app, &result, ticks * APP_COST_PER_TICK);
+    }
+    return 1;
+}
+
+void app_stats(const app_t *app, bitear_proto_stats_t *out)
+{
+    bitear_proto_stats_t dec;
+    memset(&dec, 0, sizeof dec);
+    bitear_proto_stats_from_decoder(&app->decoder, &dec);
+    *out = app->stats;
+    out->frames_received = dec.frames_received;
+    out->crc_errors = dec.crc_errors;
+    out->framing_errors = dec.framing_errors;
+    out->unknown_commands += dec.unknown_commands;
+    out->bad_commands += dec.bad_commands;
+    out->rx_dropped = bitear_board_rx_dropped() - app->rx_dropped_base;
+    /* microphone samples the board lost, in hops (rounded up) */
+    out->overruns += (bitear_board_mic_dropped() - app->mic_dropped_base + BITEAR_FRONTEND_HOP - 1u) /
+                     BITEAR_FRONTEND_HOP;
+    out->stack_used = (uint32_t)bitear_board_stack_used();
+    out->stack_size = (uint32_t)bitear_board_stack_size();
+}
