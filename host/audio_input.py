@@ -23,6 +23,7 @@ no input channels) are BitearError with what to do.
 from __future__ import annotations
 
 import queue
+import struct
 import time
 from pathlib import Path
 from typing import Iterator
@@ -40,7 +41,11 @@ class WavSource:
 
     def __init__(self, path: str | Path, realtime: bool = False, chunk_hops: int = 4, tail_s: float = 1.0):
         self.path = Path(path)
-        samples, rate = read_wav(self.path)
+        try:
+            samples, rate = read_wav(self.path)
+        except (RuntimeError, EOFError, struct.error) as e:   # damage that slips past read_wav's own checks
+            raise BitearError(f"file {self.path}: not a readable PCM WAV file (corrupt chunk: "
+                              f"{type(e).__name__} {e})".replace(" )", ")")) from None
         self.source_rate = rate
         self.source_channels = 1 if samples.ndim == 1 else samples.shape[1]
         audio = resample(to_mono(samples), rate, SAMPLE_RATE)

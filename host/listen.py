@@ -52,6 +52,7 @@ HOP_S = HOP / 16000
 KNOWN_USB_VIDS = {0x2341: "Arduino", 0x2E8A: "Raspberry Pi", 0x0483: "STMicroelectronics", 0x239A: "Adafruit",
                   0x1366: "SEGGER", 0x0D28: "Arm DAPLink"}
 MAX_BACKLOG_S = 1.0        # microphone audio waiting for credit beyond this is dropped
+REALTIME_WAIT_S = 0.1     # real-time audio: longest wait for credit before the next chunk
 STATS_EVERY_S = 1.0
 STALL_S = 15.0             # no credit and no progress for this long: the board stopped
 
@@ -397,13 +398,24 @@ class Session:
         if self.emulator is not None and self.emulator.process.poll() is not None:
             raise BitearError(f"the emulated board stopped (QEMU exited with code {self.emulator.process.returncode})")
 
+    def _bytes_waiting(self) -> bool:
+        try:
+            return self.board.port.in_waiting > 0
+        except (OSError, ValueError):      # a dead port: let the next read report it
+            return True
+
     def poll(self, timeout: float = 0.0) -> None:
-        """Handle whatever the board sent (waiting up to timeout s for the first message)."""
+        """Handle everything the board has sent (and what arrives within timeout s). Each
+        BoardClient.read(0) reads what the port says is waiting — one byte at a time on a
+        socket:// port, whose in_waiting is only 0 or 1 — so read until nothing is left."""
         self._check_alive()
-        msg = self.board.read(timeout)
-        while msg is not None:
-            self.handle(msg)
+        deadline = time.monotonic() + timeout
+        while True:
             msg = self.board.read(0)
+            if msg is not None:
+                self.handle(msg)
+            elif not self._bytes_waiting() and time.monotonic() >= deadline:
+                break
         self.summary.crc_errors_host = self.board.decoder.counters["crc_errors"]
         if self.board.ready is not self.known_ready:
             self.board_reset()
@@ -472,12 +484,16 @@ class Session:
                 drop = (len(self.backlog) - max_backlog) // HOP * HOP
                 self.backlog = self.backlog[drop:]
                 self.summary.host_dropped_hops += drop // HOP
-            self.send_some()
-            self.poll(0.0)
-            while not realtime and len(self.backlog) >= HOP:     # a file: as fast as the board takes it
+            # Send what the credit allows, waiting for more: a file as fast as the board takes it;
+            # real-time audio for at most REALTIME_WAIT_S (the source buffers meanwhile).
+            budget = time.monotonic() + REALTIME_WAIT_S
+            while len(self.backlog) >= HOP:
                 if self.send_some() == 0:
-                    self.poll(0.02)
+                    if realtime and time.monotonic() > budget:
+                        break
+                    self.poll(0)
                     self.stalled()
+            self.poll(0)
             self.refresh_stats()
 
     def finish(self) -> None:
@@ -486,7 +502,7 @@ class Session:
             self.backlog = np.concatenate([self.backlog, np.zeros(HOP - len(self.backlog) % HOP, np.int16)])
         while len(self.backlog) >= HOP:
             if self.send_some() == 0:
-                self.poll(0.02)
+                self.poll(0)
                 self.stalled()
         while True:
             self.poll(0.05)

@@ -1,0 +1,145 @@
+"""host/listen.py end to end against the emulated board (QEMU running the qemu_m4 firmware): a
+generated WAV (22.05 kHz stereo, converted on the way) streams through the real serial protocol,
+RESULT lines arrive for every inference the firmware runs, `--json` lines parse, nothing is lost,
+exit code 0; a board that disappears mid-stream (QEMU killed) ends the program with a message and
+exit code 1, no traceback; bad WAV files are a one-line error with exit code 2.
+
+No assertion here depends on what the network recognises: the model tables may be a placeholder.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from host import emulator
+from model.audio import resample, write_wav
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = [pytest.mark.timeout(240),
+              pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="qemu-system-arm not installed")]
+
+
+@pytest.fixture(scope="module")
+def elf():
+    return emulator.build_firmware()
+
+
+@pytest.fixture(scope="module")
+def wav(tmp_path_factory) -> tuple[Path, float]:
+    """~2.4 s: noise, a word (espeak-ng if installed, else a chirp), noise; 22.05 kHz stereo."""
+    rng = np.random.default_rng(0)
+    try:
+        from model.synth import synthesize
+        word = synthesize("yes")
+    except Exception:  # noqa: BLE001 - no TTS on this machine: any loud sound will do
+        t = np.arange(8000) / 16000
+        word = np.zeros(16000, np.int16)
+        word[4000:12000] = (8000 * np.sin(2 * np.pi * (300 + 400 * t) * t)).astype(np.int16)
+    audio = np.concatenate([rng.normal(0, 100, 7000), word, rng.normal(0, 100, 15000)])
+    audio = np.clip(np.round(audio), -32768, 32767).astype(np.int16)
+    at_22k = resample(audio, 16000, 22050)
+    path = tmp_path_factory.mktemp("listen") / "yes_22k_stereo.wav"
+    write_wav(path, np.stack([at_22k, at_22k], axis=1), 22050)
+    return path, len(audio) / 16000
+
+
+def listen(*args: str, module: bool = False, **kw) -> subprocess.Popen:
+    cmd = [sys.executable, *(["-m", "host.listen"] if module else [str(ROOT / "host" / "listen.py")]), *args]
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def test_wav_through_the_emulated_board_json_lines(elf, wav):
+    path, seconds = wav
+    proc = listen("--emulator", "--elf", str(elf), "--wav", str(path), "--json")
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    events = [json.loads(line) for line in out.splitlines()]          # every line is one JSON object
+    assert events[0]["event"] == "ready" and events[-1]["event"] == "end"
+    ready, end = events[0], events[-1]
+    assert ready["board"] == "qemu_mps2_an386" and ready["labels"][:2] == ["_silence_", "_unknown_"]
+    assert ready["cost_unit"] == "instructions"
+    every = ready["infer_every_hops"]
+    hops = end["hops_sent"]
+    assert hops == int(np.ceil((seconds + 1.0) * 16000 / 320))        # the WAV plus 1 s of silence, whole hops
+    results = [e for e in events if e["event"] == "result"]
+    assert [r["hop"] for r in results] == list(range(49, hops + 1, every))
+    for r in results:
+        assert r["label"] in ready["labels"] and 0 <= r["exit"] < ready["exits"] and r["cost"] > 0
+        assert sum(r["scores"].values()) == pytest.approx(1.0, abs=0.01)
+        assert r["time_s"] == pytest.approx(r["hop"] * 0.02)
+    stats = end["stats"]
+    assert stats["hops"] == hops and stats["audio_frames"] == hops
+    assert stats["frames_dropped"] == stats["overruns"] == stats["crc_errors"] == stats["rx_dropped"] == 0
+    assert end["results"] == len(results) and end["host_dropped_hops"] == 0
+    assert end["detections"] == sum(e["event"] == "detection" for e in events)
+
+
+def test_plain_lines_without_a_terminal(elf, wav):
+    path, _ = wav
+    proc = listen("--emulator", "--elf", str(elf), "--wav", str(path), "--results", "--threshold", "0.5", module=True)
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("listening to yes_22k_stereo.wav (22050 Hz, 2 ch -> 16 kHz mono")
+    assert any(line.startswith("ready: board qemu_mps2_an386") for line in lines)
+    assert sum(line.startswith("result ") for line in lines) >= 3
+    assert lines[-1].startswith("end: ") and "overruns 0" in lines[-1]
+    assert "\x1b[" not in out                                          # no terminal control codes
+
+
+def test_board_that_disappears_mid_stream(elf, wav):
+    path, _ = wav
+    long_wav = path.with_name("long.wav")
+    from model.audio import read_wav
+    x, rate = read_wav(path)
+    write_wav(long_wav, np.concatenate([x] * 6), rate)                # ~15 s, streamed in real time
+    proc = listen("--emulator", "--elf", str(elf), "--wav", str(long_wav), "--json", "--realtime")
+    pid, results = None, 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and results < 3:
+        event = json.loads(proc.stdout.readline())
+        pid = event.get("emulator_pid", pid)
+        results += event["event"] == "result"
+    assert pid is not None and results == 3
+    os.kill(pid, signal.SIGKILL)                                       # the board vanishes
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1
+    assert "Traceback" not in err and "error:" in err
+    assert any(k in err for k in ("went away", "stopped", "disconnected")), err
+    assert json.loads(out.splitlines()[-1])["event"] == "error"
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("missing", "not found"),
+    ("empty", "empty"),
+    ("corrupt", "not a readable PCM WAV"),
+    ("8bit", "unsupported sample width 8 bits"),
+])
+def test_bad_wav_files_are_one_line_errors(tmp_path, kind, message):
+    import wave
+    path = tmp_path / f"{kind}.wav"
+    if kind == "empty":
+        write_wav(path, np.zeros(0, np.int16))
+    elif kind == "corrupt":
+        path.write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk")
+    elif kind == "8bit":
+        with wave.open(str(path), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(1)
+            w.setframerate(8000)
+            w.writeframes(bytes(800))
+    proc = listen("--wav", str(path), "--plain")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert err.startswith("error: file ") and str(path) in err and message in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
