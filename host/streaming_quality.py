@@ -43,7 +43,19 @@ from model.paths import data_dir
 KEYWORDS = demo.KEYWORDS
 DISTRACTORS = ("bed", "bird", "cat", "dog", "house", "marvin", "sheila", "tree", "wow", "happy")
 HOP = 320
-DEFAULT_INFER_EVERY = 2
+
+
+def firmware_infer_every(default: int = 4) -> int:
+    """APP_INFER_EVERY of the application firmware (firmware/src/app.h), so the evaluation build
+    infers as often as the firmware does."""
+    import re
+    from model.paths import REPO_ROOT
+
+    try:
+        m = re.search(r"#define APP_INFER_EVERY (\d+)", (REPO_ROOT / "firmware" / "src" / "app.h").read_text())
+    except OSError:
+        return default
+    return int(m[1]) if m else default
 
 
 @dataclass
@@ -153,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m host.streaming_quality", description=__doc__.split("\n")[0])
     ap.add_argument("--keywords", type=int, default=300, help="keyword clips in the stream (default 300)")
     ap.add_argument("--unknown", type=int, default=100, help="non-keyword words in the stream (default 100)")
-    ap.add_argument("--infer-every", type=int, default=DEFAULT_INFER_EVERY, help="inference period in 20 ms hops")
+    ap.add_argument("--infer-every", type=int, default=firmware_infer_every(),
+                    help="inference period in 20 ms hops (default: the firmware's APP_INFER_EVERY)")
     ap.add_argument("--generated", action="store_true", help="generated speech even when the shared data exist")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true", help="(the last line is JSON in any case)")

@@ -88,6 +88,18 @@ def test_generated_set_through_the_emulated_board_agrees_with_python(generated_s
 
 
 @needs_qemu
+@needs_espeak
+def test_serial_path_through_the_application_firmware_agrees(generated_set, capsys):
+    """The same clips over the emulated UART, through the streaming application (RESET, N-1 zero
+    hops, the clip): the RESULT of the clip's last hop is what the reference computes."""
+    assert evaluate.main([str(generated_set), "--emulator", "--serial", "--limit", "3", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["path"] == "serial" and report["board"] == "qemu_mps2_an386"
+    assert report["n"] == 3 and report["agreement_with_python"] == 1.0
+    assert report["cost_unit"] == "instructions" and report["avg_cost"] > 0
+
+
+@needs_qemu
 def test_stream_mode_matches_reference_windows_and_python_detector(eval_elf):
     from model.frontend import StreamingFrontend
 
