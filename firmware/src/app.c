@@ -1,19 +1,21 @@
 /* app.c - the bitear keyword-spotting application (contract in app.h): protocol messages in,
  * audio hops through bitear_stream and bitear_detector, RESULT / DETECTION / CREDIT / ACK out.
  *
- * Why N = 4 (an inference every 80 ms). Counted on the emulated Cortex-M4 with the firmware
- * itself (RESULT.cost, QEMU -icount; tests/test_firmware_stream.py prints the figures):
- *   - a hop without inference costs ~27 k instructions (front end + window shift) plus ~11 k to
- *     decode its AUDIO frame; the UART RX interrupt adds ~20-40 per byte on the emulated UART;
- *   - the network at full depth costs ~1.0 M instructions with the current tables (bar 2.0 M).
- * At 64 MHz a hop of 20 ms is 1.28 M cycles. N = 1 would take ~85 % of the CPU at the current
- * size and more than 100 % at the 2.0 M bar; N = 2 ~45 %; N = 4 ~25 % (~45 % at the bar), which
- * leaves room for a larger trained network, for cycles per instruction above 1 and for sleeping.
- * N = 4 still looks at every word many times: a 1 s window moved by 80 ms sees a 0.5 s word
- * whole in ~6 consecutive inferences, enough for the detector's average (1000 ms window,
- * minimum count 3). N = 5 (100 ms) saves little more and coarsens detection times.
- * One inference (up to ~31 ms at the bar) is longer than a hop: the queue of APP_QUEUE_HOPS hops
- * (80 ms) absorbs it.
+ * Why N = 4 (an inference every 80 ms). Counted on the emulated Cortex-M4 running this firmware
+ * (QEMU -icount; RESULT.cost and the tick counter; tests/test_firmware_stream.py prints them):
+ *   - a hop without inference costs ~78 k instructions in all: front end ~27 k, decoding its AUDIO
+ *     frame ~11 k, the UART RX interrupt ~40 per byte (the emulated UART holds one byte);
+ *   - a hop with an inference costs 753 k at full depth (412 k stopping at the first exit) with the
+ *     current placeholder tables; the budget bar for one full-depth network is 2.0 M.
+ * At 64 MHz a 20 ms hop is 1.28 M cycles. Average per hop, counting one cycle per instruction:
+ *   N = 1: 831 k (65 %; over 100 % at the 2.0 M bar)   N = 2: 454 k (35 %; 84 % at the bar)
+ *   N = 4: 266 k (21 %; 45 % at the bar)                N = 5: 229 k (18 %)
+ * (measured over a 5 s stream at N = 4: 258 k per hop). N = 4 leaves room for a larger trained
+ * network, for more than one cycle per instruction and for sleeping, and still looks at every word
+ * many times: a 1 s window moved by 80 ms holds a 0.5 s word whole in ~6 inferences, enough for the
+ * detector's average (1000 ms window, minimum count 3). N = 5 saves little more and coarsens
+ * detection times. One inference at the bar (~31 ms) outlasts a hop: AUDIO frames wait under
+ * credit (serial), the microphone's samples in the board's 128 ms buffer.
  */
 #include "app.h"
 

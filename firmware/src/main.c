@@ -9,8 +9,9 @@
  *      go into the hop queue instead (bitear_board_mic_start says whether there is one);
  *   3. one queued hop is processed (front end; every N hops an inference -> RESULT, detector ->
  *      DETECTION; CREDIT as the queue frees up);
- *   4. with nothing to do the board sleeps until input arrives (QEMU board: "cpsid i; check;
- *      wfi; cpsie i" in bitear_board_wait_for_input, so a byte arriving in between is not missed).
+ *   4. with nothing to do the board sleeps until a whole frame may have arrived (QEMU board:
+ *      "cpsid i; check; wfi; cpsie i" in bitear_board_wait_for_frame, so a byte arriving in
+ *      between is not missed; it sleeps on through the bytes of a frame up to its 0x00).
  * One hop per pass: bytes are drained between hops, so the RX buffer only ever holds what the
  * host may send under credit. Nothing is allocated; all state is the static app below.
  */
@@ -57,7 +58,11 @@ void bitear_app_loop(void)
     }
     app_poll_mic(&app);
     if (!app_step(&app)) {
-        bitear_board_wait_for_input();
+        if (app.mic) {
+            bitear_board_wait_for_input(); /* microphone samples wake it too */
+        } else {
+            bitear_board_wait_for_frame(); /* not woken for every byte of a frame */
+        }
     }
 }
 

@@ -93,6 +93,11 @@ void bitear_board_wait_for_input(void)
     (void)stdin_ready(-1);
 }
 
+void bitear_board_wait_for_frame(void)
+{
+    bitear_board_wait_for_input();
+}
+
 uint32_t bitear_board_ticks(void)
 {
     struct timespec ts;

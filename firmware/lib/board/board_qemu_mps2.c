@@ -3,7 +3,8 @@
  * Serial: CMSDK UART0 at 0x40004000. It holds a single received byte, so RX is interrupt
  * driven (IRQ 0) into a ring buffer; the handler clears the interrupt before draining, and
  * bitear_board_wait_for_input sleeps with "cpsid i; check; wfi; cpsie i" (other orders can
- * sleep through a byte that arrived in between). TX polls the TX-full flag.
+ * sleep through a byte that arrived in between); bitear_board_wait_for_frame does the same until
+ * a 0x00 byte has arrived (the handler counts them). TX polls the TX-full flag.
  * Ticks: SysTick from the 25 MHz CPU clock, extended to 32 bits by its wrap interrupt; under
  * QEMU -icount shift=0 one tick is exactly 40 instructions. The counter stops while asleep
  * in bitear_board_wait_for_input: it measures work, not waiting.
@@ -46,6 +47,8 @@
 
 static uint8_t rx_storage[RX_RING_SIZE];
 static bitear_ring_t rx_ring;
+static volatile uint32_t rx_zeros;  /* 0x00 bytes put into the ring (by the RX interrupt) */
+static uint32_t rx_zeros_taken;     /* ... and taken out of it (bitear_board_read / getc) */
 static volatile uint32_t systick_wraps;
 
 extern uint32_t __stack_bottom[], __stack_top[];
@@ -74,7 +77,10 @@ void bitear_qemu_uart0_rx_irq(void)
 {
     UART_INTCLR = UART_INT_RX; /* clear first: a byte arriving while draining re-raises it */
     while (UART_STATE & UART_STATE_RX_FULL) {
-        (void)bitear_ring_push(&rx_ring, (uint8_t)UART_DATA);
+        const uint8_t byte = (uint8_t)UART_DATA;
+        if (bitear_ring_push(&rx_ring, byte) == 0 && byte == 0u) {
+            rx_zeros++;
+        }
     }
 }
 
@@ -107,12 +113,20 @@ void bitear_board_puts(const char *s)
 
 int bitear_board_getc(void)
 {
-    return bitear_ring_pop(&rx_ring);
+    const int c = bitear_ring_pop(&rx_ring);
+    if (c == 0) {
+        rx_zeros_taken++;
+    }
+    return c;
 }
 
 size_t bitear_board_read(uint8_t *dst, size_t max)
 {
-    return bitear_ring_read(&rx_ring, dst, max);
+    const size_t n = bitear_ring_read(&rx_ring, dst, max);
+    for (size_t i = 0; i < n; i++) {
+        rx_zeros_taken += dst[i] == 0u;
+    }
+    return n;
 }
 
 size_t bitear_board_rx_available(void)
@@ -136,6 +150,20 @@ void bitear_board_wait_for_input(void)
         SYST_CSR = SYST_CSR_CPU_CLOCK;
         __asm__ volatile("wfi" ::: "memory");
         SYST_CSR = SYST_CSR_ENABLE | SYST_CSR_TICKINT | SYST_CSR_CPU_CLOCK;
+    }
+    __asm__ volatile("cpsie i" ::: "memory");
+}
+
+void bitear_board_wait_for_frame(void)
+{
+    /* As bitear_board_wait_for_input, but back to sleep after each byte until a frame is complete:
+     * the pending interrupt runs between "cpsie i" and "cpsid i", then the check is repeated. */
+    __asm__ volatile("cpsid i" ::: "memory");
+    while (rx_zeros == rx_zeros_taken && bitear_ring_count(&rx_ring) < RX_RING_SIZE / 2u) {
+        SYST_CSR = SYST_CSR_CPU_CLOCK;
+        __asm__ volatile("wfi" ::: "memory");
+        SYST_CSR = SYST_CSR_ENABLE | SYST_CSR_TICKINT | SYST_CSR_CPU_CLOCK;
+        __asm__ volatile("cpsie i\n\tcpsid i" ::: "memory");
     }
     __asm__ volatile("cpsie i" ::: "memory");
 }

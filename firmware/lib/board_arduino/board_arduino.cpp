@@ -104,6 +104,11 @@ void bitear_board_wait_for_input(void)
     }
 }
 
+void bitear_board_wait_for_frame(void)
+{
+    bitear_board_wait_for_input(); /* the cores' buffers are not scanned for delimiters */
+}
+
 uint32_t bitear_board_ticks(void)
 {
 #if defined(__ARM_ARCH_7EM__)
