@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import socket
 import sys
 import time
 from dataclasses import dataclass, field
@@ -319,6 +320,9 @@ def open_board(opts: "Options", on_info: Callable[[str, str], None]):
             port = serial.serial_for_url(url, baudrate=opts.baud, timeout=0.05)
         except (serial.SerialException, OSError, ValueError) as e:
             raise BitearError(f"cannot open the board's port {url}: {e}") from None
+        sock = getattr(port, "_socket", None)         # socket://: small frames must not wait for Nagle
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with port:
             yield port, url, None
         return

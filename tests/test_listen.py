@@ -143,3 +143,17 @@ def test_bad_wav_files_are_one_line_errors(tmp_path, kind, message):
     assert proc.returncode == 2
     assert err.startswith("error: file ") and str(path) in err and message in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_any_pyserial_url_with_port(elf, wav):
+    """--port takes a pyserial URL: here the emulated board's socket://, opened by listen itself."""
+    path, _ = wav
+    with emulator.Emulator(elf) as emu:
+        url = emu.port.port                                          # socket://127.0.0.1:N
+        emu.port.close()                                             # QEMU accepts the next connection
+        proc = listen("--port", url, "--wav", str(path), "--json")
+        out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    events = [json.loads(line) for line in out.splitlines()]
+    assert events[0]["event"] == "ready" and "emulator_pid" not in events[0]
+    assert events[-1]["event"] == "end" and events[-1]["results"] > 0
