@@ -157,3 +157,16 @@ def test_any_pyserial_url_with_port(elf, wav):
     events = [json.loads(line) for line in out.splitlines()]
     assert events[0]["event"] == "ready" and "emulator_pid" not in events[0]
     assert events[-1]["event"] == "end" and events[-1]["results"] > 0
+
+
+def test_ctrl_c_ends_cleanly_with_the_summary(elf, wav):
+    path, _ = wav
+    proc = listen("--emulator", "--elf", str(elf), "--wav", str(path), "--realtime", "--plain", "--results")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not proc.stdout.readline().startswith("result "):
+        pass
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert out.splitlines()[-1].startswith("end: ")

@@ -235,3 +235,17 @@ import contextlib  # noqa: E402
 @contextlib.contextmanager
 def _fake_open_board(opts, on_info):
     yield SimBoard(), "sim", None
+
+
+def test_rich_live_view_shows_detections_scores_and_stats():
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), width=110, force_terminal=True, record=True)
+    view = listen.RichView(console=console)
+    run_sim(SimBoard(), audio_with_labels([(0, 60), (2, 30), (11, 30)]), view)
+    console.print(view._render())
+    text = console.export_text()
+    assert "recent detections" in text and "yes" in text and "go" in text
+    assert "scores at 2.38 s (exit 1, 123 k instr)" in text
+    assert "hops sent 120" in text and "overruns 0" in text and "Ctrl-C stops" in text
+    assert text.count("█") > 20                                     # the score bars
