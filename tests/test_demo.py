@@ -84,7 +84,7 @@ def test_recording_is_generated_once_then_cached(tmp_path, monkeypatch):
     assert [w for _, w in rec.truth] == list(demo.KEYWORDS)
     assert [t for t, _ in rec.truth] == [1000 + 1800 * i for i in range(10)]
     for t, _ in rec.truth:                                    # speech right after each onset, louder than the noise
-        word = audio[t * 16 : t * 16 + 3200].astype(np.float64)
+        word = audio[t * 16 : t * 16 + 8000].astype(np.float64)
         gap = audio[t * 16 - 4000 : t * 16 - 800].astype(np.float64)
         assert np.sqrt(np.mean(word ** 2)) > 3 * np.sqrt(np.mean(gap ** 2))
     assert json.loads(rec.path.with_suffix(".json").read_text())["truth"] == [list(x) for x in rec.truth]
