@@ -500,6 +500,15 @@ class Session:
             self.poll(0)
             self.refresh_stats()
 
+    def board_listens(self) -> None:
+        """A board with its own microphone: show what it reports until Ctrl-C."""
+        self.view.info("board", "it listens with its own microphone: speak to the board (Ctrl-C ends)")
+        while True:
+            self.poll(0.05)
+            self.refresh_stats()
+            if self.summary.stats:
+                self.summary.audio_s = self.summary.stats.get("hops", 0) * HOP_S
+
     def finish(self) -> None:
         """Send the last partial hop (zero-padded), then wait until the board processed everything."""
         if len(self.backlog) % HOP:
@@ -519,13 +528,14 @@ class Session:
 
 def run(opts: Options, view: View, source=None, port=None) -> ListenSummary:
     """Stream opts' audio (or `source`) to the board (opts' or the open pyserial-like `port`) and
-    report to view; returns the summary. BitearError for a bad source, BoardError for anything
-    that ends the session on the board's side (the message says what happened)."""
+    report to view; returns the summary. A board with its own microphone (CREDIT capacity 0)
+    takes no audio: then only what it reports is shown, until Ctrl-C. BitearError for a bad
+    source, BoardError for anything that ends the session on the board's side."""
     from host.audio_input import MicSource, WavSource
 
     summary = ListenSummary()
-    if source is None:
-        source = WavSource(opts.wav, realtime=opts.realtime, tail_s=opts.tail_s) if opts.wav else MicSource(opts.device)
+    if source is None and opts.wav:                  # a bad file is reported before any board is opened
+        source = WavSource(opts.wav, realtime=opts.realtime, tail_s=opts.tail_s)
     with contextlib.ExitStack() as stack:
         if port is not None:
             board_desc, emu = "the given port", None
@@ -534,16 +544,28 @@ def run(opts: Options, view: View, source=None, port=None) -> ListenSummary:
                 port, board_desc, emu = stack.enter_context(open_board(opts, view.info))
             except BitearError as e:
                 raise BoardError(str(e)) from None
-        stack.enter_context(source)
-        view.start(summary, source.describe(), board_desc)
-        stack.callback(view.stop)
         t0 = time.monotonic()
         session = Session(port, opts, view, summary, emu)
         try:
             session.handshake()
-            view.ready(summary.ready, {"emulator_pid": emu.pid} if emu is not None else {})
-            session.stream(source.chunks(), realtime=source.realtime)
-            session.finish()
+        except BitearError as e:
+            raise BoardError(str(e)) from None
+        own_mic = session.board.credit is not None and session.board.credit.capacity == 0
+        if own_mic and source is not None:
+            raise BitearError(f"the board ({summary.ready.board}) listens with its own microphone and takes no "
+                              "audio from the host (CREDIT capacity 0): run without --wav")
+        if not own_mic:
+            source = source or MicSource(opts.device)
+            stack.enter_context(source)
+        view.start(summary, "the board's own microphone" if own_mic else source.describe(), board_desc)
+        stack.callback(view.stop)
+        view.ready(summary.ready, {"emulator_pid": emu.pid} if emu is not None else {})
+        try:
+            if own_mic:
+                session.board_listens()
+            else:
+                session.stream(source.chunks(), realtime=source.realtime)
+                session.finish()
         except KeyboardInterrupt:
             summary.stopped_by_user = True
             with contextlib.suppress(BitearError, KeyboardInterrupt):

@@ -249,3 +249,40 @@ def test_rich_live_view_shows_detections_scores_and_stats():
     assert "scores at 2.38 s (exit 1, 123 k instr)" in text
     assert "hops sent 120" in text and "overruns 0" in text and "Ctrl-C stops" in text
     assert text.count("█") > 20                                     # the score bars
+
+
+class MicSimBoard(SimBoard):
+    """A board with its own microphone: CREDIT capacity 0, a hop of its own audio per read."""
+
+    def credit(self):
+        self.send(P.Credit(self.expected, 0))
+
+    def read(self, n=1):
+        self.process(np.full(320, 3, np.int16))       # it hears "no"
+        return super().read(n)
+
+
+class StopAfter(listen.PlainView):
+    """Ctrl-C after `n` results."""
+
+    def __init__(self, n):
+        super().__init__(out=io.StringIO())
+        self.n = n
+
+    def result(self, res, time_s):
+        self.n -= 1
+        if self.n == 0:
+            raise KeyboardInterrupt
+
+
+def test_board_with_its_own_microphone_is_only_listened_to(tmp_path):
+    board = MicSimBoard()
+    view = StopAfter(5)
+    summary = listen.run(listen.Options(), view, port=board)
+    assert summary.stopped_by_user and summary.hops_sent == 0 and summary.results == 5
+    assert [d.label for d in summary.detections] == ["no"]
+    assert "listens with its own microphone" in view.out.getvalue()
+    wav = tmp_path / "x.wav"
+    write_wav(wav, np.zeros(3200, np.int16))
+    with pytest.raises(listen.BitearError, match="own microphone"):
+        listen.run(listen.Options(wav=wav), listen.PlainView(out=io.StringIO()), port=MicSimBoard())
