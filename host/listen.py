@@ -592,7 +592,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     brd.add_argument("--port", help="the board's serial port: any pyserial URL (default: search, else the emulated board)")
     brd.add_argument("--emulator", action="store_true", help="use the emulated board without searching for a real one")
     brd.add_argument("--elf", type=Path, help="with the emulated board: run this ELF instead of building qemu_m4")
-    brd.add_argument("--baud", type=int, default=115200)
+    brd.add_argument("--baud", type=int, default=115200, help="serial rate of a real board (default 115200)")
     net = ap.add_argument_group("network and detector (sent to the board)")
     net.add_argument("--threshold", type=float, help="early-exit threshold in [0, 1] for all exits (normalized entropy)")
     net.add_argument("--full-depth", action="store_true", help="never exit early")
