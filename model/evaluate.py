@@ -22,6 +22,7 @@ import numpy as np
 from model.errors import BitearError
 
 EVAL_BATCH = 256
+SPLIT_SALT = "bitear"  # salt of the speaker split used by model.train (sha1 of salt + speaker id)
 
 
 def exit_logits(student, features: np.ndarray, batch: int = EVAL_BATCH) -> list[np.ndarray]:
@@ -191,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threshold", type=float, default=None, help="one exit threshold in [0, 1] for all early exits (default: the checkpoint's)")
     parser.add_argument("--full-depth", action="store_true", help="never exit early")
     parser.add_argument("--plots", type=Path, default=None, help="folder for PNG plots")
+    parser.add_argument("--speakers", choices=("all", "train", "validation"), default="all",
+                        help="only the training or validation speakers of the checkpoint's own speaker split (test-set layout)")
     args = parser.parse_args(argv)
     try:
         return _run(args)
@@ -208,6 +211,14 @@ def _run(args) -> int:
         raise BitearError(f"--threshold must be in [0, 1], found {args.threshold}")
     student, meta = load_checkpoint(args.checkpoint)
     clips = load_eval_clips(args.data, progress=not args.json)
+    if args.speakers != "all":
+        split = meta.get("training", {}).get("config", {})
+        if "val_fraction" not in split:
+            raise BitearError(f"{args.checkpoint}: no training split in its metadata, --speakers {args.speakers} is not possible")
+        train, val = clips.split_by_speaker(split["val_fraction"], salt=SPLIT_SALT)
+        clips = val if args.speakers == "validation" else train
+        if len(clips) == 0:
+            raise BitearError(f"{args.data}: no clips of the checkpoint's {args.speakers} speakers")
     features = features_cached(clips.audio, progress=not args.json)
     logits = exit_logits(student, features)
     n_early = len(logits) - 1

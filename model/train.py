@@ -33,7 +33,7 @@ from model import augment
 from model.checkpoint import DEFAULT_CHECKPOINT, save_checkpoint
 from model.datasets import KEYWORDS, LABELS, BackgroundNoise, ClipSet
 from model.errors import BitearError
-from model.evaluate import calibrate_threshold, exit_logits, summarize
+from model.evaluate import SPLIT_SALT, calibrate_threshold, exit_logits, summarize
 from model.paths import cache_dir, data_dir
 
 # Words that are not keywords, spoken by the synthetic voices: the other Speech Commands words and some more.
@@ -110,7 +110,7 @@ def load_sources(cfg: TrainConfig, root: Path, progress: bool = True) -> tuple[C
 
     rng = np.random.default_rng(cfg.seed)
     dev = load_speech_commands(root / "speech_commands_v2_dev", progress=progress)
-    train_dev, val = dev.split_by_speaker(cfg.val_fraction, salt="bitear")
+    train_dev, val = dev.split_by_speaker(cfg.val_fraction, salt=SPLIT_SALT)
     noise = BackgroundNoise.load(root / "background_noise", progress=progress)
     parts = [train_dev]
     if (root / "speech_commands_v1_sample").is_dir():
