@@ -50,7 +50,8 @@ listen: setup
 	$(VENV_PY) host/listen.py
 
 # Figures of DESIGN.md section 4 counted on the emulated Cortex-M4; last stdout line is JSON.
-bench: setup
+# Builds the application first so flash/RAM are those of the qemu_m4 firmware (pio test leaves its test image there).
+bench: build
 	$(VENV_PY) -m host.bench
 
 clean:
