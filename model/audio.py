@@ -45,7 +45,7 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
         raise BitearError(f"file {path}: not found") from None
     except IsADirectoryError:
         raise BitearError(f"file {path}: is a folder, not a WAV file") from None
-    except (wave.Error, EOFError, ValueError, OSError) as e:
+    except (wave.Error, EOFError, ValueError, OSError, RuntimeError) as e:  # RuntimeError: a chunk runs past the end
         raise BitearError(f"file {path}: not a readable PCM WAV file (corrupt or truncated header?): {e}") from None
     if rate <= 0 or channels <= 0:
         raise BitearError(f"file {path}: corrupt header ({rate} Hz, {channels} channels)")

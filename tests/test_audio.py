@@ -118,3 +118,14 @@ def test_fit_to_one_second() -> None:
     assert cut.shape == (16000,) and (cut == 5000).sum() == 2000  # loudest window keeps the word
     with pytest.raises(ValueError):
         fit_to_one_second(short, align="right")
+
+
+def test_chunk_running_past_the_end_is_a_clear_error(tmp_path: Path) -> None:
+    """A chunk whose size field runs past the end of the file (wave raises a bare RuntimeError there)."""
+    fmt = b"fmt " + (16).to_bytes(4, "little") + (1).to_bytes(2, "little") + (1).to_bytes(2, "little") \
+        + (16000).to_bytes(4, "little") + (32000).to_bytes(4, "little") + (2).to_bytes(2, "little") + (16).to_bytes(2, "little")
+    listing = b"LIST" + (99999).to_bytes(4, "little") + b"abcd"
+    path = tmp_path / "runaway_chunk.wav"
+    path.write_bytes(b"RIFF" + (100).to_bytes(4, "little") + b"WAVE" + fmt + listing)
+    with pytest.raises(BitearError, match="runaway_chunk.wav"):
+        read_wav(path)
