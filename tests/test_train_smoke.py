@@ -67,3 +67,21 @@ def test_distillation_loss_falls_and_student_beats_chance(tmp_path):
     accuracy = float((exit_logits(student, val_features)[-1].argmax(1) == val.labels).mean())
     chance = 1 / (len(WORDS) + 1)
     assert accuracy >= 2.5 * chance, f"student accuracy {accuracy:.2f} on held-out voices (chance {chance:.2f})"
+
+
+def test_training_resumes_from_the_last_finished_epoch(tmp_path):
+    from model.train import Pool
+
+    rng = np.random.default_rng(5)
+    n = 64
+    pool = Pool(rng.integers(-128, 128, (n, 49, 40)).astype(np.int8), rng.normal(0, 3, (n, 12)).astype(np.float32),
+                rng.integers(0, 12, n), np.array(["random"] * n))
+    val_x, val_y = pool.features[:16], pool.labels[:16]
+    quiet = dict(progress=False, log=lambda *_: None)
+    _, first = distill(TrainConfig(seed=4, epochs=2, batch=32), pool, val_x, val_y, tmp_path, **quiet)
+    assert (tmp_path / "train_state.safetensors").is_file() and len(first) == 2
+    logs = []
+    _, resumed = distill(TrainConfig(seed=4, epochs=3, batch=32), pool, val_x, val_y, tmp_path, resume=True,
+                         progress=False, log=logs.append)
+    assert any("resumed after epoch 2" in line for line in logs)
+    assert len(resumed) == 3 and resumed[:2] == first
