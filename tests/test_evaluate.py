@@ -35,17 +35,20 @@ def test_early_exit_stops_at_the_first_confident_head():
     assert taken.tolist() == [0, 0, 0]
 
 
-def test_calibration_keeps_accuracy_within_the_allowed_drop():
+def test_calibration_finds_the_cheapest_thresholds_within_the_allowed_drop():
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 12, 400)
     final = np.stack([_certain(l, 8.0) for l in labels])
-    # early head: right and confident on the first half, unsure (and often wrong) on the rest
+    # exit 0: right and confident on the first half, unsure on the rest; exit 1: confident on the next quarter
     early = np.concatenate([final[:200], rng.normal(0, 0.5, (200, 12))])
-    logits = [early, final]
-    t = evaluate.calibrate_threshold(logits, labels, [100, 200], max_drop_points=1.0)
-    pred, taken = evaluate.early_exit(logits, [t])
+    middle = np.concatenate([rng.normal(0, 0.5, (200, 12)), final[200:300], rng.normal(0, 0.5, (100, 12))])
+    logits = [early, middle, final]
+    thresholds = evaluate.calibrate_thresholds(logits, labels, [100, 200, 300], max_drop_points=1.0)
+    pred, taken = evaluate.early_exit(logits, thresholds)
     assert (pred == labels).mean() >= 1.0 - 0.01
-    assert 0.0 < t < 1.0 and 0.0 < (taken == 0).mean() < 1.0  # some clips stop early, not all
+    # the cheapest choice sends the confident half / quarter to their exits (the allowed drop may add a few lucky guesses)
+    assert (taken[:200] == 0).all() and (taken[200:300] == 1).mean() >= 0.95 and (taken[300:] == 2).mean() >= 0.9
+    assert evaluate.calibrate_thresholds([final], labels, [300], 1.0) == []
 
 
 def _write_folder(root, n_per_class=2):
