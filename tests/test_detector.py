@@ -9,28 +9,23 @@ from __future__ import annotations
 
 import math
 import random
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from host.detector import CAPACITY, MAX_CLASSES, Detector, DetectorParams, detect
+from tests.c_build import SANITIZE, build_driver
 
 ROOT = Path(__file__).resolve().parent.parent
 C_DIR = ROOT / "firmware" / "lib" / "bitear"
 DRIVER = Path(__file__).with_name("test_detector_driver.c")
-CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-Wconversion"]
-SANITIZE = ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
 SILENCE, UNKNOWN, YES, NO = 0, 1, 2, 3
 BITEAR_ERR_ARG, BITEAR_ERR_STATE = -2, -4
 
 
 def _build(out: Path, flags: list[str]) -> Path:
-    cc = shutil.which("gcc") or pytest.skip("gcc not found")
-    cmd = [cc, *CFLAGS, *flags, "-I", str(C_DIR), str(DRIVER), str(C_DIR / "bitear_detector.c"), "-o", str(out)]
-    subprocess.run(cmd, check=True, capture_output=True, text=True)
-    return out
+    return build_driver(out, DRIVER, ["bitear_detector.c"], flags)
 
 
 @pytest.fixture(scope="module")
@@ -275,9 +270,6 @@ def test_random_streams_under_sanitizers(driver_asan):
 
 def test_cortex_m4_cost_of_one_result():
     """Exact instructions of bitear_detector_process with a full ring on the Cortex-M4 (unicorn)."""
-    pytest.importorskip("unicorn")
-    if shutil.which("arm-none-eabi-gcc") is None:
-        pytest.skip("arm-none-eabi-gcc not found")
     import struct
 
     import numpy as np

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import random
 import re
-import shutil
 import struct
 import subprocess
 from pathlib import Path
@@ -19,20 +18,16 @@ import numpy as np
 import pytest
 
 from host import protocol as P
+from tests.c_build import SANITIZE, build_driver
 
 ROOT = Path(__file__).resolve().parent.parent
 C_DIR = ROOT / "firmware" / "lib" / "bitear"
 DRIVER = Path(__file__).with_name("test_protocol_driver.c")
 VECTORS_H = ROOT / "firmware" / "test" / "test_protocol" / "vectors.h"
-CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-Wconversion"]
-SANITIZE = ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
 
 
 def _build(out: Path, flags: list[str]) -> Path:
-    cc = shutil.which("gcc") or pytest.skip("gcc not found")
-    cmd = [cc, *CFLAGS, *flags, "-I", str(C_DIR), str(DRIVER), str(C_DIR / "bitear_protocol.c"), "-o", str(out)]
-    subprocess.run(cmd, check=True, capture_output=True, text=True)
-    return out
+    return build_driver(out, DRIVER, ["bitear_protocol.c"], flags)
 
 
 @pytest.fixture(scope="module")
@@ -393,9 +388,6 @@ __attribute__((noipa, used)) int encode_msg(const bitear_proto_msg_t *msg, uint8
 
 
 def test_cortex_m4_decodes_an_audio_frame_and_encodes_a_result_cheaply(tmp_path):
-    pytest.importorskip("unicorn")
-    if shutil.which("arm-none-eabi-gcc") is None:
-        pytest.skip("arm-none-eabi-gcc not found")
     from host.m4run import M4Program
 
     helper = tmp_path / "proto_cost.c"
