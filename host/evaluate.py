@@ -46,6 +46,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from model.errors import BitearError
+from model.evaluate import print_exits, print_per_class
 from model.paths import REPO_ROOT
 
 TABLES_DIR = REPO_ROOT / "firmware" / "lib" / "bitear"
@@ -478,15 +479,11 @@ def _run(args) -> int:
     print(f"accuracy {report['accuracy'] * 100:.2f} %   (Python reference {report['python_accuracy'] * 100:.2f} %)")
     print(f"agreement with the Python integer reference: {report['agreement_with_python'] * 100:.2f} %"
           + (f"  (first mismatches: clips {report['mismatches']})" if report["mismatches"] else ""))
-    for e in report["exits"]:
-        acc = "-" if e["accuracy"] is None else f"{e['accuracy'] * 100:.1f} %"
-        print(f"  exit {e['index']}: {e['fraction'] * 100:5.1f} % of clips stop here, accuracy there {acc}")
+    print_exits(report)
     if "avg_instructions_inference" in report:
         print(f"instructions: inference {report['avg_instructions_inference']:,.0f} on average (early exit), "
               f"front end {report['avg_instructions_frontend_hop']:,.0f} per hop")
-    for name in names:
-        if name in report["per_class_accuracy"]:
-            print(f"  {name:10} {report['per_class_accuracy'][name] * 100:5.1f} %")
+    print_per_class(report, names)
     if args.json:
         print(json.dumps(report))
     return 0

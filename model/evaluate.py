@@ -191,6 +191,20 @@ def write_plots(logits: list[np.ndarray], labels: np.ndarray, thresholds: list[f
     return paths
 
 
+def print_exits(report: dict) -> None:
+    """One line per exit: fraction of clips that stopped there and the accuracy there."""
+    for e in report["exits"]:
+        acc = "-" if e["accuracy"] is None else f"{e['accuracy'] * 100:.1f} %"
+        print(f"  exit {e['index']}: {e['fraction'] * 100:5.1f} % of clips stop here, accuracy there {acc}")
+
+
+def print_per_class(report: dict, names) -> None:
+    """One line per class present in the report's `per_class_accuracy`, in the order of `names`."""
+    for name in names:
+        if name in report["per_class_accuracy"]:
+            print(f"  {name:10} {report['per_class_accuracy'][name] * 100:5.1f} %")
+
+
 def load_eval_clips(data: Path, progress: bool):
     """Clips of a Speech Commands folder (test-set layout: all; full layout: its test split)."""
     from model.datasets import is_test_layout, load_speech_commands
@@ -257,12 +271,8 @@ def _run(args) -> int:
     print(f"accuracy {report['accuracy'] * 100:.2f} % (full depth {report['accuracy_full_depth'] * 100:.2f} %)")
     print(f"binary MACs: average {report['avg_binary_macs']:,.0f} of {report['full_binary_macs']:,} full depth "
           f"({report['avg_binary_macs'] / report['full_binary_macs'] * 100:.0f} %)")
-    for e in report["exits"]:
-        acc = "-" if e["accuracy"] is None else f"{e['accuracy'] * 100:.1f} %"
-        print(f"  exit {e['index']}: {e['fraction'] * 100:5.1f} % of clips stop here, accuracy there {acc}")
-    for name in LABELS:
-        if name in report["per_class_accuracy"]:
-            print(f"  {name:10} {report['per_class_accuracy'][name] * 100:5.1f} %")
+    print_exits(report)
+    print_per_class(report, LABELS)
     if args.json:
         print(json.dumps(report))
     return 0
