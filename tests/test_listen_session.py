@@ -7,7 +7,6 @@ end to end in tests/test_listen.py (emulated board)."""
 from __future__ import annotations
 
 import collections
-import dataclasses
 import io
 import json
 import time
@@ -19,12 +18,13 @@ import serial
 from host import listen
 from host import protocol as P
 from model.audio import write_wav
+from tests.sim_board import BoardWire
 
 LABELS = ("_silence_", "_unknown_", "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 EVERY = 2
 
 
-class SimBoard:
+class SimBoard(BoardWire):
     """The firmware's conversation in Python: READY/CREDIT, ACKs, a queue of `capacity` hops
     worked off `per_read` hops per read(), a RESULT every EVERY hops from hop 49 on (label =
     the hop's mean sample mod 12, so tests choose what is "heard"), a DETECTION when the label
@@ -32,40 +32,25 @@ class SimBoard:
     processing that many hops (new READY, everything forgotten)."""
 
     def __init__(self, capacity=8, per_read=4, reset_at_hop=None, vanish_at_hop=None):
+        super().__init__(capacity)
         self.timeout = None
-        self.capacity, self.per_read = capacity, per_read
+        self.per_read = per_read
         self.reset_at_hop, self.vanish_at_hop = reset_at_hop, vanish_at_hop
-        self.decoder = P.FrameDecoder()
-        self.out = bytearray()
         self.commands: list[P.Message] = []
         self.boot()
 
     def boot(self):
-        self.queue: collections.deque = collections.deque()
-        self.expected = self.hops = self.seq = 0
+        self.reset_wire()
+        self.hops = 0
         self.last_label = -1
         self.counts = collections.Counter()
         self.send(P.Ready(16000, 320, EVERY, 3, 0, "sim", "0f066307d9bed4e0", LABELS))
         self.credit()
 
-    def send(self, msg):
-        self.out += P.encode(dataclasses.replace(msg, seq=self.seq))
-        self.seq = (self.seq + 1) & 0xFFFF
-
-    def credit(self):
-        self.send(P.Credit(self.expected + self.capacity - len(self.queue), self.capacity))
-
     def handle(self, msg):
         ack = lambda status=0: self.send(P.Ack(msg.seq, msg.TYPE, status))
         if isinstance(msg, P.Audio):
-            if msg.hop < self.expected:
-                self.counts["bad_commands"] += 1
-                return
-            self.counts["frames_dropped"] += msg.hop - self.expected
-            self.expected = msg.hop + 1
-            if len(self.queue) >= self.capacity:
-                self.counts["overruns"] += 1
-            else:
+            if self.admit_audio(msg, self.counts):
                 self.queue.append(msg.samples)
             return
         self.commands.append(msg)

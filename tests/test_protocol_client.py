@@ -6,8 +6,6 @@ end-to-end tests.
 """
 from __future__ import annotations
 
-import collections
-import dataclasses
 import time
 
 import numpy as np
@@ -16,11 +14,12 @@ import serial
 
 from host import protocol as P
 from model.errors import BitearError
+from tests.sim_board import BoardWire
 
 LABELS = ("_silence_", "_unknown_", "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 
 
-class FakeBoard:
+class FakeBoard(BoardWire):
     """Enough of a pyserial port and of the firmware for BoardClient.
 
     capacity: AUDIO queue size; consume: hops the board takes from its queue per read() call
@@ -28,14 +27,11 @@ class FakeBoard:
     """
 
     def __init__(self, capacity=3, consume=1, silent=False, garbage=b""):
+        super().__init__(capacity)
         self.timeout = None
-        self.capacity, self.consume, self.silent = capacity, consume, silent
-        self.decoder = P.FrameDecoder()
-        self.out = bytearray(garbage)
-        self.queue: collections.deque = collections.deque()
+        self.consume, self.silent = consume, silent
+        self.out += garbage
         self.processed: list[tuple[int, np.ndarray]] = []
-        self.expected = 0
-        self.seq = 0
         self.gone = False
         self.counts = dict.fromkeys(("audio_frames", "frames_dropped", "overruns", "bad_commands"), 0)
         self.thresholds: list[tuple[int, int]] = []
@@ -44,24 +40,10 @@ class FakeBoard:
             self.credit()
 
     # -- the board's side --
-    def send(self, msg: P.Message):
-        self.out += P.encode(dataclasses.replace(msg, seq=self.seq))
-        self.seq = (self.seq + 1) & 0xFFFF
-
-    def credit(self):
-        self.send(P.Credit(self.expected + self.capacity - len(self.queue), self.capacity))
-
     def handle(self, msg):
         ack = lambda status=0: self.send(P.Ack(msg.seq, msg.TYPE, status))
         if isinstance(msg, P.Audio):
-            if msg.hop < self.expected:
-                self.counts["bad_commands"] += 1
-                return
-            self.counts["frames_dropped"] += msg.hop - self.expected
-            self.expected = msg.hop + 1
-            if len(self.queue) >= self.capacity:
-                self.counts["overruns"] += 1
-            else:
+            if self.admit_audio(msg, self.counts):
                 self.queue.append((msg.hop, msg.samples))
                 self.counts["audio_frames"] += 1
         elif isinstance(msg, P.Hello):
