@@ -14,6 +14,7 @@ few epochs and prints the validation-speaker accuracy per exit after each epoch.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -30,8 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--kd-weight", type=float, default=0.7)
+    parser.add_argument("--mix", type=float, default=0.0, help="share of each batch replaced by teacher-labelled mixes")
+    parser.add_argument("--temperature", type=float, default=2.0)
     parser.add_argument("--masks", type=int, default=0, help="SpecAugment time and frequency masks per clip")
     parser.add_argument("--stages", default="binary")
+    parser.add_argument("--stem-cepstra", type=int, default=0, help="keep the stem in the span of the first K DCT vectors")
+    parser.add_argument("--config", type=Path, default=None, help="student config JSON")
     args = parser.parse_args(argv)
     try:
         from model.feature_cache import features_cached
@@ -50,10 +55,12 @@ def main(argv: list[str] | None = None) -> int:
         key = pool_cfg.pool_key(teacher.sha256, str(FRONTEND_PARAMS["source_hash"]))
         pool = build_pool(pool_cfg, sources, noise, lambda a: teacher_logits_cached(a, teacher=teacher), features_cached, key)
         pick = np.random.default_rng(0).choice(len(pool.labels), min(args.clips, len(pool.labels)), replace=False)
-        sub = Pool(pool.features[pick], pool.teacher[pick], pool.labels[pick], pool.sources[pick])
-        cfg = TrainConfig(epochs=args.epochs, lr=args.lr, kd_weight=args.kd_weight, spec_time_masks=args.masks,
-                          spec_freq_masks=args.masks, stages=tuple(args.stages.split(",")))
-        distill(cfg, sub, features_cached(val.audio, progress=False), val.labels, Path(tempfile.mkdtemp()), progress=False)
+        sub = Pool(pool.features[pick], pool.teacher[pick], pool.labels[pick], pool.sources[pick], pool.mfcc[pick])
+        cfg = TrainConfig(epochs=args.epochs, lr=args.lr, kd_weight=args.kd_weight, temperature=args.temperature, spec_time_masks=args.masks,
+                          spec_freq_masks=args.masks, stages=tuple(args.stages.split(",")),
+                          stem_cepstra=args.stem_cepstra, mix_fraction=args.mix, config=json.loads(args.config.read_text()) if args.config else {})
+        distill(cfg, sub, features_cached(val.audio, progress=False), val.labels, Path(tempfile.mkdtemp()), progress=False,
+                teacher_from_mfcc=lambda m: teacher.logits_from_features(m, backend="numpy"))
     except BitearError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -94,6 +94,9 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
             raise BitearError(f"checkpoint {path}: tensor '{name}' is missing")
         if tuple(tensors[name].shape) != shape:
             raise BitearError(f"checkpoint {path}: tensor '{name}' has shape {tuple(tensors[name].shape)}, config expects {shape}")
+    unexpected = sorted(set(tensors) - set(expected))
+    if unexpected:
+        raise BitearError(f"checkpoint {path}: unexpected tensor '{unexpected[0]}' ({len(unexpected)} not in the config's student)")
     n_exits = sum(1 for b in meta["config"]["blocks"] if b.get("exit"))
     if len(meta["exit_thresholds"]) != n_exits - 1:
         raise BitearError(f"checkpoint {path}: {len(meta['exit_thresholds'])} exit thresholds, config has {n_exits - 1} early exits")

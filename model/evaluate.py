@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -25,14 +26,21 @@ EVAL_BATCH = 256
 SPLIT_SALT = "bitear"  # salt of the speaker split used by model.train (sha1 of salt + speaker id)
 
 
-def exit_logits(student, features: np.ndarray, batch: int = EVAL_BATCH) -> list[np.ndarray]:
-    """Float logits of every exit for (N, 49, 40) int8 features, batch norm in inference mode."""
+_EVAL_JITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def exit_logits(student, features: np.ndarray, batch: int = EVAL_BATCH, stage: str = "binary") -> list[np.ndarray]:
+    """Float logits of every exit for (N, 49, 40) int8 features, batch norm in inference mode.
+
+    `stage` is a training stage of `model.train` ("binary" is the deployed network; "real" and "binact"
+    evaluate the relaxed networks of a staged schedule)."""
     from tinygrad import Tensor, TinyJit
 
-    jit = getattr(student, "_eval_jit", None)
+    jits = _EVAL_JITS.setdefault(student, {})  # kept off the student: its state dict is what checkpoints save
+    jit = jits.get(stage)
     if jit is None:
-        jit = TinyJit(lambda x: [o.realize() for o in student(x)])
-        student._eval_jit = jit
+        jit = TinyJit(lambda x: [o.realize() for o in student(x, binary_act=stage != "real", binary_weights=stage == "binary")])
+        jits[stage] = jit
     n = len(features)
     outs: list[list[np.ndarray]] = []
     for lo in range(0, n, batch):

@@ -24,6 +24,7 @@ import json
 import math
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from model import augment
 from model.checkpoint import DEFAULT_CHECKPOINT, save_checkpoint
 from model.datasets import KEYWORDS, LABELS, BackgroundNoise, ClipSet
 from model.errors import BitearError
+from model.mfcc import mfcc
 from model.evaluate import SPLIT_SALT, calibrate_thresholds, exit_logits, summarize
 from model.paths import cache_dir, data_dir
 
@@ -62,6 +64,8 @@ class TrainConfig:
     silence_clips: int = 400
     spec_time_masks: int = 0
     spec_freq_masks: int = 0
+    mix_fraction: float = 0.0        # share of every batch replaced by log-domain mixes of two pool clips, labelled by the teacher
+    stem_cepstra: int = 0            # >0: keep the stem's weights in the span of the first K DCT-II vectors over the mel bins
     calibration_drop: float = 0.95   # percentage points of accuracy the early exits may lose (issue bar: 1)
     config: dict = field(default_factory=dict)  # student config; empty = DEFAULT_CONFIG
 
@@ -71,7 +75,7 @@ class TrainConfig:
         return hashlib.sha1(json.dumps(fields).encode()).hexdigest()[:16]
 
 
-POOL_VERSION = 1
+POOL_VERSION = 2  # 2: the pool keeps the teacher's MFCC of every clip (for mixes labelled on the fly)
 
 
 @dataclass
@@ -81,6 +85,7 @@ class Pool:
     teacher: np.ndarray    # (N, 12) float32
     labels: np.ndarray     # (N,) int64
     sources: np.ndarray    # (N,) str
+    mfcc: np.ndarray | None = None  # (N, 49, 10) float32 teacher input, when mixes are to be labelled
 
 
 def augment_copies(rng: np.random.Generator, clips: ClipSet, copies: int, noise: BackgroundNoise | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -134,7 +139,7 @@ def build_pool(cfg: TrainConfig, sources: ClipSet, noise: BackgroundNoise | None
     path = cache_dir("pools") / f"{key}.npz" if key else None
     if path is not None and path.is_file():
         with np.load(path) as z:
-            return Pool(z["features"], z["teacher"], z["labels"], z["sources"])
+            return Pool(z["features"], z["teacher"], z["labels"], z["sources"], z["mfcc"])
     rng = np.random.default_rng([cfg.seed, 1])
     t0 = time.perf_counter()
     audio, labels, srcs = augment_copies(rng, sources, cfg.copies, noise)
@@ -142,15 +147,36 @@ def build_pool(cfg: TrainConfig, sources: ClipSet, noise: BackgroundNoise | None
     feats = features_of(audio)
     t2 = time.perf_counter()
     logits = teacher_logits(audio)
+    teacher_input = mfcc(audio)
     t3 = time.perf_counter()
     if progress:
         print(f"pool: {len(audio)} clips; augment {t1 - t0:.0f} s, features {t2 - t1:.0f} s, teacher {t3 - t2:.0f} s")
-    pool = Pool(feats, logits.astype(np.float32), labels, srcs)
+    pool = Pool(feats, logits.astype(np.float32), labels, srcs, teacher_input.astype(np.float32))
     if path is not None:
         tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, features=pool.features, teacher=pool.teacher, labels=pool.labels, sources=pool.sources)
+        np.savez(tmp, features=pool.features, teacher=pool.teacher, labels=pool.labels, sources=pool.sources,
+                 mfcc=pool.mfcc)
         tmp.replace(path)
     return pool
+
+
+def cepstral_projection(bins: int, k: int) -> np.ndarray:
+    """(bins, bins) projection onto the span of the first k orthonormal DCT-II vectors over the mel bins.
+
+    A stem kept in this span sees only the smooth spectral envelope (like the first k MFCCs), not the
+    pitch harmonics that resolve in the narrow low mel bands: a prior against learning the speaker.
+    """
+    n = np.arange(bins)
+    d = np.cos(np.pi / bins * np.arange(k)[:, None] * (n[None, :] + 0.5)) * np.sqrt(2.0 / bins)
+    d[0] /= np.sqrt(2.0)
+    return (d.T @ d).astype(np.float32)
+
+
+def project_stem(weight, projection):
+    """Stem weight (C, bins, 1, k) with its bin axis projected by `projection` (bins, bins)."""
+    c, b, _, k = weight.shape
+    w = weight.permute(0, 2, 3, 1).reshape(c * k, b) @ projection
+    return w.reshape(c, 1, k, b).permute(0, 3, 1, 2)
 
 
 def cosine_lr(base: float, step: int, total: int, warmup: int) -> float:
@@ -160,8 +186,10 @@ def cosine_lr(base: float, step: int, total: int, warmup: int) -> float:
 
 
 def distill(cfg: TrainConfig, pool: Pool, val_features: np.ndarray, val_labels: np.ndarray, state_dir: Path,
-            resume: bool = False, progress: bool = True, floor: int = -128, log=print):
-    """Train a BinaryStudent on the pool; returns (student, history). Resumable from `state_dir`."""
+            resume: bool = False, progress: bool = True, log=print, teacher_from_mfcc=None):
+    """Train a BinaryStudent on the pool; returns (student, history). Resumable from `state_dir`.
+
+    teacher_from_mfcc: (N, 49, 10) MFCC -> (N, 12) teacher logits, needed when `cfg.mix_fraction` > 0."""
     from tinygrad import Context, Tensor, TinyJit, nn
     from tinygrad.nn.optim import Adam
     from tinygrad.nn.state import get_state_dict, safe_load, safe_save, load_state_dict
@@ -189,6 +217,9 @@ def distill(cfg: TrainConfig, pool: Pool, val_features: np.ndarray, val_labels: 
     for t in get_state_dict(opt).values():
         t.realize()
 
+    stem_projection = Tensor(cepstral_projection(student.config["bins"], cfg.stem_cepstra)) if cfg.stem_cepstra else None
+    if stem_projection is not None:
+        student.stem.weight.assign(project_stem(student.stem.weight, stem_projection)).realize()
     T = cfg.temperature
     teacher_soft = pool.teacher / T
 
@@ -209,9 +240,33 @@ def distill(cfg: TrainConfig, pool: Pool, val_features: np.ndarray, val_labels: 
             opt.zero_grad()
             loss = loss_fn(x, t_logits, y, stage)
             loss.backward()
-            clipped = [w.assign(w.detach().clip(-1.0, 1.0)) for w in student.latent_weights()]
-            return loss.realize(*opt.schedule_step(), *clipped, *student.running_statistics())
+            updates = opt.schedule_step()  # first: the clip and projection below must act on the updated weights
+            constrained = [w.assign(w.detach().clip(-1.0, 1.0)) for w in student.latent_weights()]
+            if stem_projection is not None:
+                constrained.append(student.stem.weight.assign(project_stem(student.stem.weight.detach(), stem_projection)))
+            return loss.realize(*updates, *constrained, *student.running_statistics())
         return TinyJit(step)
+
+    mixing = cfg.mix_fraction > 0
+    if mixing and (pool.mfcc is None or teacher_from_mfcc is None):
+        raise ValueError("mix_fraction > 0 needs the pool's teacher MFCC and a teacher_from_mfcc function")
+
+    def make_batch(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(features, teacher logits / T, hard labels) of one batch, float32/float32/int64."""
+        feats, soft, hard = pool.features[idx].astype(np.float32), teacher_soft[idx], pool.labels[idx]
+        if mixing:
+            # Log-domain mixup: the student's log-mel features and the teacher's MFCC (linear in log-mel) of two
+            # clips are mixed with the same weight, so both networks see the same blend; the teacher labels it.
+            m = int(round(cfg.mix_fraction * len(idx)))
+            partner = rng.integers(0, len(pool.labels), m)
+            lam = rng.uniform(0.0, 1.0, (m, 1, 1)).astype(np.float32)
+            feats[:m] = np.round(lam * feats[:m] + (1 - lam) * pool.features[partner])
+            mixed = teacher_from_mfcc(lam * pool.mfcc[idx[:m]] + (1 - lam) * pool.mfcc[partner])
+            soft[:m], hard[:m] = mixed / T, mixed.argmax(axis=1)
+        # masks are filled with the batch's mean value: the front end's floor (-128, digital silence) never
+        # occurs in real audio, and filling with it skewed the batch-norm statistics (val accuracy 44 % -> 22 %)
+        feats = augment.spec_augment(rng, feats, float(np.round(feats.mean())), cfg.spec_time_masks, 8, cfg.spec_freq_masks, 6)
+        return feats, soft, hard
 
     steps = {s: make_step(s) for s in dict.fromkeys(cfg.stages)}
     n = len(pool.labels)
@@ -222,20 +277,23 @@ def distill(cfg: TrainConfig, pool: Pool, val_features: np.ndarray, val_labels: 
         order = rng.permutation(n)
         t0, losses = time.perf_counter(), []
         bar = tqdm(range(per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs} [{stage}]", disable=not progress, leave=False)
-        for b in bar:
-            idx = order[b * cfg.batch:(b + 1) * cfg.batch]
-            feats = pool.features[idx]
-            # masks are filled with the batch's mean value: the front end's floor (-128, digital silence) never
-            # occurs in real audio, and filling with it skewed the batch-norm statistics (val accuracy 44 % -> 22 %)
-            feats = augment.spec_augment(rng, feats, int(round(float(feats.mean()))), cfg.spec_time_masks, 8, cfg.spec_freq_masks, 6)
-            lr = cosine_lr(cfg.lr, epoch * per_epoch + b, total_steps, warmup=min(300, total_steps // 10 + 1))
-            opt.lr.assign(Tensor([lr], dtype=opt.lr.dtype)).realize()
-            with Context(TRAINING=1):
-                loss = steps[stage](Tensor(feats.astype(np.float32)), Tensor(teacher_soft[idx]), Tensor(pool.labels[idx]))
-            losses.append(loss.item())
-            if b % 20 == 0:
-                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
-        logits = exit_logits(student, val_features)
+        batches = (order[b * cfg.batch:(b + 1) * cfg.batch] for b in range(per_epoch))
+        # batches are prepared (masks, mixes labelled by the teacher) one ahead in a worker thread while tinygrad
+        # trains; the worker alone draws from `rng`, in batch order, so a seed still fixes everything
+        with ThreadPoolExecutor(max_workers=1) as worker:
+            pending = worker.submit(make_batch, next(batches))
+            for b in bar:
+                feats, soft, hard = pending.result()
+                if b + 1 < per_epoch:
+                    pending = worker.submit(make_batch, next(batches))
+                lr = cosine_lr(cfg.lr, epoch * per_epoch + b, total_steps, warmup=min(300, total_steps // 10 + 1))
+                opt.lr.assign(Tensor([lr], dtype=opt.lr.dtype)).realize()
+                with Context(TRAINING=1):
+                    loss = steps[stage](Tensor(feats), Tensor(soft), Tensor(hard))
+                losses.append(loss.item())
+                if b % 20 == 0:
+                    bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+        logits = exit_logits(student, val_features, stage=stage)
         accs = [float((l.argmax(1) == val_labels).mean()) for l in logits]
         record = {"epoch": epoch + 1, "stage": stage, "loss": float(np.mean(losses)), "val_exit_accuracy": accs,
                   "seconds": time.perf_counter() - t0}
@@ -259,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
     parser.add_argument("--kd-weight", type=float, default=TrainConfig.kd_weight)
     parser.add_argument("--temperature", type=float, default=TrainConfig.temperature)
+    parser.add_argument("--mix-fraction", type=float, default=TrainConfig.mix_fraction,
+                        help="share of every batch replaced by log-domain mixes of two clips, labelled by the teacher on the fly")
     parser.add_argument("--stages", default=",".join(TrainConfig.stages), help="comma list of real,binact,binary")
     parser.add_argument("--tts-keyword-variants", type=int, default=TrainConfig.tts_keyword_variants)
     parser.add_argument("--tts-other-variants", type=int, default=TrainConfig.tts_other_variants)
@@ -288,7 +348,7 @@ def _run(args) -> int:
         raise BitearError(f"training needs the data folder with speech_commands_v2_dev/ (found {root}); set BITEAR_DATA or pass --data")
     cfg = TrainConfig(seed=args.seed, epochs=args.epochs, batch=args.batch, lr=args.lr, kd_weight=args.kd_weight,
                       temperature=args.temperature, stages=tuple(s.strip() for s in args.stages.split(",")),
-                      copies=args.copies, tts_keyword_variants=args.tts_keyword_variants,
+                      copies=args.copies, mix_fraction=args.mix_fraction, tts_keyword_variants=args.tts_keyword_variants,
                       tts_other_variants=args.tts_other_variants,
                       config=json.loads(args.config.read_text()) if args.config else {})
     for s in cfg.stages:
@@ -311,7 +371,7 @@ def _run(args) -> int:
     print(f"pool ready: {len(pool.labels)} clips ({time.perf_counter() - t_start:.0f} s); teacher on validation {teacher_acc * 100:.2f} %")
     state_dir = cache_dir("train", args.out.stem + "-" + key + "-" + hashlib.sha1(json.dumps(asdict(cfg), sort_keys=True).encode()).hexdigest()[:8])
     student, history = distill(cfg, pool, val_features, val.labels, state_dir, args.resume, progress,
-                               floor=int(FRONTEND_PARAMS.get("floor", -128)))
+                               teacher_from_mfcc=lambda m: teacher.logits_from_features(m, backend="numpy"))
     logits = exit_logits(student, val_features)
     thresholds = calibrate_thresholds(logits, val.labels, student.binary_macs_to_exit(), cfg.calibration_drop)
     report = summarize(logits, val.labels, thresholds, student.binary_macs_to_exit())

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from tinygrad import Tensor
 
-from model.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from model.checkpoint import load_checkpoint, read_checkpoint, read_safetensors, save_checkpoint
 from model.errors import BitearError
 from model.student import LABELS, BinaryStudent, binarize_ste, conv_output_length, quantize_int8_ste, validate_config
 
@@ -99,3 +99,18 @@ def test_corrupt_truncated_and_foreign_checkpoints_give_clear_errors(tmp_path):
         read_checkpoint(tmp_path / "foreign.safetensors")
     with pytest.raises(BitearError, match="file not found"):
         read_checkpoint(tmp_path / "missing.safetensors")
+
+
+def test_checkpoint_with_a_stray_tensor_is_refused(tmp_path):
+    # e.g. a JIT's captured output swept into the state dict: not part of the network, so not ours to load
+    from tinygrad.nn.state import get_state_dict, safe_save
+    from model.checkpoint import METADATA_KEY
+
+    good = tmp_path / "good.safetensors"
+    save_checkpoint(good, BinaryStudent(), _meta())
+    _, raw = read_safetensors(good)
+    state = {k: v.contiguous() for k, v in get_state_dict(BinaryStudent()).items()}
+    state["_eval_jit.captured.ret.0"] = Tensor.zeros(4, 12).contiguous()
+    safe_save(state, str(tmp_path / "stray.safetensors"), metadata={METADATA_KEY: raw[METADATA_KEY]})
+    with pytest.raises(BitearError, match="stray.safetensors: unexpected tensor '_eval_jit.captured.ret.0'"):
+        read_checkpoint(tmp_path / "stray.safetensors")
