@@ -115,13 +115,11 @@ class BinaryConv:
         self.weight = Tensor.uniform(cout, cin, 1, kernel, low=-0.1, high=0.1)
         self.norm = BatchNorm(cout)
 
-    def __call__(self, x: Tensor, binary_weights: bool = True) -> tuple[Tensor, Tensor]:
-        """(batch-normed map, raw sums): with binary weights the sums are the integer XNOR-popcount results."""
+    def __call__(self, x: Tensor, binary_weights: bool = True) -> Tensor:
         w = binarize_ste(self.weight) if binary_weights else self.weight.clip(-1.0, 1.0)
         pad = self.kernel // 2
         x = x.pad(((0, 0), (0, 0), (0, 0), (pad, pad)), value=1.0)
-        sums = x.conv2d(w, stride=(1, self.stride))
-        return self.norm(sums), sums
+        return self.norm(x.conv2d(w, stride=(1, self.stride)))
 
 
 class ExitHead:
@@ -136,19 +134,6 @@ class ExitHead:
         scale = int8_scale(self.weight, axis=None)
         q = quantize_int8_ste(self.weight, scale)
         return (mean @ q.T) * scale.detach() + self.bias
-
-
-def shortcut(real: Tensor, stride: int, channels: int) -> Tensor:
-    """Bi-Real-style real-valued shortcut: the previous block's pre-sign map, summed over `stride` frames
-    (zero-padded at the end) and its channels repeated up to `channels`."""
-    if stride > 1:
-        length = real.shape[3]
-        out = (length + stride - 1) // stride
-        real = real.pad(((0, 0), (0, 0), (0, 0), (0, out * stride - length)))
-        real = real.reshape(real.shape[0], real.shape[1], 1, out, stride).sum(axis=4)
-    if real.shape[1] != channels:
-        real = real.repeat((1, channels // real.shape[1], 1, 1))
-    return real
 
 
 @dataclass
@@ -185,30 +170,18 @@ class BinaryStudent:
         """features: (N, frames, bins) raw int8 feature values as floats."""
         act = binarize_ste if binary_act else (lambda t: t.clip(-1.0, 1.0))
         x = features.permute(0, 2, 1).unsqueeze(2)  # (N, bins, 1, frames)
-        real = self.stem(x)
-        x = act(real)
+        x = act(self.stem(x))
         outputs, heads = [], iter(self.heads)
         for block, spec in zip(self.blocks, self.config["blocks"]):
-            y, sums = block(x, binary_weights)
-            if spec.get("shortcut"):
-                y = y + shortcut(real, spec["stride"], y.shape[1])
-            real = y
-            x = act(y)
+            x = act(block(x, binary_weights))
             if spec.get("exit"):
-                if self.config.get("head_input") == "sums":
-                    fan_in = block.kernel * block.weight.shape[1]
-                    outputs.append(next(heads)(sums * (1.0 / fan_in)))
-                else:
-                    outputs.append(next(heads)(x))
+                outputs.append(next(heads)(x))
         return outputs
 
     def parameters(self) -> list[Tensor]:
         """Trainable tensors (batch-norm running statistics and counters excluded)."""
         state = nn.state.get_state_dict(self)
-        unused = f"blocks.{len(self.blocks) - 1}.norm." if self.config.get("head_input") == "sums" else None
-        # with "sums" heads nothing reads the last block's batch norm: it gets no gradient
-        return [t for name, t in state.items() if "running_" not in name and "num_batches" not in name
-                and not (unused and name.startswith(unused))]
+        return [t for name, t in state.items() if "running_" not in name and "num_batches" not in name]
 
     def running_statistics(self) -> list[Tensor]:
         """Batch-norm running means/variances: updated lazily in the forward pass, so a training step must realize them."""
