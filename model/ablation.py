@@ -10,6 +10,16 @@ few epochs and prints the validation-speaker accuracy per exit after each epoch.
     python -m model.ablation --lr 1e-2 --kd-weight 0          # cross-entropy only
     python -m model.ablation --lr 1e-2 --stages real,binact,binary
     python -m model.ablation --lr 1e-2 --masks 2              # SpecAugment masks
+
+and the second table (all 24,804 pool clips, 10 epochs):
+
+    python -m model.ablation --clips 30000 --epochs 10                       # baseline
+    python -m model.ablation --clips 30000 --epochs 10 --stem-cepstra 13     # stem kept in 13 DCT vectors
+    python -m model.ablation --clips 30000 --epochs 10 --stages real         # diagnostic: no binarization
+    python -m model.ablation --clips 30000 --epochs 10 --stages binact       # diagnostic: real weights
+    python -m model.ablation --clips 30000 --epochs 10 --mix 0.5             # teacher-labelled mixes
+    python -m model.ablation --clips 30000 --epochs 10 --temperature 4 --kd-weight 0.9
+    python -m model.ablation --clips 30000 --epochs 10 --config wider.json   # other student shapes
 """
 from __future__ import annotations
 

@@ -67,13 +67,21 @@ def _float_trace(student, x: np.ndarray) -> tuple[list[np.ndarray], list[np.ndar
 
 def _check_agreement(model, student, x: np.ndarray, what: str) -> None:
     """Argmax of every exit agrees on >= 99.5 %; each layer, fed the float model's own input bits,
-    gives the same bits up to batch-norm float ties (< 1e-4 of the bits)."""
+    gives the same bits up to batch-norm float ties (< 1e-4 of the bits); logits agree closely in
+    every window without such a tie (>= 97 % of them)."""
     maps, float_logits = _float_trace(student, x)
     tr = reference.trace(model, x)
+    # a float tie at a threshold flips one bit and moves that window's logits: compare logits
+    # closely only where every layer's float bits are the integer model's
+    tie = (maps[0] != tr.stem_bits).reshape(len(x), -1).any(axis=1)
+    for i, block in enumerate(model.blocks):
+        tie |= (reference.block_forward(block, maps[i])[1] != maps[i + 1]).reshape(len(x), -1).any(axis=1)
+    same = ~tie
+    assert same.mean() >= 0.97, f"{what}: float threshold ties in {int(tie.sum())} of {len(x)} windows"
     for e, (o, L) in enumerate(zip(float_logits, tr.logits)):
         agree = (o.argmax(1) == L.argmax(1)).mean()
         assert agree >= 0.995, f"{what}, exit {e}: argmax agreement {agree:.4f} on {len(x)} windows"
-        np.testing.assert_allclose(reference.real_logits(model, e, L), o, atol=2e-3)
+        np.testing.assert_allclose(reference.real_logits(model, e, L)[same], o[same], atol=2e-3)
     assert (maps[0] != tr.stem_bits).mean() < 1e-4, f"{what}: stem"
     for i, block in enumerate(model.blocks):
         _, bits = reference.block_forward(block, maps[i])

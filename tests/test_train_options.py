@@ -30,7 +30,7 @@ def test_constraints_act_on_the_updated_weights_after_every_step(tmp_path):
     # lr so large that every step pushes weights out of the constraint sets; applying the clip or the
     # projection to the weights from before the optimizer update (the old order) leaves them outside
     pool = random_pool(256, 1)
-    cfg = TrainConfig(seed=3, epochs=2, batch=64, lr=0.5, stem_cepstra=13)
+    cfg = TrainConfig(seed=3, epochs=2, batch=64, lr=0.5, stem_cepstra=13, mix_fraction=0.0)
     student, _ = distill(cfg, pool, pool.features[:32], pool.labels[:32], tmp_path, **QUIET)
     w = student.stem.weight.numpy()
     projected = np.einsum("cbok,bd->cdok", w, cepstral_projection(40, 13))

@@ -1,8 +1,9 @@
 """CI smoke test of the distillation code path on generated audio only (no ../shared needed).
 
-A tiny real teacher — nearest class mean on time-pooled front-end features, fitted on clean
-synthetic clips — labels an augmented pool; the binary student is distilled from it with the
-same `build_pool` / `distill` functions `python -m model.train` uses. Checks: the loss falls and
+A tiny real teacher — nearest class mean on time-pooled MFCC (the teacher's input), fitted on
+clean synthetic clips — labels an augmented pool and, on the fly, the mixes of the shipped recipe;
+the binary student is distilled from it with the same `build_pool` / `distill` functions
+`python -m model.train` uses. Checks: the loss falls and
 the student beats chance on held-out voices by a wide margin.
 """
 import numpy as np
@@ -10,6 +11,7 @@ import numpy as np
 from model.datasets import BackgroundNoise, ClipSet, label_of, noise_silence_clips
 from model.evaluate import exit_logits
 from model.frontend import compute_features
+from model.mfcc import mfcc
 from model.synth import english_voices, synthesize_words
 from model.train import TrainConfig, build_pool, distill
 
@@ -17,20 +19,25 @@ WORDS = ["yes", "no", "up", "down"]
 
 
 def _pooled(features: np.ndarray) -> np.ndarray:
-    """(N, 49, 40) int8 -> (N, 7 * 40) float: means over 7-frame blocks."""
-    return features[:, :49].astype(np.float64).reshape(len(features), 7, 7, 40).mean(axis=2).reshape(len(features), -1)
+    """(N, 49, D) -> (N, 7 * D) float: means over 7-frame blocks."""
+    n, _, d = features.shape
+    return features[:, :49].astype(np.float64).reshape(n, 7, 7, d).mean(axis=2).reshape(n, -1)
 
 
 class PrototypeTeacher:
-    """Logits = -squared distance to each class mean (classes without clips get a very low logit)."""
+    """On the teacher's input (MFCC, like DS-CNN-L): logits = -squared distance to each class mean
+    (classes without clips get a very low logit)."""
 
-    def __init__(self, features: np.ndarray, labels: np.ndarray, classes: int = 12):
-        x = _pooled(features)
+    def __init__(self, audio: np.ndarray, labels: np.ndarray, classes: int = 12):
+        x = _pooled(mfcc(audio))
         self.means = np.stack([x[labels == c].mean(0) if (labels == c).any() else np.full(x.shape[1], 1e6) for c in range(classes)])
         self.scale = float(np.mean((x - self.means[labels]) ** 2) * x.shape[1]) or 1.0
 
     def logits(self, audio: np.ndarray) -> np.ndarray:
-        x = _pooled(compute_features(audio))
+        return self.logits_from_mfcc(mfcc(audio))
+
+    def logits_from_mfcc(self, features: np.ndarray) -> np.ndarray:
+        x = _pooled(features)
         d = ((x[:, None, :] - self.means[None]) ** 2).sum(-1)
         return (-d / self.scale * 4).astype(np.float32)
 
@@ -53,13 +60,15 @@ def _clips(seed: int, per_word: int, noise: BackgroundNoise) -> ClipSet:
 def test_distillation_loss_falls_and_student_beats_chance(tmp_path):
     noise = _noise()
     train, val = _clips(1, 24, noise), _clips(99, 10, noise)
-    teacher = PrototypeTeacher(compute_features(train.audio), train.labels)
+    teacher = PrototypeTeacher(train.audio, train.labels)
     assert {label_of(w) for w in WORDS} | {0} == set(train.labels.tolist())
     cfg = TrainConfig(seed=3, epochs=8, batch=32, lr=3e-3, copies=3, kd_weight=0.5)
     pool = build_pool(cfg, train, noise, teacher.logits, compute_features, key=None, progress=False)
     assert len(pool.labels) == 3 * len(train)
     val_features = compute_features(val.audio)
-    student, history = distill(cfg, pool, val_features, val.labels, tmp_path, progress=False, log=lambda *_: None)
+    assert cfg.mix_fraction > 0  # the shipped recipe's default
+    student, history = distill(cfg, pool, val_features, val.labels, tmp_path, progress=False, log=lambda *_: None,
+                               teacher_from_mfcc=teacher.logits_from_mfcc)
     # batch-norm running statistics are lazily assigned in the forward pass: the step must realize them
     assert all(np.abs(t.numpy() - init).max() > 1e-3 for t, init in zip(student.running_statistics(), [0.0, 1.0] * 99))
     first, last = history[0]["loss"], history[-1]["loss"]
@@ -78,10 +87,10 @@ def test_training_resumes_from_the_last_finished_epoch(tmp_path):
                 rng.integers(0, 12, n), np.array(["random"] * n))
     val_x, val_y = pool.features[:16], pool.labels[:16]
     quiet = dict(progress=False, log=lambda *_: None)
-    _, first = distill(TrainConfig(seed=4, epochs=2, batch=32), pool, val_x, val_y, tmp_path, **quiet)
+    _, first = distill(TrainConfig(seed=4, epochs=2, batch=32, mix_fraction=0.0), pool, val_x, val_y, tmp_path, **quiet)
     assert (tmp_path / "train_state.safetensors").is_file() and len(first) == 2
     logs = []
-    _, resumed = distill(TrainConfig(seed=4, epochs=3, batch=32), pool, val_x, val_y, tmp_path, resume=True,
+    _, resumed = distill(TrainConfig(seed=4, epochs=3, batch=32, mix_fraction=0.0), pool, val_x, val_y, tmp_path, resume=True,
                          progress=False, log=logs.append)
     assert any("resumed after epoch 2" in line for line in logs)
     assert len(resumed) == 3 and resumed[:2] == first
