@@ -45,7 +45,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from model.errors import BitearError
+from model.errors import BitearError, run_cli
 from model.evaluate import print_exits, print_per_class
 from model.paths import REPO_ROOT
 
@@ -433,14 +433,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--full-depth", action="store_true", help="never exit early")
     ap.add_argument("--json", action="store_true", help="last stdout line: one JSON object")
     args = ap.parse_args(argv)
-    try:
-        return _run(args)
-    except BitearError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return run_cli(lambda: _run(args))
 
 
 def _run(args) -> int:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.errors import BitearError
+from model.errors import BitearError, run_cli
 
 EVAL_BATCH = 256
 SPLIT_SALT = "bitear"  # salt of the speaker split used by model.train (sha1 of salt + speaker id)
@@ -236,11 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speakers", choices=("all", "train", "validation"), default="all",
                         help="only the training or validation speakers of the checkpoint's own speaker split (test-set layout)")
     args = parser.parse_args(argv)
-    try:
-        return _run(args)
-    except BitearError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return run_cli(lambda: _run(args))
 
 
 def _run(args) -> int:

@@ -35,7 +35,7 @@ import numpy as np
 from model import augment
 from model.checkpoint import DEFAULT_CHECKPOINT, save_checkpoint
 from model.datasets import KEYWORDS, LABELS, BackgroundNoise, ClipSet
-from model.errors import BitearError
+from model.errors import BitearError, run_cli
 from model.mfcc import mfcc
 from model.evaluate import SPLIT_SALT, calibrate_thresholds, exit_logits, summarize
 from model.paths import cache_dir, data_dir
@@ -328,14 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true", help="continue from the last finished epoch in the state folder")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    try:
-        return _run(args)
-    except BitearError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: rerun with --resume to continue from the last finished epoch", file=sys.stderr)
-        return 130
+    return run_cli(lambda: _run(args), interrupted="interrupted: rerun with --resume to continue from the last finished epoch")
 
 
 def _run(args) -> int:
