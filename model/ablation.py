@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mix", type=float, default=0.0, help="share of each batch replaced by teacher-labelled mixes")
     parser.add_argument("--temperature", type=float, default=2.0)
     parser.add_argument("--masks", type=int, default=0, help="SpecAugment time and frequency masks per clip")
+    parser.add_argument("--hint", type=float, default=0.0, help="weight of the teacher-feature regression loss")
     parser.add_argument("--stages", default="binary")
     parser.add_argument("--stem-cepstra", type=int, default=0, help="keep the stem in the span of the first K DCT vectors")
     parser.add_argument("--config", type=Path, default=None, help="student config JSON")
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         from model.paths import data_dir
         from model.teacher import Teacher
         from model.teacher_cache import teacher_logits_cached
-        from model.train import Pool, TrainConfig, build_pool, distill, load_sources
+        from model.train import Pool, TrainConfig, build_pool, distill, load_sources, teacher_function
 
         root = args.data or data_dir()
         if root is None or not (root / "speech_commands_v2_dev").is_dir():
@@ -68,9 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         sub = Pool(pool.features[pick], pool.teacher[pick], pool.labels[pick], pool.sources[pick], pool.mfcc[pick])
         cfg = TrainConfig(epochs=args.epochs, lr=args.lr, kd_weight=args.kd_weight, temperature=args.temperature, spec_time_masks=args.masks,
                           spec_freq_masks=args.masks, stages=tuple(args.stages.split(",")),
-                          stem_cepstra=args.stem_cepstra, mix_fraction=args.mix, config=json.loads(args.config.read_text()) if args.config else {})
+                          stem_cepstra=args.stem_cepstra, mix_fraction=args.mix, hint_weight=args.hint, config=json.loads(args.config.read_text()) if args.config else {})
         distill(cfg, sub, features_cached(val.audio, progress=False), val.labels, Path(tempfile.mkdtemp()), progress=False,
-                teacher_from_mfcc=lambda m: teacher.logits_from_features(m, backend="numpy"))
+                teacher_from_mfcc=teacher_function(teacher, cfg))
     except BitearError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -130,7 +130,10 @@ class ExitHead:
         self.bias = Tensor.zeros(classes)
 
     def __call__(self, x: Tensor) -> Tensor:
-        mean = x.mean(axis=(2, 3))
+        return self.logits(x.mean(axis=(2, 3)))
+
+    def logits(self, mean: Tensor) -> Tensor:
+        """(N, C) time-averaged +-1 map -> (N, classes) logits."""
         scale = int8_scale(self.weight, axis=None)
         q = quantize_int8_ste(self.weight, scale)
         return (mean @ q.T) * scale.detach() + self.bias
@@ -168,6 +171,10 @@ class BinaryStudent:
 
     def __call__(self, features: Tensor, binary_act: bool = True, binary_weights: bool = True) -> list[Tensor]:
         """features: (N, frames, bins) raw int8 feature values as floats."""
+        return [logits for _, logits in self.exits(features, binary_act, binary_weights)]
+
+    def exits(self, features: Tensor, binary_act: bool = True, binary_weights: bool = True) -> list[tuple[Tensor, Tensor]]:
+        """Per exit, shallowest first: (time-averaged +-1 map (N, C) that the head reads, logits (N, classes))."""
         act = binarize_ste if binary_act else (lambda t: t.clip(-1.0, 1.0))
         x = features.permute(0, 2, 1).unsqueeze(2)  # (N, bins, 1, frames)
         x = act(self.stem(x))
@@ -175,7 +182,8 @@ class BinaryStudent:
         for block, spec in zip(self.blocks, self.config["blocks"]):
             x = act(block(x, binary_weights))
             if spec.get("exit"):
-                outputs.append(next(heads)(x))
+                mean = x.mean(axis=(2, 3))
+                outputs.append((mean, next(heads).logits(mean)))
         return outputs
 
     def parameters(self) -> list[Tensor]:

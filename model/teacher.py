@@ -168,6 +168,11 @@ def numpy_forward(p: Mapping[str, np.ndarray], features: np.ndarray) -> np.ndarr
 
     Agrees with the tinygrad path to ~1e-5 on the logits; tinygrad stays the model of record.
     """
+    return (numpy_embedding(p, features) @ p["fc.w"] + p["fc.b"]).astype(np.float32)
+
+
+def numpy_embedding(p: Mapping[str, np.ndarray], features: np.ndarray) -> np.ndarray:
+    """MFCC (B, 49, 10) -> the (B, 276) average-pooled features that the final fully connected layer reads."""
     b = features.shape[0]
     x = _pad_same_nhwc(features.astype(np.float32)[..., None], (10, 4), (2, 1))[..., 0]  # (B, 58, 13)
     cols = np.lib.stride_tricks.sliding_window_view(x, (10, 4), axis=(1, 2))[:, ::2]  # (B, 25, 10, 10, 4)
@@ -184,7 +189,7 @@ def numpy_forward(p: Mapping[str, np.ndarray], features: np.ndarray) -> np.ndarr
                 acc += xp[:, dy:dy + s * ho:s, dx:dx + s * wo:s, :] * w[:, dy, dx]
         x = np.maximum(acc, 0).reshape(-1, CHANNELS)
         x = np.maximum(x @ p[f"ds{i}.pw.w"] + p[f"ds{i}.pw.b"], 0).reshape(b, ho, wo, CHANNELS)
-    return (x.mean(axis=(1, 2)) @ p["fc.w"] + p["fc.b"]).astype(np.float32)
+    return x.mean(axis=(1, 2)).astype(np.float32)
 
 
 def read_weights(path: Path) -> dict[str, np.ndarray]:
@@ -273,6 +278,15 @@ class Teacher:
             with Context(**({} if self.beam is None else {"BEAM": self.beam})):  # used while the JIT compiles
                 out[lo:lo + bs] = self._jit(Tensor(chunk)).numpy()[:min(bs, n - lo)]
         return out
+
+    def logits_and_embedding(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 49, 10) float32 MFCC -> ((N, 12) logits, (N, 276) pooled features), numpy port (for hint losses)."""
+        features = np.asarray(features, dtype=np.float32)
+        emb = np.empty((features.shape[0], CHANNELS), dtype=np.float32)
+        with single_threaded_blas():
+            for lo in range(0, features.shape[0], NUMPY_CHUNK):
+                emb[lo:lo + NUMPY_CHUNK] = numpy_embedding(self.folded, features[lo:lo + NUMPY_CHUNK])
+        return (emb @ self.folded["fc.w"] + self.folded["fc.b"]).astype(np.float32), emb
 
     def logits(self, audio: np.ndarray, backend: str = "tinygrad") -> np.ndarray:
         """(N, 16000) int16 audio -> (N, 12) float32 logits (label order `LABELS`)."""

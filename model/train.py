@@ -68,6 +68,7 @@ class TrainConfig:
     spec_freq_masks: int = 0
     mix_fraction: float = 0.5        # share of every batch replaced by log-domain mixes of two pool clips, labelled by the teacher
     stem_cepstra: int = 0            # >0: keep the stem's weights in the span of the first K DCT-II vectors over the mel bins
+    hint_weight: float = 0.0         # >0: every exit also regresses the teacher's 276 pooled features (standardized), MSE
     calibration_drop: float = 0.95   # percentage points of accuracy the early exits may lose (issue bar: 1)
     config: dict = field(default_factory=dict)  # student config; empty = DEFAULT_CONFIG
 
@@ -187,11 +188,19 @@ def cosine_lr(base: float, step: int, total: int, warmup: int) -> float:
     return 0.5 * base * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
 
 
+def teacher_function(teacher, cfg: TrainConfig):
+    """The MFCC -> teacher outputs function `distill` expects for this config (numpy port: fastest here)."""
+    if cfg.hint_weight > 0:
+        return teacher.logits_and_embedding
+    return lambda m: teacher.logits_from_features(m, backend="numpy")
+
+
 def distill(cfg: TrainConfig, pool: Pool, val_features: np.ndarray, val_labels: np.ndarray, state_dir: Path,
             resume: bool = False, progress: bool = True, log=print, teacher_from_mfcc=None):
     """Train a BinaryStudent on the pool; returns (student, history). Resumable from `state_dir`.
 
-    teacher_from_mfcc: (N, 49, 10) MFCC -> (N, 12) teacher logits, needed when `cfg.mix_fraction` > 0."""
+    teacher_from_mfcc: (N, 49, 10) MFCC -> (N, 12) teacher logits, needed when `cfg.mix_fraction` > 0;
+    with `cfg.hint_weight` > 0 it must return (logits, (N, D) pooled teacher features) instead."""
     from tinygrad import Context, Tensor, TinyJit, nn
     from tinygrad.nn.optim import Adam
     from tinygrad.nn.state import get_state_dict, safe_load, safe_save, load_state_dict
@@ -204,19 +213,28 @@ def distill(cfg: TrainConfig, pool: Pool, val_features: np.ndarray, val_labels: 
     student = BinaryStudent(cfg.config or None)
     n_exits = len(student.heads)
     exit_w = list(cfg.exit_weights)[:n_exits] + [1.0] * max(0, n_exits - len(cfg.exit_weights))
-    opt = Adam(student.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay) if cfg.weight_decay else Adam(student.parameters(), lr=cfg.lr)
+    hinting = cfg.hint_weight > 0
+    if hinting:
+        if pool.mfcc is None or teacher_from_mfcc is None:
+            raise ValueError("hint_weight > 0 needs the pool's teacher MFCC and a teacher_from_mfcc function")
+        _, pool_embedding = teacher_from_mfcc(pool.mfcc)
+        emb_mean, emb_std = pool_embedding.mean(axis=0), pool_embedding.std(axis=0) + 1e-3
+        pool_hint = ((pool_embedding - emb_mean) / emb_std).astype(np.float32)
+    # training-only linear regressors from each exit's pooled map to the teacher's features (not exported)
+    regressors = [nn.Linear(h.weight.shape[1], pool_hint.shape[1]) for h in student.heads] if hinting else []
+    params = student.parameters() + [t for r in regressors for t in (r.weight, r.bias)]
+    opt = Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay) if cfg.weight_decay else Adam(params, lr=cfg.lr)
+    trained = {"student": student, "opt": opt, **({"hint": regressors} if hinting else {})}
     state_path = state_dir / "train_state.safetensors"
     history: list[dict] = []
     start_epoch = 0
     if resume and state_path.is_file():
-        load_state_dict({"student": student, "opt": opt}, safe_load(str(state_path)), verbose=False)
+        load_state_dict(trained, safe_load(str(state_path)), verbose=False)
         meta = json.loads((state_dir / "train_state.json").read_text())
         start_epoch, history = meta["epoch"], meta["history"]
         rng = np.random.default_rng([cfg.seed, 2, start_epoch])
         log(f"resumed after epoch {start_epoch}")
-    for t in get_state_dict(student).values():
-        t.realize()
-    for t in get_state_dict(opt).values():
+    for t in get_state_dict(trained).values():
         t.realize()
 
     stem_projection = Tensor(cepstral_projection(student.config["bins"], cfg.stem_cepstra)) if cfg.stem_cepstra else None
@@ -225,22 +243,24 @@ def distill(cfg: TrainConfig, pool: Pool, val_features: np.ndarray, val_labels: 
     T = cfg.temperature
     teacher_soft = pool.teacher / T
 
-    def loss_fn(x: Tensor, t_logits: Tensor, y: Tensor, stage: str) -> Tensor:
-        outs = student(x, binary_act=stage != "real", binary_weights=stage == "binary")
+    def loss_fn(x: Tensor, t_logits: Tensor, y: Tensor, hint: Tensor | None, stage: str) -> Tensor:
+        outs = student.exits(x, binary_act=stage != "real", binary_weights=stage == "binary")
         p_t = (t_logits).softmax(axis=-1)
         log_p_t = (t_logits).log_softmax(axis=-1)
         total = None
-        for w, o in zip(exit_w, outs):
+        for i, (w, (mean, o)) in enumerate(zip(exit_w, outs)):
             kd = (p_t * (log_p_t - (o / T).log_softmax(axis=-1))).sum(axis=-1).mean() * (T * T)
             ce = o.sparse_categorical_crossentropy(y)
             term = (cfg.kd_weight * kd + (1 - cfg.kd_weight) * ce) * w
+            if hint is not None:
+                term = term + cfg.hint_weight * w * (regressors[i](mean) - hint).square().mean()
             total = term if total is None else total + term
         return total
 
     def make_step(stage: str):
-        def step(x: Tensor, t_logits: Tensor, y: Tensor) -> Tensor:
+        def step(x: Tensor, t_logits: Tensor, y: Tensor, *hint: Tensor) -> Tensor:
             opt.zero_grad()
-            loss = loss_fn(x, t_logits, y, stage)
+            loss = loss_fn(x, t_logits, y, hint[0] if hint else None, stage)
             loss.backward()
             updates = opt.schedule_step()  # first: the clip and projection below must act on the updated weights
             constrained = [w.assign(w.detach().clip(-1.0, 1.0)) for w in student.latent_weights()]
@@ -253,9 +273,10 @@ def distill(cfg: TrainConfig, pool: Pool, val_features: np.ndarray, val_labels: 
     if mixing and (pool.mfcc is None or teacher_from_mfcc is None):
         raise ValueError("mix_fraction > 0 needs the pool's teacher MFCC and a teacher_from_mfcc function")
 
-    def make_batch(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(features, teacher logits / T, hard labels) of one batch, float32/float32/int64."""
+    def make_batch(idx: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(features, teacher logits / T, hard labels[, standardized teacher features]) of one batch."""
         feats, soft, hard = pool.features[idx].astype(np.float32), teacher_soft[idx], pool.labels[idx]
+        hint = pool_hint[idx] if hinting else None
         if mixing:
             # Log-domain mixup: the student's log-mel features and the teacher's MFCC (linear in log-mel) of two
             # clips are mixed with the same weight, so both networks see the same blend; the teacher labels it.
@@ -264,11 +285,14 @@ def distill(cfg: TrainConfig, pool: Pool, val_features: np.ndarray, val_labels: 
             lam = rng.uniform(0.0, 1.0, (m, 1, 1)).astype(np.float32)
             feats[:m] = np.round(lam * feats[:m] + (1 - lam) * pool.features[partner])
             mixed = teacher_from_mfcc(lam * pool.mfcc[idx[:m]] + (1 - lam) * pool.mfcc[partner])
+            if hinting:
+                mixed, embedding = mixed
+                hint[:m] = (embedding - emb_mean) / emb_std
             soft[:m], hard[:m] = mixed / T, mixed.argmax(axis=1)
         # masks are filled with the batch's mean value: the front end's floor (-128, digital silence) never
         # occurs in real audio, and filling with it skewed the batch-norm statistics (val accuracy 44 % -> 22 %)
         feats = augment.spec_augment(rng, feats, float(np.round(feats.mean())), cfg.spec_time_masks, 8, cfg.spec_freq_masks, 6)
-        return feats, soft, hard
+        return (feats, soft, hard, hint) if hinting else (feats, soft, hard)
 
     steps = {s: make_step(s) for s in dict.fromkeys(cfg.stages)}
     n = len(pool.labels)
@@ -285,13 +309,13 @@ def distill(cfg: TrainConfig, pool: Pool, val_features: np.ndarray, val_labels: 
         with ThreadPoolExecutor(max_workers=1) as worker:
             pending = worker.submit(make_batch, next(batches))
             for b in bar:
-                feats, soft, hard = pending.result()
+                batch = pending.result()
                 if b + 1 < per_epoch:
                     pending = worker.submit(make_batch, next(batches))
                 lr = cosine_lr(cfg.lr, epoch * per_epoch + b, total_steps, warmup=min(300, total_steps // 10 + 1))
                 opt.lr.assign(Tensor([lr], dtype=opt.lr.dtype)).realize()
                 with Context(TRAINING=1):
-                    loss = steps[stage](Tensor(feats), Tensor(soft), Tensor(hard))
+                    loss = steps[stage](*(Tensor(a) for a in batch))
                 losses.append(loss.item())
                 if b % 20 == 0:
                     bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
@@ -303,7 +327,7 @@ def distill(cfg: TrainConfig, pool: Pool, val_features: np.ndarray, val_labels: 
         log(f"epoch {epoch + 1:3d} [{stage}] loss {record['loss']:.4f} val acc per exit "
             + " ".join(f"{a * 100:.1f}" for a in accs) + f"  ({record['seconds']:.0f} s)")
         state_dir.mkdir(parents=True, exist_ok=True)
-        safe_save({k: v.contiguous() for k, v in get_state_dict({"student": student, "opt": opt}).items()}, str(state_path))
+        safe_save({k: v.contiguous() for k, v in get_state_dict(trained).items()}, str(state_path))
         (state_dir / "train_state.json").write_text(json.dumps({"epoch": epoch + 1, "history": history}))
     return student, history
 
@@ -321,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--temperature", type=float, default=TrainConfig.temperature)
     parser.add_argument("--mix-fraction", type=float, default=TrainConfig.mix_fraction,
                         help="share of every batch replaced by log-domain mixes of two clips, labelled by the teacher on the fly")
+    parser.add_argument("--hint-weight", type=float, default=TrainConfig.hint_weight,
+                        help="weight of the loss regressing the teacher's pooled features from every exit (0: off)")
     parser.add_argument("--stages", default=",".join(TrainConfig.stages), help="comma list of real,binact,binary")
     parser.add_argument("--tts-keyword-variants", type=int, default=TrainConfig.tts_keyword_variants)
     parser.add_argument("--tts-other-variants", type=int, default=TrainConfig.tts_other_variants)
@@ -343,7 +369,7 @@ def _run(args) -> int:
         raise BitearError(f"training needs the data folder with speech_commands_v2_dev/ (found {root}); set BITEAR_DATA or pass --data")
     cfg = TrainConfig(seed=args.seed, epochs=args.epochs, batch=args.batch, lr=args.lr, kd_weight=args.kd_weight,
                       temperature=args.temperature, stages=tuple(s.strip() for s in args.stages.split(",")),
-                      copies=args.copies, mix_fraction=args.mix_fraction, tts_keyword_variants=args.tts_keyword_variants,
+                      copies=args.copies, mix_fraction=args.mix_fraction, hint_weight=args.hint_weight, tts_keyword_variants=args.tts_keyword_variants,
                       tts_other_variants=args.tts_other_variants,
                       config=json.loads(args.config.read_text()) if args.config else {})
     for s in cfg.stages:
@@ -366,7 +392,7 @@ def _run(args) -> int:
     print(f"pool ready: {len(pool.labels)} clips ({time.perf_counter() - t_start:.0f} s); teacher on validation {teacher_acc * 100:.2f} %")
     state_dir = cache_dir("train", args.out.stem + "-" + key + "-" + hashlib.sha1(json.dumps(asdict(cfg), sort_keys=True).encode()).hexdigest()[:8])
     student, history = distill(cfg, pool, val_features, val.labels, state_dir, args.resume, progress,
-                               teacher_from_mfcc=lambda m: teacher.logits_from_features(m, backend="numpy"))
+                               teacher_from_mfcc=teacher_function(teacher, cfg))
     logits = exit_logits(student, val_features)
     thresholds = calibrate_thresholds(logits, val.labels, student.binary_macs_to_exit(), cfg.calibration_drop)
     report = summarize(logits, val.labels, thresholds, student.binary_macs_to_exit())

@@ -129,6 +129,12 @@ def ref_bn_relu(x: np.ndarray, raw: dict, scope: str) -> np.ndarray:
 
 def reference_logits(raw: dict, features: np.ndarray) -> np.ndarray:
     """DS-CNN-L exactly as the TF graph lists it, in float64."""
+    return reference_embedding(raw, features) @ raw["MobileNet__fc1__weights"].astype(np.float64) \
+        + raw["MobileNet__fc1__biases"].astype(np.float64)
+
+
+def reference_embedding(raw: dict, features: np.ndarray) -> np.ndarray:
+    """The (N, 276) average-pooled features in front of DS-CNN-L's fully connected layer, float64."""
     r = {k: v.astype(np.float64) for k, v in raw.items()}
     x = features.astype(np.float64)[..., None]
     x = ref_bn_relu(ref_conv(x, r["MobileNet__conv_1__weights"], (2, 1)) + r["MobileNet__conv_1__biases"],
@@ -141,7 +147,7 @@ def reference_logits(raw: dict, features: np.ndarray) -> np.ndarray:
         x = ref_conv(x, r[f"MobileNet__{s}__pointwise_conv__weights"], (1, 1))
         x = ref_bn_relu(x + r[f"MobileNet__{s}__pointwise_conv__biases"], r, f"{s}__pw_batch_norm")
     assert x.shape[1:] == (13, 5, 276)
-    return x.mean(axis=(1, 2)) @ r["MobileNet__fc1__weights"] + r["MobileNet__fc1__biases"]
+    return x.mean(axis=(1, 2))
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +165,16 @@ def test_network_matches_float64_reference(random_teacher) -> None:
         assert ours.shape == (5, 12) and ours.dtype == np.float32
         np.testing.assert_allclose(ours, ref, rtol=0, atol=2e-5 * np.abs(ref).max(), err_msg=backend)
     np.testing.assert_allclose(numpy_forward(teacher.folded, features[:1]), ref[:1], atol=1e-4 * np.abs(ref).max())
+
+
+def test_logits_and_embedding_match_the_reference(random_teacher) -> None:
+    teacher, raw = random_teacher
+    features = RNG.normal(0, 5, size=(21, 49, 10)).astype(np.float32)  # 21: more than one numpy chunk
+    logits, embedding = teacher.logits_and_embedding(features)
+    ref = reference_embedding(raw, features)
+    assert embedding.shape == (21, 276) and embedding.dtype == np.float32 and logits.dtype == np.float32
+    np.testing.assert_allclose(embedding, ref, rtol=0, atol=2e-5 * np.abs(ref).max())
+    np.testing.assert_allclose(logits, teacher.logits_from_features(features, backend="numpy"), rtol=0, atol=1e-4)
 
 
 # ---- weight-file errors ----------------------------------------------------------------------

@@ -69,6 +69,31 @@ def test_mixing_without_teacher_inputs_is_refused(tmp_path):
                 teacher_from_mfcc=lambda m: np.zeros((len(m), 12), np.float32), **QUIET)
 
 
+def test_hint_loss_reads_teacher_features_and_stays_out_of_the_student(tmp_path):
+    from tinygrad import nn
+
+    from model.student import BinaryStudent
+
+    pool = random_pool(96, 4, with_mfcc=True)
+    calls: list[int] = []
+
+    def teacher(mfcc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        calls.append(len(mfcc))
+        embedding = np.repeat(mfcc[:, :1, :1].reshape(-1, 1), 20, axis=1) * np.linspace(-1, 1, 20, dtype=np.float32)
+        return np.zeros((len(mfcc), 12), np.float32), embedding
+
+    cfg = TrainConfig(seed=6, epochs=1, batch=32, mix_fraction=0.25, hint_weight=1.0)
+    student, history = distill(cfg, pool, pool.features[:16], pool.labels[:16], tmp_path, teacher_from_mfcc=teacher, **QUIET)
+    assert calls == [96] + [8] * 3          # the whole pool once, then the mixes of every batch
+    assert sorted(nn.state.get_state_dict(student)) == sorted(nn.state.get_state_dict(BinaryStudent()))
+    # the regressors are part of the resumable state
+    again, more = distill(TrainConfig(**{**cfg.__dict__, "epochs": 2}), pool, pool.features[:16], pool.labels[:16], tmp_path,
+                          resume=True, teacher_from_mfcc=teacher, **QUIET)
+    assert [h["epoch"] for h in more] == [1, 2] and more[0] == history[0]
+    with pytest.raises(ValueError, match="hint_weight"):
+        distill(cfg, random_pool(64, 5), pool.features[:8], pool.labels[:8], tmp_path / "b", teacher_from_mfcc=teacher, **QUIET)
+
+
 def test_evaluation_leaves_the_state_dict_alone():
     from tinygrad import nn
 
