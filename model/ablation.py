@@ -20,6 +20,7 @@ and the second table (all 24,804 pool clips, 10 epochs):
     python -m model.ablation --clips 30000 --epochs 10 --mix 0.5             # teacher-labelled mixes
     python -m model.ablation --clips 30000 --epochs 10 --temperature 4 --kd-weight 0.9
     python -m model.ablation --clips 30000 --epochs 10 --config wider.json   # other student shapes
+    python -m model.ablation --clips 30000 --epochs 10 --hint 1              # teacher-feature (hint) loss
 """
 from __future__ import annotations
 
