@@ -2,6 +2,7 @@
 median detection latency.
 
     python -m host.streaming_quality [--keywords N] [--unknown N] [--infer-every N] [--seed S] [--json]
+    python -m host.streaming_quality --sweep       # the same stream scored for a grid of detector settings
 
 The stream: keyword clips (and non-keyword words as distractors) one after the other, each
 after a gap of 1-2 s of noise or near-silence (a random level, log-uniform over RMS 3..300).
@@ -21,6 +22,11 @@ keyword when it comes 0..2000 ms after the onset; right label = hit, other label
 unanswered keywords = missed; detections that answer nothing (also those on distractor words)
 = false detections. latency = detection time (the end of the audio window, RESULT.hop x 20 ms)
 - onset, over hits. The last stdout line is one JSON object.
+
+`--sweep` runs the firmware once, then replays its per-inference scores through host.detector (the
+C detector's arithmetic in Python, checked here against the firmware's own detections for the
+default settings) for every combination of window, score threshold and minimum count: how the
+detector's defaults in bitear_detector.h were chosen for the shipped model.
 """
 from __future__ import annotations
 
@@ -34,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from host import demo
-from host.detector import DetectorParams
+from host.detector import DetectorParams, detect
 from host.evaluate import MODE_STREAM, THRESHOLD_DEFAULT, run_eval_build
 from model.audio import SAMPLE_RATE
 from model.errors import BitearError
@@ -132,33 +138,82 @@ def generated_stream(n_keywords: int, n_unknown: int, rng: np.random.Generator, 
     return Stream(audio, truth, len(words) - len(truth), "generated: espeak-ng/flite words, pink-noise gaps")
 
 
-def measure(stream: Stream, infer_every: int, detector: DetectorParams, threshold_q16: int = THRESHOLD_DEFAULT,
-            latency_ms: int = demo.LATENCY_MS) -> dict:
-    """Run the stream through the evaluation build and score its detections."""
+LABELS = ("_silence_", "_unknown_") + KEYWORDS
+
+
+def run_stream(stream: Stream, infer_every: int, detector: DetectorParams, threshold_q16: int = THRESHOLD_DEFAULT):
+    """The stream through the evaluation build: its EvalRun (results of every inference, detections)."""
     hops = len(stream.audio) // HOP
     run = run_eval_build(MODE_STREAM, stream.audio, hops, infer_every=infer_every, threshold_q16=threshold_q16,
                          detector=detector, timeout_s=120 + hops * 0.01)
     if run.hops != hops:
         raise BitearError(f"the evaluation build processed {run.hops} of {hops} hops")
-    labels = ("_silence_", "_unknown_") + KEYWORDS
-    dets = [(hop * 20, labels[label], score / 32768) for hop, label, score in run.detections]
+    return run
+
+
+def score(stream: Stream, detections: list[tuple[int, int, int]], latency_ms: int = demo.LATENCY_MS) -> dict:
+    """Detection rate, false detections per hour and median latency of detections (hop, label, score_q15)."""
+    dets = [(hop * 20, LABELS[label], q15 / 32768) for hop, label, q15 in detections]
     s = demo.summarize(stream.truth, dets, latency_ms)
-    duration_s = hops * HOP / SAMPLE_RATE
+    duration_s = len(stream.audio) // HOP * HOP / SAMPLE_RATE
     lat = [r.latency_ms for r in s.rows if r.detected]
-    costs = np.array([r.cost - r.cost_before for r in run.results], np.float64) * 40
     return {
         "detection_rate": s.detected / len(s.rows) if s.rows else 0.0,
         "false_detections_per_hour": len(s.false_detections) / (duration_s / 3600),
         "median_latency_ms": float(np.median(lat)) if lat else None,
         "keywords": len(s.rows), "hits": s.detected, "wrong_label": s.wrong, "missed": s.missed,
-        "false_detections": len(s.false_detections), "distractor_words": stream.distractors,
-        "duration_s": round(duration_s, 1), "inferences": run.inferences, "infer_every_hops": infer_every,
+        "false_detections": len(s.false_detections), "duration_s": round(duration_s, 1),
+    }
+
+
+def replay_detector(run, params: DetectorParams) -> list[tuple[int, int, int]]:
+    """The detections (hop, label, score_q15) the board would make with `params` on the same inferences."""
+    events = detect([r.hop * 20 for r in run.results], [r.scores_q15 for r in run.results], params)
+    return [(t // 20, label, q15) for t, label, q15 in events]
+
+
+def sweep(stream: Stream, infer_every: int, windows_ms=(500, 750, 1000), thresholds=(0.5, 0.6, 0.7, 0.8),
+          min_counts=(1, 2, 3, 4)) -> list[dict]:
+    """Score the stream for every detector setting in the grid (one firmware run, replayed on the host)."""
+    default = DetectorParams()
+    run = run_stream(stream, infer_every, default)
+    if replay_detector(run, default) != run.detections:
+        raise BitearError("host.detector disagrees with the firmware's detections on this stream")
+    rows = []
+    for window in windows_ms:
+        for threshold in thresholds:
+            for count in min_counts:
+                params = DetectorParams(window_ms=window, threshold_q15=round(threshold * 32768), min_count=count)
+                rows.append({"window_ms": window, "threshold": threshold, "min_count": count,
+                             **score(stream, replay_detector(run, params))})
+    return rows
+
+
+def measure(stream: Stream, infer_every: int, detector: DetectorParams, threshold_q16: int = THRESHOLD_DEFAULT,
+            latency_ms: int = demo.LATENCY_MS) -> dict:
+    """Run the stream through the evaluation build and score its detections."""
+    run = run_stream(stream, infer_every, detector, threshold_q16)
+    costs = np.array([r.cost - r.cost_before for r in run.results], np.float64) * 40
+    return {
+        **score(stream, run.detections, latency_ms), "distractor_words": stream.distractors,
+        "inferences": run.inferences, "infer_every_hops": infer_every,
         "avg_instructions_inference": float(costs.mean()) if len(costs) else 0.0,
         "detector": {"window_ms": detector.window_ms, "threshold_q15": detector.threshold_q15,
                      "suppression_ms": detector.suppression_ms, "min_count": detector.min_count},
         "latency_window_ms": [0, latency_ms], "source": stream.source, "path": "semihosting",
         "emulator_wall_s": round(run.wall_s, 1),
     }
+
+
+def print_sweep(rows: list[dict]) -> None:
+    d = DetectorParams()
+    print("window  threshold  min count   detection rate   false/hour   median latency")
+    for r in rows:
+        mark = "  (default)" if (r["window_ms"], round(r["threshold"] * 32768), r["min_count"]) == \
+            (d.window_ms, d.threshold_q15, d.min_count) else ""
+        lat = "-" if r["median_latency_ms"] is None else f"{r['median_latency_ms']:.0f} ms"
+        print(f"{r['window_ms']:5} ms  {r['threshold']:9.2f}  {r['min_count']:9}   {r['detection_rate'] * 100:13.1f} %"
+              f"   {r['false_detections_per_hour']:10.1f}   {lat:>14}{mark}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="inference period in 20 ms hops (default: the firmware's APP_INFER_EVERY)")
     ap.add_argument("--generated", action="store_true", help="generated speech even when the shared data exist")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--sweep", action="store_true", help="score a grid of detector settings on the same stream")
     ap.add_argument("--json", action="store_true", help="(the last line is JSON in any case)")
     args = ap.parse_args(argv)
     try:
@@ -181,6 +237,11 @@ def main(argv: list[str] | None = None) -> int:
             stream = real_stream(root, args.keywords, args.unknown, rng)
         else:
             stream = generated_stream(args.keywords, args.unknown, rng, args.seed)
+        if args.sweep:
+            rows = sweep(stream, args.infer_every)
+            print_sweep(rows)
+            print(json.dumps({"sweep": rows, "source": stream.source, "wall_s": round(time.monotonic() - t0, 1)}))
+            return 0
         report = measure(stream, args.infer_every, DetectorParams())
         report["wall_s"] = round(time.monotonic() - t0, 1)
     except BitearError as e:

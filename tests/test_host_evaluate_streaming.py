@@ -54,3 +54,19 @@ def test_short_generated_stream_metrics_are_consistent():
     assert r["path"] == "semihosting" and r["avg_instructions_inference"] > 0
     if r["hits"]:
         assert 0 <= r["median_latency_ms"] <= 2000
+
+
+@pytest.mark.skipif(shutil.which("qemu-system-arm") is None or shutil.which("espeak-ng") is None,
+                    reason="needs qemu-system-arm and espeak-ng")
+def test_sweep_replays_the_firmware_detector_on_the_host():
+    # sweep() itself refuses a stream where the host replay of the default settings differs from the
+    # firmware's detections; here the default row must also score exactly like a measured run
+    stream = sq.generated_stream(6, 2, np.random.default_rng(1), seed=1)
+    rows = sq.sweep(stream, infer_every=2, windows_ms=(500, 1000), thresholds=(0.5, 0.7), min_counts=(1, 3))
+    assert len(rows) == 8
+    measured = sq.measure(stream, infer_every=2, detector=DetectorParams())
+    (default,) = [r for r in rows if (r["window_ms"], r["threshold"], r["min_count"]) == (1000, 0.7, 3)]
+    for key in ("hits", "wrong_label", "missed", "false_detections", "median_latency_ms"):
+        assert default[key] == measured[key], key
+    assert all(r["hits"] + r["wrong_label"] + r["missed"] == 6 for r in rows)
+    assert len({(r["hits"], r["false_detections"], r["median_latency_ms"]) for r in rows}) > 1, "the settings change nothing"
