@@ -10,8 +10,10 @@ Recipe (Brillsson-style distillation; early-exit heads trained jointly):
 3. Training: per exit, T^2 * KL(teacher_T || student_T) + CE with the known label; half of every
    batch is replaced by log-domain mixes of two pool clips that the teacher labels on the fly
    (function matching on inputs no recording holds: +1.4 points on the validation speakers);
-   Adam with a cosine schedule, latent weights clipped to [-1, 1]. Optional: SpecAugment masks,
-   a staged schedule (real-valued -> binary activations -> binary weights), a cepstral stem.
+   Adam with a cosine schedule, latent weights clipped to [-1, 1]. Optional: a hint loss (every
+   exit also regresses the teacher's 276 pooled features through a linear map used only in
+   training), SpecAugment masks, a staged schedule (real-valued -> binary activations -> binary
+   weights), a cepstral stem.
 4. Per-exit entropy thresholds calibrated on the validation speakers: the least average compute
    whose accuracy stays within 0.95 points of full depth (`model.calibrate` redoes this step).
 

@@ -62,10 +62,12 @@ def test_sweep_replays_the_firmware_detector_on_the_host():
     # sweep() itself refuses a stream where the host replay of the default settings differs from the
     # firmware's detections; here the default row must also score exactly like a measured run
     stream = sq.generated_stream(6, 2, np.random.default_rng(1), seed=1)
-    rows = sq.sweep(stream, infer_every=2, windows_ms=(500, 1000), thresholds=(0.5, 0.7), min_counts=(1, 3))
+    d = DetectorParams()
+    rows = sq.sweep(stream, infer_every=2, windows_ms=(d.window_ms + 250, d.window_ms), thresholds=(0.45, d.threshold_q15 / 32768),
+                    min_counts=(1, d.min_count))
     assert len(rows) == 8
-    measured = sq.measure(stream, infer_every=2, detector=DetectorParams())
-    (default,) = [r for r in rows if (r["window_ms"], r["threshold"], r["min_count"]) == (1000, 0.7, 3)]
+    measured = sq.measure(stream, infer_every=2, detector=d)
+    (default,) = [r for r in rows if (r["window_ms"], round(r["threshold"] * 32768), r["min_count"]) == (d.window_ms, d.threshold_q15, d.min_count)]
     for key in ("hits", "wrong_label", "missed", "false_detections", "median_latency_ms"):
         assert default[key] == measured[key], key
     assert all(r["hits"] + r["wrong_label"] + r["missed"] == 6 for r in rows)
