@@ -72,3 +72,19 @@ def test_sweep_replays_the_firmware_detector_on_the_host():
         assert default[key] == measured[key], key
     assert all(r["hits"] + r["wrong_label"] + r["missed"] == 6 for r in rows)
     assert len({(r["hits"], r["false_detections"], r["median_latency_ms"]) for r in rows}) > 1, "the settings change nothing"
+
+
+def test_sweep_refuses_a_run_the_host_detector_does_not_reproduce(monkeypatch):
+    from host.evaluate import BoardResult, EvalRun
+    from model.errors import BitearError
+
+    keyword = tuple([0, 0, 32768] + [0] * 9)                           # "yes" at full score
+    run = EvalRun(results=[BoardResult(hop, 2, 0, 0, keyword) for hop in range(0, 80, 4)],
+                  detections=[(60, 3, 32768)])                          # the "firmware" claims a "no"
+    monkeypatch.setattr(sq, "run_stream", lambda *args, **kwargs: run)
+    stream = sq.Stream(np.zeros(320 * 80, np.int16), [(500, "yes")], 0, "test")
+    with pytest.raises(BitearError, match="disagrees"):
+        sq.sweep(stream, infer_every=4)
+    run.detections = sq.replay_detector(run, DetectorParams())          # what the C detector would say
+    assert run.detections and run.detections[0][1] == 2
+    assert sq.sweep(stream, infer_every=4)[0]["keywords"] == 1
