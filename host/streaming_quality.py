@@ -43,7 +43,7 @@ from host import demo
 from host.detector import DetectorParams, detect
 from host.evaluate import MODE_STREAM, THRESHOLD_DEFAULT, run_eval_build
 from model.audio import SAMPLE_RATE
-from model.errors import BitearError
+from model.errors import BitearError, run_cli
 from model.paths import data_dir
 
 KEYWORDS = demo.KEYWORDS
@@ -229,26 +229,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sweep", action="store_true", help="score a grid of detector settings on the same stream")
     ap.add_argument("--json", action="store_true", help="(the last line is JSON in any case)")
     args = ap.parse_args(argv)
-    try:
-        if args.keywords < 1 or args.unknown < 0 or args.infer_every < 1:
-            raise BitearError("--keywords >= 1, --unknown >= 0 and --infer-every >= 1 please")
-        rng = np.random.default_rng(args.seed)
-        t0 = time.monotonic()
-        root = data_dir()
-        if root is not None and (root / "speech_commands_v2_dev").is_dir() and not args.generated:
-            stream = real_stream(root, args.keywords, args.unknown, rng)
-        else:
-            stream = generated_stream(args.keywords, args.unknown, rng, args.seed)
-        if args.sweep:
-            rows = sweep(stream, args.infer_every)
-            print_sweep(rows)
-            print(json.dumps({"sweep": rows, "source": stream.source, "wall_s": round(time.monotonic() - t0, 1)}))
-            return 0
-        report = measure(stream, args.infer_every, DetectorParams())
-        report["wall_s"] = round(time.monotonic() - t0, 1)
-    except BitearError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    return run_cli(lambda: _run(args))
+
+
+def _run(args) -> int:
+    if args.keywords < 1 or args.unknown < 0 or args.infer_every < 1:
+        raise BitearError("--keywords >= 1, --unknown >= 0 and --infer-every >= 1 please")
+    rng = np.random.default_rng(args.seed)
+    t0 = time.monotonic()
+    root = data_dir()
+    if root is not None and (root / "speech_commands_v2_dev").is_dir() and not args.generated:
+        stream = real_stream(root, args.keywords, args.unknown, rng)
+    else:
+        stream = generated_stream(args.keywords, args.unknown, rng, args.seed)
+    if args.sweep:
+        rows = sweep(stream, args.infer_every)
+        print_sweep(rows)
+        print(json.dumps({"sweep": rows, "source": stream.source, "wall_s": round(time.monotonic() - t0, 1)}))
+        return 0
+    report = measure(stream, args.infer_every, DetectorParams())
+    report["wall_s"] = round(time.monotonic() - t0, 1)
     lat = "-" if report["median_latency_ms"] is None else f"{report['median_latency_ms']:.0f} ms"
     print(f"{report['duration_s'] / 60:.1f} min stream ({report['source']}), {report['keywords']} keywords, "
           f"{report['distractor_words']} other words; inference every {report['infer_every_hops']} hops")

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.errors import BitearError
+from model.errors import BitearError, run_cli
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,32 +50,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stem-cepstra", type=int, default=0, help="keep the stem in the span of the first K DCT vectors")
     parser.add_argument("--config", type=Path, default=None, help="student config JSON")
     args = parser.parse_args(argv)
-    try:
-        from model.feature_cache import features_cached
-        from model.frontend import FRONTEND_PARAMS
-        from model.paths import data_dir
-        from model.teacher import Teacher
-        from model.teacher_cache import teacher_logits_cached
-        from model.train import Pool, TrainConfig, build_pool, distill, load_sources, teacher_function
+    return run_cli(lambda: _run(args))
 
-        root = args.data or data_dir()
-        if root is None or not (root / "speech_commands_v2_dev").is_dir():
-            raise BitearError(f"needs the data folder with speech_commands_v2_dev/ (found {root}); set BITEAR_DATA or pass --data")
-        pool_cfg = TrainConfig()
-        teacher = Teacher.load(root / "teacher_ds_cnn_l")
-        sources, val, noise = load_sources(pool_cfg, root, progress=False)
-        key = pool_cfg.pool_key(teacher.sha256, str(FRONTEND_PARAMS["source_hash"]))
-        pool = build_pool(pool_cfg, sources, noise, lambda a: teacher_logits_cached(a, teacher=teacher), features_cached, key)
-        pick = np.random.default_rng(0).choice(len(pool.labels), min(args.clips, len(pool.labels)), replace=False)
-        sub = Pool(pool.features[pick], pool.teacher[pick], pool.labels[pick], pool.sources[pick], pool.mfcc[pick])
-        cfg = TrainConfig(epochs=args.epochs, lr=args.lr, kd_weight=args.kd_weight, temperature=args.temperature, spec_time_masks=args.masks,
-                          spec_freq_masks=args.masks, stages=tuple(args.stages.split(",")),
-                          stem_cepstra=args.stem_cepstra, mix_fraction=args.mix, hint_weight=args.hint, config=json.loads(args.config.read_text()) if args.config else {})
-        distill(cfg, sub, features_cached(val.audio, progress=False), val.labels, Path(tempfile.mkdtemp()), progress=False,
-                teacher_from_mfcc=teacher_function(teacher, cfg))
-    except BitearError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+
+def _run(args) -> int:
+    from model.feature_cache import features_cached
+    from model.frontend import FRONTEND_PARAMS
+    from model.paths import data_dir
+    from model.teacher import Teacher
+    from model.teacher_cache import teacher_logits_cached
+    from model.train import Pool, TrainConfig, build_pool, distill, load_sources, teacher_function
+
+    root = args.data or data_dir()
+    if root is None or not (root / "speech_commands_v2_dev").is_dir():
+        raise BitearError(f"needs the data folder with speech_commands_v2_dev/ (found {root}); set BITEAR_DATA or pass --data")
+    pool_cfg = TrainConfig()
+    teacher = Teacher.load(root / "teacher_ds_cnn_l")
+    sources, val, noise = load_sources(pool_cfg, root, progress=False)
+    key = pool_cfg.pool_key(teacher.sha256, str(FRONTEND_PARAMS["source_hash"]))
+    pool = build_pool(pool_cfg, sources, noise, lambda a: teacher_logits_cached(a, teacher=teacher), features_cached, key)
+    pick = np.random.default_rng(0).choice(len(pool.labels), min(args.clips, len(pool.labels)), replace=False)
+    sub = Pool(pool.features[pick], pool.teacher[pick], pool.labels[pick], pool.sources[pick], pool.mfcc[pick])
+    cfg = TrainConfig(epochs=args.epochs, lr=args.lr, kd_weight=args.kd_weight, temperature=args.temperature, spec_time_masks=args.masks,
+                      spec_freq_masks=args.masks, stages=tuple(args.stages.split(",")),
+                      stem_cepstra=args.stem_cepstra, mix_fraction=args.mix, hint_weight=args.hint, config=json.loads(args.config.read_text()) if args.config else {})
+    distill(cfg, sub, features_cached(val.audio, progress=False), val.labels, Path(tempfile.mkdtemp()), progress=False,
+            teacher_from_mfcc=teacher_function(teacher, cfg))
     return 0
 
 
