@@ -8,8 +8,16 @@ Layout (channels over the 40 mel bins, convolution over time, like TC-ResNet):
          [exit head after a block: mean over time of the +-1 map -> int8 fully connected -> 12 logits]
       -> the last block always carries the final head
 
+Time padding (config "time_padding"):
+  * "valid" (streamable): no padding; every layer is a right-aligned valid convolution: its last output
+    ends on its last input frame, and the (L - k) % stride oldest input frames that no output would
+    cover are skipped. Each output at time t depends only on input frames up to t, and an exit head
+    averages its block's outputs, which all lie in the window: an incremental runtime can reproduce a
+    full-window inference exactly.
+  * "same" (the first kws12 checkpoints): pad = kernel // 2 on both sides.
+
 Numerics shared with `codegen/` (which must reproduce them exactly in integers):
-  * sign(0) = +1; binary conv pads time with +1 (bit 0); the stem pads with 0 (feature value 0).
+  * sign(0) = +1; with "same" padding the binary conv pads time with +1 (bit 0) and the stem with 0.
   * stem weights are int8 per output channel (symmetric, scale = max|w| / 127) inside training
     already (straight-through), so the float stem sums are exact integers times a scale.
   * head weights are int8 with one scale per head; logits = scale * (q_w . mean) + bias.
@@ -26,8 +34,11 @@ from tinygrad import Tensor, nn
 
 LABELS = ["_silence_", "_unknown_", "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
 
+TIME_PADDINGS = ("valid", "same")
+
 DEFAULT_CONFIG: dict = {
     "frames": 49,
+    "time_padding": "valid",
     "bins": 40,
     "classes": len(LABELS),
     "stem": {"kernel": 3, "stride": 2, "channels": 64},
@@ -39,9 +50,24 @@ DEFAULT_CONFIG: dict = {
 }
 
 
-def conv_output_length(length: int, kernel: int, stride: int) -> int:
-    """Output length of a 'same'-padded (pad = kernel // 2 each side) strided 1-D convolution."""
-    pad = kernel // 2
+def time_padding(config: dict) -> str:
+    """The config's time padding; checkpoints written before the field existed are "same"."""
+    return config.get("time_padding", "same")
+
+
+def conv_pad(kernel: int, padding: str) -> int:
+    """Padding rows on each side of the time axis."""
+    return kernel // 2 if padding == "same" else 0
+
+
+def conv_skip(length: int, kernel: int, stride: int, padding: str) -> int:
+    """Oldest input frames a right-aligned valid convolution skips ((L - k) % stride); 0 for "same"."""
+    return (length - kernel) % stride if padding == "valid" else 0
+
+
+def conv_output_length(length: int, kernel: int, stride: int, padding: str = "same") -> int:
+    """Output length of a strided 1-D convolution over `length` frames with this time padding."""
+    pad = conv_pad(kernel, padding)
     return (length + 2 * pad - kernel) // stride + 1
 
 
@@ -52,6 +78,8 @@ def validate_config(config: dict) -> None:
             raise ValueError(f"student config: missing field '{key}'")
     if not config["blocks"]:
         raise ValueError("student config: 'blocks' is empty")
+    if time_padding(config) not in TIME_PADDINGS:
+        raise ValueError(f"student config: time_padding must be one of {TIME_PADDINGS}, found {config['time_padding']!r}")
     if not config["blocks"][-1].get("exit"):
         raise ValueError("student config: the last block must carry the final head ('exit': true)")
     for name, layer in [("stem", config["stem"])] + [(f"blocks[{i}]", b) for i, b in enumerate(config["blocks"])]:
@@ -59,6 +87,11 @@ def validate_config(config: dict) -> None:
             raise ValueError(f"student config: {name}.channels must be a multiple of 32, found {layer['channels']}")
         if layer["kernel"] % 2 == 0:
             raise ValueError(f"student config: {name}.kernel must be odd, found {layer['kernel']}")
+    length, padding = config["frames"], time_padding(config)
+    for name, layer in [("stem", config["stem"])] + [(f"blocks[{i}]", b) for i, b in enumerate(config["blocks"])]:
+        length = conv_output_length(length, layer["kernel"], layer["stride"], padding)
+        if length < 1:
+            raise ValueError(f"student config: {name} has no output frame left ({config['frames']} input frames)")
 
 
 def binarize_ste(x: Tensor) -> Tensor:
@@ -94,31 +127,34 @@ class BatchNorm:
 class Stem:
     """int8 conv1d over time, all mel bins as input channels, followed by batch norm."""
 
-    def __init__(self, bins: int, channels: int, kernel: int, stride: int):
-        self.kernel, self.stride = kernel, stride
+    def __init__(self, bins: int, channels: int, kernel: int, stride: int, padding: str):
+        self.kernel, self.stride, self.padding = kernel, stride, padding
         self.weight = Tensor.kaiming_uniform(channels, bins, 1, kernel)
         self.norm = BatchNorm(channels)
 
     def __call__(self, x: Tensor) -> Tensor:
         scale = int8_scale(self.weight, axis=(1, 2, 3))
         q = quantize_int8_ste(self.weight, scale)
-        pad = self.kernel // 2
+        pad = conv_pad(self.kernel, self.padding)
+        x = x[..., conv_skip(x.shape[-1], self.kernel, self.stride, self.padding):]
         y = x.conv2d(q, stride=(1, self.stride), padding=(pad, pad, 0, 0)) * scale.reshape(1, -1, 1, 1).detach()
         return self.norm(y)
 
 
 class BinaryConv:
-    """Binary conv1d over time (+-1 weights, +-1 inputs padded with +1) followed by batch norm."""
+    """Binary conv1d over time (+-1 weights and inputs; "same" padding pads with +1) followed by batch norm."""
 
-    def __init__(self, cin: int, cout: int, kernel: int, stride: int):
-        self.kernel, self.stride = kernel, stride
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int, padding: str):
+        self.kernel, self.stride, self.padding = kernel, stride, padding
         self.weight = Tensor.uniform(cout, cin, 1, kernel, low=-0.1, high=0.1)
         self.norm = BatchNorm(cout)
 
     def __call__(self, x: Tensor, binary_weights: bool = True) -> Tensor:
         w = binarize_ste(self.weight) if binary_weights else self.weight.clip(-1.0, 1.0)
-        pad = self.kernel // 2
-        x = x.pad(((0, 0), (0, 0), (0, 0), (pad, pad)), value=1.0)
+        pad = conv_pad(self.kernel, self.padding)
+        x = x[..., conv_skip(x.shape[-1], self.kernel, self.stride, self.padding):]
+        if pad:
+            x = x.pad(((0, 0), (0, 0), (0, 0), (pad, pad)), value=1.0)
         return self.norm(x.conv2d(w, stride=(1, self.stride)))
 
 
@@ -159,12 +195,13 @@ class BinaryStudent:
         self.config = copy.deepcopy(config or DEFAULT_CONFIG)
         validate_config(self.config)
         c = self.config
-        self.stem = Stem(c["bins"], c["stem"]["channels"], c["stem"]["kernel"], c["stem"]["stride"])
+        padding = time_padding(c)
+        self.stem = Stem(c["bins"], c["stem"]["channels"], c["stem"]["kernel"], c["stem"]["stride"], padding)
         self.blocks: list[BinaryConv] = []
         self.heads: list[ExitHead] = []
         cin = c["stem"]["channels"]
         for block in c["blocks"]:
-            self.blocks.append(BinaryConv(cin, block["channels"], block["kernel"], block["stride"]))
+            self.blocks.append(BinaryConv(cin, block["channels"], block["kernel"], block["stride"], padding))
             if block.get("exit"):
                 self.heads.append(ExitHead(block["channels"], c["classes"]))
             cin = block["channels"]
@@ -203,15 +240,16 @@ class BinaryStudent:
     def layer_costs(self) -> list[LayerCost]:
         """Per layer MACs and weight bits, in execution order (heads where they run)."""
         c = self.config
+        padding = time_padding(c)
         costs: list[LayerCost] = []
         length = c["frames"]
-        out = conv_output_length(length, c["stem"]["kernel"], c["stem"]["stride"])
+        out = conv_output_length(length, c["stem"]["kernel"], c["stem"]["stride"], padding)
         k, cout = c["stem"]["kernel"], c["stem"]["channels"]
         costs.append(LayerCost("stem", "int8", length, out, c["bins"], cout, k, out * k * c["bins"] * cout, 8 * k * c["bins"] * cout))
         length, cin = out, cout
         head = 0
         for i, block in enumerate(c["blocks"]):
-            out = conv_output_length(length, block["kernel"], block["stride"])
+            out = conv_output_length(length, block["kernel"], block["stride"], padding)
             k, cout = block["kernel"], block["channels"]
             costs.append(LayerCost(f"block{i}", "binary", length, out, cin, cout, k, out * k * cin * cout, k * cin * cout))
             if block.get("exit"):

@@ -7,7 +7,7 @@ from tinygrad import Tensor
 
 from model.checkpoint import load_checkpoint, read_checkpoint, read_safetensors, save_checkpoint
 from model.errors import BitearError
-from model.student import LABELS, BinaryStudent, binarize_ste, conv_output_length, quantize_int8_ste, validate_config
+from model.student import LABELS, BinaryStudent, binarize_ste, conv_output_length, conv_skip, quantize_int8_ste, time_padding, validate_config
 
 
 def test_binarize_forward_is_exactly_plus_minus_one_with_sign_of_zero_positive():
@@ -42,11 +42,32 @@ def test_output_shapes_and_cost_table_agree_with_conv_arithmetic():
     layers = [s.stem] + s.blocks
     for cost, spec, layer in zip(convs, specs, layers):
         h = binarize_ste(layer(h))
-        assert cost.in_len == length and cost.out_len == h.shape[3] == conv_output_length(length, spec["kernel"], spec["stride"])
+        assert cost.in_len == length and cost.out_len == h.shape[3] == conv_output_length(length, spec["kernel"], spec["stride"], time_padding(s.config))
         assert cost.macs == cost.out_len * cost.kernel * cost.cin * cost.cout
         length = cost.out_len
     macs = s.binary_macs_to_exit()
     assert macs == sorted(macs) and macs[-1] == sum(c.macs for c in convs if c.kind == "binary")
+
+
+@pytest.mark.parametrize("first_changed", [48, 40, 30])
+def test_valid_padding_is_causal_every_output_depends_only_on_frames_up_to_its_end(first_changed):
+    s = BinaryStudent()
+    assert time_padding(s.config) == "valid"
+    rng = np.random.default_rng(2)
+    x = rng.integers(-128, 128, (2, 49, 40)).astype(np.float32)
+    y = x.copy()
+    y[:, first_changed:] = rng.integers(-128, 128, (2, 49 - first_changed, 40))
+    hx, hy = (Tensor(a).permute(0, 2, 1).unsqueeze(2) for a in (x, y))
+    ends = np.arange(49)  # the newest input frame each position of the current map depends on
+    for spec, layer in zip([s.config["stem"]] + s.config["blocks"], [s.stem] + s.blocks):
+        k, stride = spec["kernel"], spec["stride"]
+        skip = conv_skip(len(ends), k, stride, "valid")
+        ends = ends[skip + k - 1::stride]
+        hx, hy = binarize_ste(layer(hx)), binarize_ste(layer(hy))
+        assert hx.shape[3] == len(ends) and ends[-1] == 48  # the newest output always sees the newest frame
+        old = ends < first_changed
+        np.testing.assert_array_equal(hx.numpy()[..., old], hy.numpy()[..., old])
+        assert not np.array_equal(hx.numpy()[..., ~old], hy.numpy()[..., ~old])
 
 
 def test_binary_block_really_binarizes_its_input_map():
