@@ -1,4 +1,4 @@
-"""Data augmentation in numpy: noise at a chosen SNR, time shift, gain, speed perturbation, SpecAugment masks.
+"""Data augmentation in numpy: noise at a chosen SNR, time shift, gain, speed perturbation.
 
 Every random function takes an explicit `np.random.Generator` as first argument, so a seed fixes the
 result. Waveform functions accept int16 or float audio and return the same dtype (int16 results are
@@ -91,35 +91,3 @@ def change_speed(x: np.ndarray, factor: float, align: str = "center") -> np.ndar
 def speed_perturb(rng: np.random.Generator, x: np.ndarray, factor_range: tuple[float, float] = (0.85, 1.15)) -> np.ndarray:
     """Speed (and pitch) change by a factor drawn uniformly from `factor_range`."""
     return change_speed(x, float(rng.uniform(*factor_range)))
-
-
-def spec_augment(
-    rng: np.random.Generator,
-    features: np.ndarray,
-    floor: int | float,
-    n_time_masks: int = 2,
-    max_time: int = 8,
-    n_freq_masks: int = 2,
-    max_freq: int = 6,
-) -> np.ndarray:
-    """SpecAugment-style masks on a (frames, bins) or (N, frames, bins) feature map, e.g. 49 x 40 int8.
-
-    Each mask is a band of 0..max_time frames (or 0..max_freq bins) at a random position, set to
-    `floor` (the front end's value for silence/no energy). Every clip of a batch gets its own masks.
-    Returns a masked copy; the input is not modified.
-    """
-    out = np.array(features, copy=True)
-    maps = out[None] if out.ndim == 2 else out
-    if maps.ndim != 3:
-        raise ValueError(f"features must be (frames, bins) or (N, frames, bins), got shape {features.shape}")
-    _, frames, bins = maps.shape
-    for m in maps:  # views into `out`
-        for _ in range(n_time_masks):
-            w = int(rng.integers(0, min(max_time, frames) + 1))
-            t0 = int(rng.integers(0, frames - w + 1))
-            m[t0 : t0 + w, :] = floor
-        for _ in range(n_freq_masks):
-            w = int(rng.integers(0, min(max_freq, bins) + 1))
-            f0 = int(rng.integers(0, bins - w + 1))
-            m[:, f0 : f0 + w] = floor
-    return out

@@ -1,9 +1,11 @@
 """Recalibrate a checkpoint's early-exit thresholds: `python -m model.calibrate CHECKPOINT [--max-drop P]`.
 
 The step `python -m model.train` ends with, on its own: on the checkpoint's validation speakers
-of `speech_commands_v2_dev` (its speaker split, recorded in the metadata), pick per-exit
-thresholds with the least average compute whose accuracy stays within P points of full depth,
-and write them (and the validation figures) back into the checkpoint's metadata. The tensors
+of `speech_commands_v2_dev` (its speaker split, recorded in the metadata) — their clips and, when
+the checkpoint was trained with them, the same stream windows cut from their clips and labelled by
+the teacher (`model.train.validation_windows`) — pick per-exit thresholds with the least average
+compute whose accuracy stays within P points of full depth on both, and write them (and the
+validation figures) back into the checkpoint's metadata. The tensors
 are untouched; run `python -m codegen` afterwards to regenerate the C tables.
 """
 from __future__ import annotations
@@ -23,7 +25,8 @@ def recalibrate(checkpoint: Path, data: Path, max_drop: float, out: Path | None 
     from model.feature_cache import features_cached
 
     student, meta = load_checkpoint(checkpoint)
-    fraction = meta.get("training", {}).get("config", {}).get("val_fraction")
+    train_config = meta.get("training", {}).get("config", {})
+    fraction = train_config.get("val_fraction")
     if fraction is None:
         raise BitearError(f"{checkpoint}: no speaker split in its metadata (training.config.val_fraction)")
     dev = data / "speech_commands_v2_dev"
@@ -32,15 +35,39 @@ def recalibrate(checkpoint: Path, data: Path, max_drop: float, out: Path | None 
     _, val = load_speech_commands(dev, progress=False).split_by_speaker(fraction, salt=SPLIT_SALT)
     logits = exit_logits(student, features_cached(val.audio, progress=False))
     macs = student.binary_macs_to_exit()
-    thresholds = calibrate_thresholds(logits, val.labels, macs, max_drop)
+    stream = _validation_stream(student, train_config, val, data)
+    thresholds = calibrate_thresholds(logits, val.labels, macs, max_drop, stream=stream)
     report = summarize(logits, val.labels, thresholds, macs)
     meta["exit_thresholds"] = thresholds
     meta.setdefault("validation", {}).update({"accuracy": report["accuracy"], "accuracy_full_depth": report["accuracy_full_depth"],
-                                             "calibration_max_drop_points": max_drop})
+                                             "avg_binary_macs": report["avg_binary_macs"], "calibration_max_drop_points": max_drop})
+    if stream is not None:
+        s = summarize(*stream, thresholds, macs)
+        meta["validation"]["stream_windows"] = {k: s[k] for k in ("n", "accuracy", "accuracy_full_depth", "avg_binary_macs")}
     for key in ("format", "format_version", "config"):
         meta.pop(key, None)
     save_checkpoint(out or checkpoint, student, meta)
     return report
+
+
+def _validation_stream(student, train_config: dict, val, data: Path):
+    """(logits per exit, teacher labels) of the checkpoint's validation stream windows, or None if it had none."""
+    from model.datasets import BackgroundNoise
+    from model.evaluate import exit_logits
+    from model.feature_cache import features_cached
+    from model.teacher import Teacher
+    from model.teacher_cache import teacher_logits_cached
+    from model.train import TrainConfig, validation_windows
+
+    if not train_config.get("val_stream_windows"):
+        return None
+    known = {k: v for k, v in train_config.items() if k in TrainConfig.__dataclass_fields__}
+    cfg = TrainConfig(**{**known, "exit_weights": tuple(known.get("exit_weights", TrainConfig.exit_weights))})
+    teacher = Teacher.load(data / "teacher_ds_cnn_l")
+    noise = BackgroundNoise.load(data / "background_noise", progress=False)
+    check = validation_windows(cfg, val, noise, lambda a: teacher_logits_cached(a, teacher=teacher, progress=False),
+                               lambda a: features_cached(a, progress=False))
+    return exit_logits(student, check.features), check.labels
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -102,30 +102,36 @@ def summarize(logits: list[np.ndarray], labels: np.ndarray, thresholds: list[flo
 
 
 def calibrate_thresholds(logits: list[np.ndarray], labels: np.ndarray, macs_to_exit: list[int], max_drop_points: float,
-                         step: float = 0.01) -> list[float]:
+                         step: float = 0.01, stream: tuple[list[np.ndarray], np.ndarray] | None = None) -> list[float]:
     """Per-early-exit thresholds with the least average compute whose accuracy is within `max_drop_points` of full depth.
 
+    `stream`: (logits per exit, target labels) of stream windows as well; then the accuracy must hold on
+    the clips and on the windows separately, and the compute is averaged over both sets together.
     Exhaustive over a grid of `step` (coarsened so the grid stays under ~10^4 points); ties go to the higher accuracy.
     """
     n_early = len(logits) - 1
     if n_early == 0:
         return []
-    entropy = [normalized_entropy(l) for l in logits[:-1]]
-    correct = np.stack([l.argmax(1) == labels for l in logits])
-    need = float(correct[-1].mean()) - max_drop_points / 100.0
+    sets = [(logits, labels)] + ([stream] if stream is not None else [])
+    entropy = [np.concatenate([normalized_entropy(ls[i]) for ls, _ in sets]) for i in range(n_early)]
+    correct = np.stack([np.concatenate([ls[i].argmax(1) == y for ls, y in sets]) for i in range(n_early + 1)])
+    parts = np.concatenate([np.full(len(y), k) for k, (_, y) in enumerate(sets)])
+    need = [float(correct[-1][parts == k].mean()) - max_drop_points / 100.0 for k in range(len(sets))]
+    n = len(parts)
     while (1.0 / step + 1) ** n_early > 1e4:
         step *= 2
     grid = np.round(np.arange(0.0, 1.0 + 1e-9, step), 4)
     macs = np.asarray(macs_to_exit, dtype=np.float64)
     best, best_key = [0.0] * n_early, None
     for combo in np.array(np.meshgrid(*[grid] * n_early, indexing="ij")).reshape(n_early, -1).T:
-        taken = np.full(len(labels), n_early)
+        taken = np.full(n, n_early)
         for i in range(n_early - 1, -1, -1):  # the first exit whose entropy is low enough wins
             taken[entropy[i] <= combo[i]] = i
-        acc = float(correct[taken, np.arange(len(labels))].mean())
-        if acc < need:
+        right = correct[taken, np.arange(n)]
+        accs = [float(right[parts == k].mean()) for k in range(len(sets))]
+        if any(a < nd for a, nd in zip(accs, need)):
             continue
-        key = (float(macs[taken].mean()), -acc)
+        key = (float(macs[taken].mean()), -accs[0])
         if best_key is None or key < best_key:
             best, best_key = [float(t) for t in combo], key
     return best

@@ -7,18 +7,19 @@ Recipe (Brillsson-style distillation; early-exit heads trained jointly):
 2. A fixed pool of augmented copies of every source clip (speed/pitch, time shift, gain, noise at
    a random SNR). The teacher labels every copy once; the C front end computes the student's
    int8 features once. The pool is cached on disk, keyed by everything that makes it.
-3. Training: per exit, T^2 * KL(teacher_T || student_T) + CE with the known label; half of every
-   batch is replaced by log-domain mixes of two pool clips that the teacher labels on the fly
-   (function matching on inputs no recording holds: +1.4 points on the validation speakers);
-   Adam with a cosine schedule, latent weights clipped to [-1, 1]. Optional: a hint loss (every
-   exit also regresses the teacher's 276 pooled features through a linear map used only in
-   training), SpecAugment masks, a staged schedule (real-valued -> binary activations -> binary
-   weights), a cepstral stem.
-4. Per-exit entropy thresholds calibrated on the validation speakers: the least average compute
-   whose accuracy stays within 0.95 points of full depth (`model.calibrate` redoes this step).
+   Besides, 1 s windows cut at random offsets from synthetic streams of the same sources
+   (`model.streams`: words with neighbours, partial words at the edges, gaps of noise), labelled by
+   the teacher on exactly that audio, so the student learns the stream, not only centred clips.
+3. Training: per exit, T^2 * KL(teacher_T || student_T) + CE with the known label (for stream
+   windows and mixes: the teacher's top class); half of every batch is replaced by log-domain mixes
+   of two pool clips that the teacher labels on the fly (function matching on inputs no recording
+   holds); Adam with a cosine schedule, latent weights clipped to [-1, 1].
+4. Per-exit entropy thresholds calibrated on the validation speakers' clips and stream windows: the
+   least average compute whose accuracy stays within 0.95 points of full depth on both
+   (`model.calibrate` redoes this step).
 
-Fixed seeds; `--resume` continues from the last finished epoch. Knobs are command-line options;
-`model.ablation` runs short probes of them.
+Fixed seeds; `--resume` continues from the last finished epoch. The recipe's knobs are the fields of
+`TrainConfig`, one command-line option each (`RECIPE_OPTIONS`); `model.ablation` runs short probes of them.
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ import numpy as np
 from model import augment
 from model.checkpoint import DEFAULT_CHECKPOINT, save_checkpoint
 from model.datasets import KEYWORDS, LABELS, BackgroundNoise, ClipSet
+from model.streams import stream_windows
 from model.errors import BitearError, run_cli
 from model.mfcc import mfcc
 from model.evaluate import SPLIT_SALT, calibrate_thresholds, exit_logits, summarize
@@ -55,32 +57,83 @@ class TrainConfig:
     epochs: int = 40
     batch: int = 128
     lr: float = 1e-2
-    weight_decay: float = 0.0
     temperature: float = 2.0
     kd_weight: float = 0.7          # loss = kd_weight * KD + (1 - kd_weight) * CE
     exit_weights: tuple[float, ...] = (1.0, 1.0, 1.0)
-    stages: tuple[str, ...] = ("binary",)   # sequence of "real", "binact", "binary"; epochs split evenly
+    precision: str = "binary"        # "real": the diagnostic network without any binarization (not deployable)
     copies: int = 6                  # augmented copies per source clip (the first is the clean clip)
     val_fraction: float = 0.3
     tts_keyword_variants: int = 60
     tts_other_variants: int = 12
     fsdd_clips: int = 600
     silence_clips: int = 400
-    spec_time_masks: int = 0
-    spec_freq_masks: int = 0
+    stream_windows: int = 12000      # 1 s windows cut from synthetic streams of the training sources (model.streams)
+    val_stream_windows: int = 2400   # the same from the validation speakers: calibration and reports
     mix_fraction: float = 0.5        # share of every batch replaced by log-domain mixes of two pool clips, labelled by the teacher
-    stem_cepstra: int = 0            # >0: keep the stem's weights in the span of the first K DCT-II vectors over the mel bins
-    hint_weight: float = 0.0         # >0: every exit also regresses the teacher's 276 pooled features (standardized), MSE
     calibration_drop: float = 0.95   # percentage points of accuracy the early exits may lose (issue bar: 1)
     config: dict = field(default_factory=dict)  # student config; empty = DEFAULT_CONFIG
 
     def pool_key(self, teacher_sha: str, frontend_hash: str) -> str:
         fields = [self.seed, self.copies, self.val_fraction, self.tts_keyword_variants, self.tts_other_variants,
-                  self.fsdd_clips, self.silence_clips, teacher_sha, frontend_hash, POOL_VERSION]
+                  self.fsdd_clips, self.silence_clips, self.stream_windows, teacher_sha, frontend_hash, POOL_VERSION]
         return hashlib.sha1(json.dumps(fields).encode()).hexdigest()[:16]
 
 
-POOL_VERSION = 2  # 2: the pool keeps the teacher's MFCC of every clip (for mixes labelled on the fly)
+# The recipe's command-line options, one per TrainConfig field (model.train and model.ablation build them
+# from here, so their defaults cannot disagree): field -> help.
+RECIPE_OPTIONS: dict[str, str] = {
+    "seed": "random seed (pool, order, mixes, initial weights)",
+    "epochs": "training epochs",
+    "batch": "batch size",
+    "lr": "peak learning rate (Adam, cosine decay)",
+    "temperature": "distillation temperature T",
+    "kd_weight": "loss = w * T^2 KL(teacher || student) + (1 - w) * cross-entropy",
+    "precision": "binary (the deployed network) or real (diagnostic: no binarization at all)",
+    "copies": "augmented copies of every source clip in the pool",
+    "tts_keyword_variants": "synthetic keyword clips per keyword (espeak-ng/flite voices)",
+    "tts_other_variants": "synthetic clips per other word",
+    "stream_windows": "1 s windows cut from synthetic streams, labelled by the teacher (0: none)",
+    "val_stream_windows": "the same from the validation speakers, for calibration and reports",
+    "mix_fraction": "share of every batch replaced by log-domain mixes of two clips, labelled by the teacher",
+    "calibration_drop": "accuracy points the early exits may lose against full depth (clips and stream windows)",
+}
+PRECISIONS = ("binary", "real")
+
+
+def add_recipe_options(parser: argparse.ArgumentParser, defaults: "TrainConfig | None" = None) -> None:
+    """--seed, --epochs, ... one option per RECIPE_OPTIONS field, typed and defaulted from TrainConfig."""
+    defaults = defaults or TrainConfig()
+    for name, help_text in RECIPE_OPTIONS.items():
+        value = getattr(defaults, name)
+        parser.add_argument("--" + name.replace("_", "-"), type=type(value), default=value, help=f"{help_text} (default {value})")
+    parser.add_argument("--config", type=Path, default=None, help="student config JSON (default: model.student.DEFAULT_CONFIG)")
+
+
+def recipe_from_args(args: argparse.Namespace) -> "TrainConfig":
+    """The TrainConfig of parsed recipe options; BitearError names a bad value."""
+    values = {name: getattr(args, name) for name in RECIPE_OPTIONS}
+    if values["precision"] not in PRECISIONS:
+        raise BitearError(f"--precision: expected one of {', '.join(PRECISIONS)}, found {values['precision']!r}")
+    for name in ("epochs", "batch", "copies"):
+        if values[name] < 1:
+            raise BitearError(f"--{name.replace('_', '-')}: expected >= 1, found {values[name]}")
+    if not 0.0 <= values["mix_fraction"] <= 1.0:
+        raise BitearError(f"--mix-fraction: expected a share in [0, 1], found {values['mix_fraction']}")
+    config = {}
+    if args.config is not None:
+        try:
+            config = json.loads(Path(args.config).read_text())
+        except (OSError, ValueError) as e:
+            raise BitearError(f"--config {args.config}: cannot read a JSON student config ({e})") from None
+        from model.student import validate_config
+        try:
+            validate_config(config)
+        except (ValueError, KeyError, TypeError) as e:
+            raise BitearError(f"--config {args.config}: {e}") from None
+    return TrainConfig(**values, config=config)
+
+
+POOL_VERSION = 3  # 2: the pool keeps the teacher's MFCC of every clip (for mixes labelled on the fly); 3: stream windows
 
 
 @dataclass
@@ -140,7 +193,8 @@ def load_sources(cfg: TrainConfig, root: Path, progress: bool = True) -> tuple[C
 
 def build_pool(cfg: TrainConfig, sources: ClipSet, noise: BackgroundNoise | None, teacher_logits, features_of,
                key: str | None, progress: bool = True) -> Pool:
-    """Augment, label with the teacher and extract features; cached under cache_dir('pools') when `key` is given."""
+    """Augment, cut stream windows, label with the teacher and extract features; cached under
+    cache_dir('pools') when `key` is given. Stream windows get the teacher's top class as hard label."""
     path = cache_dir("pools") / f"{key}.npz" if key else None
     if path is not None and path.is_file():
         with np.load(path) as z:
@@ -148,14 +202,23 @@ def build_pool(cfg: TrainConfig, sources: ClipSet, noise: BackgroundNoise | None
     rng = np.random.default_rng([cfg.seed, 1])
     t0 = time.perf_counter()
     audio, labels, srcs = augment_copies(rng, sources, cfg.copies, noise)
+    if cfg.stream_windows:
+        if noise is None:
+            raise ValueError("stream_windows > 0 needs background noise for the gaps between words")
+        windows = stream_windows(np.random.default_rng([cfg.seed, 3]), sources, noise, cfg.stream_windows)
+        audio = np.concatenate([audio, windows])
+        labels = np.concatenate([labels, np.full(len(windows), -1, np.int64)])
+        srcs = np.concatenate([srcs, np.array(["stream"] * len(windows))])
     t1 = time.perf_counter()
     feats = features_of(audio)
     t2 = time.perf_counter()
     logits = teacher_logits(audio)
     teacher_input = mfcc(audio)
     t3 = time.perf_counter()
+    labels = np.where(labels < 0, logits.argmax(axis=1), labels)
     if progress:
-        print(f"pool: {len(audio)} clips; augment {t1 - t0:.0f} s, features {t2 - t1:.0f} s, teacher {t3 - t2:.0f} s")
+        print(f"pool: {len(audio)} clips ({cfg.stream_windows} stream windows); augment {t1 - t0:.0f} s, "
+              f"features {t2 - t1:.0f} s, teacher {t3 - t2:.0f} s")
     pool = Pool(feats, logits.astype(np.float32), labels, srcs, teacher_input.astype(np.float32))
     if path is not None:
         tmp = path.with_suffix(".tmp.npz")
@@ -165,23 +228,17 @@ def build_pool(cfg: TrainConfig, sources: ClipSet, noise: BackgroundNoise | None
     return pool
 
 
-def cepstral_projection(bins: int, k: int) -> np.ndarray:
-    """(bins, bins) projection onto the span of the first k orthonormal DCT-II vectors over the mel bins.
-
-    A stem kept in this span sees only the smooth spectral envelope (like the first k MFCCs), not the
-    pitch harmonics that resolve in the narrow low mel bands: a prior against learning the speaker.
-    """
-    n = np.arange(bins)
-    d = np.cos(np.pi / bins * np.arange(k)[:, None] * (n[None, :] + 0.5)) * np.sqrt(2.0 / bins)
-    d[0] /= np.sqrt(2.0)
-    return (d.T @ d).astype(np.float32)
+@dataclass
+class StreamCheck:
+    """Validation stream windows: the student's int8 features and the teacher's top class (the target)."""
+    features: np.ndarray   # (N, 49, 40) int8
+    labels: np.ndarray     # (N,) teacher argmax
 
 
-def project_stem(weight, projection):
-    """Stem weight (C, bins, 1, k) with its bin axis projected by `projection` (bins, bins)."""
-    c, b, _, k = weight.shape
-    w = weight.permute(0, 2, 3, 1).reshape(c * k, b) @ projection
-    return w.reshape(c, 1, k, b).permute(0, 3, 1, 2)
+def validation_windows(cfg: TrainConfig, val: ClipSet, noise: BackgroundNoise, teacher_logits, features_of) -> StreamCheck:
+    """`cfg.val_stream_windows` windows of streams made of the validation speakers' clips, labelled by the teacher."""
+    windows = stream_windows(np.random.default_rng([cfg.seed, 4]), val, noise, cfg.val_stream_windows)
+    return StreamCheck(features_of(windows), teacher_logits(windows).argmax(axis=1))
 
 
 def cosine_lr(base: float, step: int, total: int, warmup: int) -> float:
@@ -190,43 +247,37 @@ def cosine_lr(base: float, step: int, total: int, warmup: int) -> float:
     return 0.5 * base * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
 
 
-def teacher_function(teacher, cfg: TrainConfig):
-    """The MFCC -> teacher outputs function `distill` expects for this config (numpy port: fastest here)."""
-    if cfg.hint_weight > 0:
-        return teacher.logits_and_embedding
+def teacher_function(teacher):
+    """The MFCC -> teacher logits function `distill` labels mixes with (numpy port: fastest here)."""
     return lambda m: teacher.logits_from_features(m, backend="numpy")
 
 
 def distill(cfg: TrainConfig, pool: Pool, val_features: np.ndarray, val_labels: np.ndarray, state_dir: Path,
-            resume: bool = False, progress: bool = True, log=print, teacher_from_mfcc=None):
+            resume: bool = False, progress: bool = True, log=print, teacher_from_mfcc=None,
+            val_stream: StreamCheck | None = None):
     """Train a BinaryStudent on the pool; returns (student, history). Resumable from `state_dir`.
 
-    teacher_from_mfcc: (N, 49, 10) MFCC -> (N, 12) teacher logits, needed when `cfg.mix_fraction` > 0;
-    with `cfg.hint_weight` > 0 it must return (logits, (N, D) pooled teacher features) instead."""
-    from tinygrad import Context, Tensor, TinyJit, nn
+    teacher_from_mfcc: (N, 49, 10) MFCC -> (N, 12) teacher logits, needed when `cfg.mix_fraction` > 0.
+    val_stream: validation stream windows; each epoch then also logs every exit's agreement with the teacher there."""
+    from tinygrad import Context, Tensor, TinyJit
     from tinygrad.nn.optim import Adam
     from tinygrad.nn.state import get_state_dict, safe_load, safe_save, load_state_dict
     from tqdm import tqdm
 
     from model.student import BinaryStudent
 
+    if cfg.precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, found {cfg.precision!r}")
+    mixing = cfg.mix_fraction > 0
+    if mixing and (pool.mfcc is None or teacher_from_mfcc is None):
+        raise ValueError("mix_fraction > 0 needs the pool's teacher MFCC and a teacher_from_mfcc function")
     Tensor.manual_seed(cfg.seed)
     rng = np.random.default_rng([cfg.seed, 2])
     student = BinaryStudent(cfg.config or None)
     n_exits = len(student.heads)
     exit_w = list(cfg.exit_weights)[:n_exits] + [1.0] * max(0, n_exits - len(cfg.exit_weights))
-    hinting = cfg.hint_weight > 0
-    if hinting:
-        if pool.mfcc is None or teacher_from_mfcc is None:
-            raise ValueError("hint_weight > 0 needs the pool's teacher MFCC and a teacher_from_mfcc function")
-        _, pool_embedding = teacher_from_mfcc(pool.mfcc)
-        emb_mean, emb_std = pool_embedding.mean(axis=0), pool_embedding.std(axis=0) + 1e-3
-        pool_hint = ((pool_embedding - emb_mean) / emb_std).astype(np.float32)
-    # training-only linear regressors from each exit's pooled map to the teacher's features (not exported)
-    regressors = [nn.Linear(h.weight.shape[1], pool_hint.shape[1]) for h in student.heads] if hinting else []
-    params = student.parameters() + [t for r in regressors for t in (r.weight, r.bias)]
-    opt = Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay) if cfg.weight_decay else Adam(params, lr=cfg.lr)
-    trained = {"student": student, "opt": opt, **({"hint": regressors} if hinting else {})}
+    opt = Adam(student.parameters(), lr=cfg.lr)
+    trained = {"student": student, "opt": opt}
     state_path = state_dir / "train_state.safetensors"
     history: list[dict] = []
     start_epoch = 0
@@ -239,46 +290,34 @@ def distill(cfg: TrainConfig, pool: Pool, val_features: np.ndarray, val_labels: 
     for t in get_state_dict(trained).values():
         t.realize()
 
-    stem_projection = Tensor(cepstral_projection(student.config["bins"], cfg.stem_cepstra)) if cfg.stem_cepstra else None
-    if stem_projection is not None:
-        student.stem.weight.assign(project_stem(student.stem.weight, stem_projection)).realize()
     T = cfg.temperature
     teacher_soft = pool.teacher / T
+    binary = cfg.precision == "binary"
 
-    def loss_fn(x: Tensor, t_logits: Tensor, y: Tensor, hint: Tensor | None, stage: str) -> Tensor:
-        outs = student.exits(x, binary_act=stage != "real", binary_weights=stage == "binary")
-        p_t = (t_logits).softmax(axis=-1)
-        log_p_t = (t_logits).log_softmax(axis=-1)
+    def loss_fn(x: Tensor, t_logits: Tensor, y: Tensor) -> Tensor:
+        outs = student(x, binary_act=binary, binary_weights=binary)
+        p_t = t_logits.softmax(axis=-1)
+        log_p_t = t_logits.log_softmax(axis=-1)
         total = None
-        for i, (w, (mean, o)) in enumerate(zip(exit_w, outs)):
+        for w, o in zip(exit_w, outs):
             kd = (p_t * (log_p_t - (o / T).log_softmax(axis=-1))).sum(axis=-1).mean() * (T * T)
             ce = o.sparse_categorical_crossentropy(y)
             term = (cfg.kd_weight * kd + (1 - cfg.kd_weight) * ce) * w
-            if hint is not None:
-                term = term + cfg.hint_weight * w * (regressors[i](mean) - hint).square().mean()
             total = term if total is None else total + term
         return total
 
-    def make_step(stage: str):
-        def step(x: Tensor, t_logits: Tensor, y: Tensor, *hint: Tensor) -> Tensor:
-            opt.zero_grad()
-            loss = loss_fn(x, t_logits, y, hint[0] if hint else None, stage)
-            loss.backward()
-            updates = opt.schedule_step()  # first: the clip and projection below must act on the updated weights
-            constrained = [w.assign(w.detach().clip(-1.0, 1.0)) for w in student.latent_weights()]
-            if stem_projection is not None:
-                constrained.append(student.stem.weight.assign(project_stem(student.stem.weight.detach(), stem_projection)))
-            return loss.realize(*updates, *constrained, *student.running_statistics())
-        return TinyJit(step)
-
-    mixing = cfg.mix_fraction > 0
-    if mixing and (pool.mfcc is None or teacher_from_mfcc is None):
-        raise ValueError("mix_fraction > 0 needs the pool's teacher MFCC and a teacher_from_mfcc function")
+    @TinyJit
+    def step(x: Tensor, t_logits: Tensor, y: Tensor) -> Tensor:
+        opt.zero_grad()
+        loss = loss_fn(x, t_logits, y)
+        loss.backward()
+        updates = opt.schedule_step()  # first: the clip below must act on the updated weights
+        clipped = [w.assign(w.detach().clip(-1.0, 1.0)) for w in student.latent_weights()]
+        return loss.realize(*updates, *clipped, *student.running_statistics())
 
     def make_batch(idx: np.ndarray) -> tuple[np.ndarray, ...]:
-        """(features, teacher logits / T, hard labels[, standardized teacher features]) of one batch."""
+        """(features, teacher logits / T, hard labels) of one batch."""
         feats, soft, hard = pool.features[idx].astype(np.float32), teacher_soft[idx], pool.labels[idx]
-        hint = pool_hint[idx] if hinting else None
         if mixing:
             # Log-domain mixup: the student's log-mel features and the teacher's MFCC (linear in log-mel) of two
             # clips are mixed with the same weight, so both networks see the same blend; the teacher labels it.
@@ -287,26 +326,18 @@ def distill(cfg: TrainConfig, pool: Pool, val_features: np.ndarray, val_labels: 
             lam = rng.uniform(0.0, 1.0, (m, 1, 1)).astype(np.float32)
             feats[:m] = np.round(lam * feats[:m] + (1 - lam) * pool.features[partner])
             mixed = teacher_from_mfcc(lam * pool.mfcc[idx[:m]] + (1 - lam) * pool.mfcc[partner])
-            if hinting:
-                mixed, embedding = mixed
-                hint[:m] = (embedding - emb_mean) / emb_std
             soft[:m], hard[:m] = mixed / T, mixed.argmax(axis=1)
-        # masks are filled with the batch's mean value: the front end's floor (-128, digital silence) never
-        # occurs in real audio, and filling with it skewed the batch-norm statistics (val accuracy 44 % -> 22 %)
-        feats = augment.spec_augment(rng, feats, float(np.round(feats.mean())), cfg.spec_time_masks, 8, cfg.spec_freq_masks, 6)
-        return (feats, soft, hard, hint) if hinting else (feats, soft, hard)
+        return feats, soft, hard
 
-    steps = {s: make_step(s) for s in dict.fromkeys(cfg.stages)}
     n = len(pool.labels)
     per_epoch = n // cfg.batch
     total_steps = per_epoch * cfg.epochs
     for epoch in range(start_epoch, cfg.epochs):
-        stage = cfg.stages[min(len(cfg.stages) - 1, epoch * len(cfg.stages) // cfg.epochs)]
         order = rng.permutation(n)
         t0, losses = time.perf_counter(), []
-        bar = tqdm(range(per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs} [{stage}]", disable=not progress, leave=False)
+        bar = tqdm(range(per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False)
         batches = (order[b * cfg.batch:(b + 1) * cfg.batch] for b in range(per_epoch))
-        # batches are prepared (masks, mixes labelled by the teacher) one ahead in a worker thread while tinygrad
+        # batches are prepared (mixes labelled by the teacher) one ahead in a worker thread while tinygrad
         # trains; the worker alone draws from `rng`, in batch order, so a seed still fixes everything
         with ThreadPoolExecutor(max_workers=1) as worker:
             pending = worker.submit(make_batch, next(batches))
@@ -317,17 +348,21 @@ def distill(cfg: TrainConfig, pool: Pool, val_features: np.ndarray, val_labels: 
                 lr = cosine_lr(cfg.lr, epoch * per_epoch + b, total_steps, warmup=min(300, total_steps // 10 + 1))
                 opt.lr.assign(Tensor([lr], dtype=opt.lr.dtype)).realize()
                 with Context(TRAINING=1):
-                    loss = steps[stage](*(Tensor(a) for a in batch))
+                    loss = step(*(Tensor(a) for a in batch))
                 losses.append(loss.item())
                 if b % 20 == 0:
                     bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
-        logits = exit_logits(student, val_features, stage=stage)
-        accs = [float((l.argmax(1) == val_labels).mean()) for l in logits]
-        record = {"epoch": epoch + 1, "stage": stage, "loss": float(np.mean(losses)), "val_exit_accuracy": accs,
+        accs = [float((l.argmax(1) == val_labels).mean()) for l in exit_logits(student, val_features, stage=cfg.precision)]
+        record = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "val_exit_accuracy": accs,
                   "seconds": time.perf_counter() - t0}
+        line = f"epoch {epoch + 1:3d} loss {record['loss']:.4f} val acc per exit " + " ".join(f"{a * 100:.1f}" for a in accs)
+        if val_stream is not None:
+            agree = [float((l.argmax(1) == val_stream.labels).mean())
+                     for l in exit_logits(student, val_stream.features, stage=cfg.precision)]
+            record["val_stream_agreement"] = agree
+            line += "; stream windows (agreement with the teacher) " + " ".join(f"{a * 100:.1f}" for a in agree)
         history.append(record)
-        log(f"epoch {epoch + 1:3d} [{stage}] loss {record['loss']:.4f} val acc per exit "
-            + " ".join(f"{a * 100:.1f}" for a in accs) + f"  ({record['seconds']:.0f} s)")
+        log(line + f"  ({record['seconds']:.0f} s)")
         state_dir.mkdir(parents=True, exist_ok=True)
         safe_save({k: v.contiguous() for k, v in get_state_dict(trained).items()}, str(state_path))
         (state_dir / "train_state.json").write_text(json.dumps({"epoch": epoch + 1, "history": history}))
@@ -338,21 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m model.train", description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=None, help="data folder (default: $BITEAR_DATA or ../shared/data)")
     parser.add_argument("--out", type=Path, default=DEFAULT_CHECKPOINT, help="checkpoint to write")
-    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
-    parser.add_argument("--copies", type=int, default=TrainConfig.copies)
-    parser.add_argument("--lr", type=float, default=TrainConfig.lr)
-    parser.add_argument("--batch", type=int, default=TrainConfig.batch)
-    parser.add_argument("--seed", type=int, default=TrainConfig.seed)
-    parser.add_argument("--kd-weight", type=float, default=TrainConfig.kd_weight)
-    parser.add_argument("--temperature", type=float, default=TrainConfig.temperature)
-    parser.add_argument("--mix-fraction", type=float, default=TrainConfig.mix_fraction,
-                        help="share of every batch replaced by log-domain mixes of two clips, labelled by the teacher on the fly")
-    parser.add_argument("--hint-weight", type=float, default=TrainConfig.hint_weight,
-                        help="weight of the loss regressing the teacher's pooled features from every exit (0: off)")
-    parser.add_argument("--stages", default=",".join(TrainConfig.stages), help="comma list of real,binact,binary")
-    parser.add_argument("--tts-keyword-variants", type=int, default=TrainConfig.tts_keyword_variants)
-    parser.add_argument("--tts-other-variants", type=int, default=TrainConfig.tts_other_variants)
-    parser.add_argument("--config", type=Path, default=None, help="student config JSON (default: model.student.DEFAULT_CONFIG)")
+    add_recipe_options(parser)
     parser.add_argument("--resume", action="store_true", help="continue from the last finished epoch in the state folder")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
@@ -369,14 +390,7 @@ def _run(args) -> int:
     root = args.data or data_dir()
     if root is None or not (root / "speech_commands_v2_dev").is_dir():
         raise BitearError(f"training needs the data folder with speech_commands_v2_dev/ (found {root}); set BITEAR_DATA or pass --data")
-    cfg = TrainConfig(seed=args.seed, epochs=args.epochs, batch=args.batch, lr=args.lr, kd_weight=args.kd_weight,
-                      temperature=args.temperature, stages=tuple(s.strip() for s in args.stages.split(",")),
-                      copies=args.copies, mix_fraction=args.mix_fraction, hint_weight=args.hint_weight, tts_keyword_variants=args.tts_keyword_variants,
-                      tts_other_variants=args.tts_other_variants,
-                      config=json.loads(args.config.read_text()) if args.config else {})
-    for s in cfg.stages:
-        if s not in ("real", "binact", "binary"):
-            raise BitearError(f"--stages: unknown stage {s!r} (expected real, binact, binary)")
+    cfg = recipe_from_args(args)
     progress = not args.no_progress
     t_start = time.perf_counter()
     print(format_cost_table(BinaryStudent(cfg.config or None)))
@@ -391,14 +405,24 @@ def _run(args) -> int:
     val_features = features(val.audio)
     teacher_val = teacher_logits(val.audio)
     teacher_acc = float((teacher_val.argmax(1) == val.labels).mean())
-    print(f"pool ready: {len(pool.labels)} clips ({time.perf_counter() - t_start:.0f} s); teacher on validation {teacher_acc * 100:.2f} %")
+    val_stream = validation_windows(cfg, val, noise, teacher_logits, features) if cfg.val_stream_windows else None
+    print(f"pool ready: {len(pool.labels)} clips ({time.perf_counter() - t_start:.0f} s); teacher on validation {teacher_acc * 100:.2f} %"
+          + (f"; {len(val_stream.labels)} validation stream windows" if val_stream else ""))
     state_dir = cache_dir("train", args.out.stem + "-" + key + "-" + hashlib.sha1(json.dumps(asdict(cfg), sort_keys=True).encode()).hexdigest()[:8])
     student, history = distill(cfg, pool, val_features, val.labels, state_dir, args.resume, progress,
-                               teacher_from_mfcc=teacher_function(teacher, cfg))
-    logits = exit_logits(student, val_features)
-    thresholds = calibrate_thresholds(logits, val.labels, student.binary_macs_to_exit(), cfg.calibration_drop)
-    report = summarize(logits, val.labels, thresholds, student.binary_macs_to_exit())
+                               teacher_from_mfcc=teacher_function(teacher), val_stream=val_stream)
+    macs = student.binary_macs_to_exit()
+    logits = exit_logits(student, val_features, stage=cfg.precision)
+    stream_logits = exit_logits(student, val_stream.features, stage=cfg.precision) if val_stream else None
+    stream = (stream_logits, val_stream.labels) if val_stream else None
+    thresholds = calibrate_thresholds(logits, val.labels, macs, cfg.calibration_drop, stream=stream)
+    report = summarize(logits, val.labels, thresholds, macs)
+    stream_report = summarize(stream_logits, val_stream.labels, thresholds, macs) if val_stream else None
     elapsed = time.perf_counter() - t_start
+    validation = {"accuracy": report["accuracy"], "accuracy_full_depth": report["accuracy_full_depth"],
+                  "teacher_accuracy": teacher_acc, "avg_binary_macs": report["avg_binary_macs"]}
+    if stream_report:
+        validation["stream_windows"] = {k: stream_report[k] for k in ("n", "accuracy", "accuracy_full_depth", "avg_binary_macs")}
     metadata = {
         "labels": list(LABELS),
         "frontend": FRONTEND_PARAMS,
@@ -409,11 +433,13 @@ def _run(args) -> int:
                  "validation_clips": int(len(val))},
         "training": {"config": asdict(cfg), "history": history, "seconds": round(elapsed),
                      "command": "python -m model.train " + " ".join(sys.argv[1:])},
-        "validation": {"accuracy": report["accuracy"], "accuracy_full_depth": report["accuracy_full_depth"],
-                       "teacher_accuracy": teacher_acc},
+        "validation": validation,
     }
     save_checkpoint(args.out, student, metadata)
     print(json.dumps({k: report[k] for k in ("accuracy", "accuracy_full_depth", "avg_binary_macs", "full_binary_macs")}))
+    if stream_report:
+        print("validation stream windows (agreement with the teacher): " + json.dumps(
+            {k: stream_report[k] for k in ("accuracy", "accuracy_full_depth", "avg_binary_macs")}))
     print(f"thresholds {thresholds}; exits " + ", ".join(
         f"{e['index']}: {e['fraction'] * 100:.0f} %" + (f" at {e['accuracy'] * 100:.1f} %" if e["accuracy"] is not None else "")
         for e in report["exits"]))

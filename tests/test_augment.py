@@ -12,7 +12,6 @@ from model.augment import (
     power,
     random_gain,
     shift,
-    spec_augment,
     speed_perturb,
     time_shift,
 )
@@ -95,28 +94,3 @@ def test_speed_perturb_deterministic() -> None:
     a = speed_perturb(np.random.default_rng(5), x)
     assert np.array_equal(a, speed_perturb(np.random.default_rng(5), x))
     assert not np.array_equal(a, speed_perturb(np.random.default_rng(6), x))
-
-
-def test_spec_augment_masks_whole_bands_with_floor() -> None:
-    rng = np.random.default_rng(0)
-    feats = rng.integers(-100, 127, size=(49, 40)).astype(np.int8)  # never equal to the floor
-    before = feats.copy()
-    out = spec_augment(np.random.default_rng(9), feats, floor=-128, n_time_masks=2, max_time=10, n_freq_masks=2, max_freq=8)
-    assert np.array_equal(feats, before), "input must not be modified"
-    assert out.shape == (49, 40) and out.dtype == np.int8
-    masked = out == -128
-    rows, cols = masked.all(axis=1), masked.all(axis=0)
-    assert np.array_equal(masked, rows[:, None] | cols[None, :])  # only whole frames / whole bins
-    assert rows.sum() <= 20 and cols.sum() <= 16
-    assert np.array_equal(out[~masked], feats[~masked])
-    assert np.array_equal(out, spec_augment(np.random.default_rng(9), feats, -128, 2, 10, 2, 8))
-
-
-def test_spec_augment_batch_gets_different_masks() -> None:
-    feats = np.zeros((16, 49, 40), np.int8)
-    out = spec_augment(np.random.default_rng(2), feats, floor=-7, max_time=20, max_freq=15)
-    assert out.shape == feats.shape
-    patterns = {(o == -7).tobytes() for o in out}
-    assert len(patterns) > 8
-    with pytest.raises(ValueError):
-        spec_augment(np.random.default_rng(2), np.zeros(40, np.int8), floor=0)

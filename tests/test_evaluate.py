@@ -82,3 +82,21 @@ def test_command_line_json_and_errors(tmp_path, capsys):
     assert "junk.safetensors" in capsys.readouterr().err
     assert evaluate.main([str(ckpt), str(data), "--threshold", "1.5"]) == 2
     assert "--threshold" in capsys.readouterr().err
+
+
+def test_calibration_on_stream_windows_keeps_confidently_wrong_windows_from_stopping_early():
+    rng = np.random.default_rng(3)
+    labels, targets = rng.integers(0, 12, 200), rng.integers(0, 12, 200)
+    wrong = (targets + 1) % 12
+    clips = [np.stack([_certain(l, 4.0) for l in labels]), np.stack([_certain(l, 8.0) for l in labels])]
+    # half of the stream windows: the early exit is MORE confident than on any clip, and wrong
+    early = np.stack([_certain(w, 8.0) for w in wrong[:100]] + [_certain(t, 12.0) for t in targets[100:]])
+    stream = [early, np.stack([_certain(t, 8.0) for t in targets])]
+    clip_only = evaluate.calibrate_thresholds(clips, labels, [100, 300], max_drop_points=1.0)
+    pred, _ = evaluate.early_exit(stream, clip_only)
+    assert (pred == targets).mean() <= 0.51  # calibrated on clips alone, the wrong windows stop at exit 0
+    both = evaluate.calibrate_thresholds(clips, labels, [100, 300], max_drop_points=1.0, stream=(stream, targets))
+    pred, taken = evaluate.early_exit(stream, both)
+    assert (pred == targets).all() and (taken[100:] == 0).all()  # the right half still stops early
+    pred, taken = evaluate.early_exit(clips, both)
+    assert (pred == labels).all() and (taken == 1).all()

@@ -1,11 +1,16 @@
 """Training options of `model.train.distill` on small random pools: weight constraints after every
-step, teacher-labelled mixes, and evaluation that leaves the student's state dict alone."""
+step, teacher-labelled mixes, stream-window checks, evaluation that leaves the student's state dict
+alone, and the recipe's command-line options built from TrainConfig."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from model.train import Pool, TrainConfig, cepstral_projection, distill
+import argparse
+from dataclasses import fields
+
+from model.errors import BitearError
+from model.train import RECIPE_OPTIONS, Pool, StreamCheck, TrainConfig, add_recipe_options, distill, recipe_from_args
 
 QUIET = dict(progress=False, log=lambda *_: None)
 
@@ -17,24 +22,12 @@ def random_pool(n: int, seed: int, with_mfcc: bool = False) -> Pool:
                 rng.integers(0, 12, n), np.array(["random"] * n), mfcc)
 
 
-def test_cepstral_projection_is_an_orthogonal_projection_of_the_right_rank():
-    p = cepstral_projection(40, 13)
-    np.testing.assert_allclose(p @ p, p, atol=1e-5)
-    np.testing.assert_allclose(p, p.T, atol=1e-6)
-    assert round(float(np.trace(p))) == 13
-    # a constant spectrum (overall gain) lies in the span: it is the first DCT vector
-    np.testing.assert_allclose(np.ones(40) @ p, np.ones(40), atol=1e-5)
-
-
 def test_constraints_act_on_the_updated_weights_after_every_step(tmp_path):
-    # lr so large that every step pushes weights out of the constraint sets; applying the clip or the
-    # projection to the weights from before the optimizer update (the old order) leaves them outside
+    # lr so large that every step pushes weights out of [-1, 1]; clipping the weights from before the
+    # optimizer update (the old order) leaves them outside
     pool = random_pool(256, 1)
-    cfg = TrainConfig(seed=3, epochs=2, batch=64, lr=0.5, stem_cepstra=13, mix_fraction=0.0)
+    cfg = TrainConfig(seed=3, epochs=2, batch=64, lr=0.5, mix_fraction=0.0)
     student, _ = distill(cfg, pool, pool.features[:32], pool.labels[:32], tmp_path, **QUIET)
-    w = student.stem.weight.numpy()
-    projected = np.einsum("cbok,bd->cdok", w, cepstral_projection(40, 13))
-    assert np.abs(w - projected).max() <= 1e-5 * np.abs(w).max()
     for latent in student.latent_weights():
         v = latent.numpy()
         assert v.min() >= -1.0 and v.max() <= 1.0
@@ -69,31 +62,6 @@ def test_mixing_without_teacher_inputs_is_refused(tmp_path):
                 teacher_from_mfcc=lambda m: np.zeros((len(m), 12), np.float32), **QUIET)
 
 
-def test_hint_loss_reads_teacher_features_and_stays_out_of_the_student(tmp_path):
-    from tinygrad import nn
-
-    from model.student import BinaryStudent
-
-    pool = random_pool(96, 4, with_mfcc=True)
-    calls: list[int] = []
-
-    def teacher(mfcc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        calls.append(len(mfcc))
-        embedding = np.repeat(mfcc[:, :1, :1].reshape(-1, 1), 20, axis=1) * np.linspace(-1, 1, 20, dtype=np.float32)
-        return np.zeros((len(mfcc), 12), np.float32), embedding
-
-    cfg = TrainConfig(seed=6, epochs=1, batch=32, mix_fraction=0.25, hint_weight=1.0)
-    student, history = distill(cfg, pool, pool.features[:16], pool.labels[:16], tmp_path, teacher_from_mfcc=teacher, **QUIET)
-    assert calls == [96] + [8] * 3          # the whole pool once, then the mixes of every batch
-    assert sorted(nn.state.get_state_dict(student)) == sorted(nn.state.get_state_dict(BinaryStudent()))
-    # the regressors are part of the resumable state
-    again, more = distill(TrainConfig(**{**cfg.__dict__, "epochs": 2}), pool, pool.features[:16], pool.labels[:16], tmp_path,
-                          resume=True, teacher_from_mfcc=teacher, **QUIET)
-    assert [h["epoch"] for h in more] == [1, 2] and more[0] == history[0]
-    with pytest.raises(ValueError, match="hint_weight"):
-        distill(cfg, random_pool(64, 5), pool.features[:8], pool.labels[:8], tmp_path / "b", teacher_from_mfcc=teacher, **QUIET)
-
-
 def test_evaluation_leaves_the_state_dict_alone():
     from tinygrad import nn
 
@@ -106,3 +74,49 @@ def test_evaluation_leaves_the_state_dict_alone():
     for stage in ("binary", "real", "binact", "binary"):
         assert [l.shape for l in exit_logits(student, features, stage=stage)] == [(3, 12)] * 3
     assert sorted(nn.state.get_state_dict(student)) == before
+
+
+def test_each_epoch_reports_agreement_with_the_teacher_on_validation_stream_windows(tmp_path):
+    pool = random_pool(64, 7)
+    check = StreamCheck(pool.features[:20], np.zeros(20, np.int64))
+    _, history = distill(TrainConfig(seed=8, epochs=1, batch=32, mix_fraction=0.0), pool, pool.features[:8], pool.labels[:8],
+                         tmp_path, val_stream=check, **QUIET)
+    from model.evaluate import exit_logits
+    from model.student import BinaryStudent
+
+    agreement = history[0]["val_stream_agreement"]
+    assert len(agreement) == len(BinaryStudent().heads)
+    assert all(a in {k / 20 for k in range(21)} for a in agreement)  # a share of the 20 windows
+
+
+def test_recipe_options_are_the_train_config_fields_with_its_defaults():
+    parser = argparse.ArgumentParser()
+    add_recipe_options(parser, TrainConfig(epochs=7))
+    args = parser.parse_args([])
+    cfg = recipe_from_args(args)
+    assert cfg == TrainConfig(epochs=7)
+    assert set(RECIPE_OPTIONS) <= {f.name for f in fields(TrainConfig)}
+    cfg = recipe_from_args(parser.parse_args(["--stream-windows", "5", "--mix-fraction", "0.25", "--precision", "real"]))
+    assert (cfg.stream_windows, cfg.mix_fraction, cfg.precision) == (5, 0.25, "real")
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--precision", "ternary"], "--precision: expected one of binary, real, found 'ternary'"),
+    (["--epochs", "0"], "--epochs: expected >= 1, found 0"),
+    (["--mix-fraction", "1.5"], "--mix-fraction: expected a share in [0, 1], found 1.5"),
+    (["--config", "/nonexistent/student.json"], "--config /nonexistent/student.json: cannot read"),
+])
+def test_bad_recipe_options_name_the_option(argv, message):
+    parser = argparse.ArgumentParser()
+    add_recipe_options(parser)
+    with pytest.raises(BitearError, match=message.replace("[", "\\[").replace("]", "\\]")):
+        recipe_from_args(parser.parse_args(argv))
+
+
+def test_a_student_config_that_cannot_be_built_is_a_user_error(tmp_path):
+    path = tmp_path / "student.json"
+    path.write_text('{"frames": 49, "bins": 40, "classes": 12, "stem": {"kernel": 3, "stride": 2, "channels": 48}, "blocks": []}')
+    parser = argparse.ArgumentParser()
+    add_recipe_options(parser)
+    with pytest.raises(BitearError, match="student.json: student config"):
+        recipe_from_args(parser.parse_args(["--config", str(path)]))

@@ -1,7 +1,8 @@
 """CI smoke test of the distillation code path on generated audio only (no ../shared needed).
 
 A tiny real teacher — nearest class mean on time-pooled MFCC (the teacher's input), fitted on
-clean synthetic clips — labels an augmented pool and, on the fly, the mixes of the shipped recipe;
+clean synthetic clips — labels an augmented pool, windows cut from synthetic streams and, on the
+fly, the mixes of the shipped recipe;
 the binary student is distilled from it with the same `build_pool` / `distill` functions
 `python -m model.train` uses. Checks: the loss falls and
 the student beats chance on held-out voices by a wide margin.
@@ -13,7 +14,8 @@ from model.evaluate import exit_logits
 from model.frontend import compute_features
 from model.mfcc import mfcc
 from model.synth import english_voices, synthesize_words
-from model.train import TrainConfig, build_pool, distill
+from model.student import DEFAULT_CONFIG, time_padding
+from model.train import TrainConfig, build_pool, distill, validation_windows
 
 WORDS = ["yes", "no", "up", "down"]
 
@@ -57,18 +59,26 @@ def _clips(seed: int, per_word: int, noise: BackgroundNoise) -> ClipSet:
     return ClipSet.concat([speech, silence])
 
 
+def student_config_is_streamable() -> bool:
+    return time_padding(DEFAULT_CONFIG) == "valid"
+
+
 def test_distillation_loss_falls_and_student_beats_chance(tmp_path):
     noise = _noise()
     train, val = _clips(1, 24, noise), _clips(99, 10, noise)
     teacher = PrototypeTeacher(train.audio, train.labels)
     assert {label_of(w) for w in WORDS} | {0} == set(train.labels.tolist())
-    cfg = TrainConfig(seed=3, epochs=8, batch=32, lr=3e-3, copies=3, kd_weight=0.5)
+    cfg = TrainConfig(seed=3, epochs=8, batch=32, lr=3e-3, copies=3, kd_weight=0.5, stream_windows=60, val_stream_windows=30)
     pool = build_pool(cfg, train, noise, teacher.logits, compute_features, key=None, progress=False)
-    assert len(pool.labels) == 3 * len(train)
+    assert len(pool.labels) == 3 * len(train) + 60
+    windows = pool.sources == "stream"  # labelled by the teacher's top class on exactly their audio
+    assert windows.sum() == 60 and np.array_equal(pool.labels[windows], pool.teacher[windows].argmax(1))
     val_features = compute_features(val.audio)
-    assert cfg.mix_fraction > 0  # the shipped recipe's default
+    val_stream = validation_windows(cfg, val, noise, teacher.logits, compute_features)
+    assert cfg.mix_fraction > 0 and student_config_is_streamable()  # the shipped recipe's defaults
     student, history = distill(cfg, pool, val_features, val.labels, tmp_path, progress=False, log=lambda *_: None,
-                               teacher_from_mfcc=teacher.logits_from_mfcc)
+                               teacher_from_mfcc=teacher.logits_from_mfcc, val_stream=val_stream)
+    assert len(history[-1]["val_stream_agreement"]) == len(student.heads)
     # batch-norm running statistics are lazily assigned in the forward pass: the step must realize them
     assert all(np.abs(t.numpy() - init).max() > 1e-3 for t, init in zip(student.running_statistics(), [0.0, 1.0] * 99))
     first, last = history[0]["loss"], history[-1]["loss"]
