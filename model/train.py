@@ -54,14 +54,14 @@ OTHER_WORDS = ("bed", "bird", "cat", "dog", "eight", "five", "four", "happy", "h
 @dataclass
 class TrainConfig:
     seed: int = 1234
-    epochs: int = 40
+    epochs: int = 30
     batch: int = 128
     lr: float = 1e-2
     temperature: float = 2.0
     kd_weight: float = 0.7          # loss = kd_weight * KD + (1 - kd_weight) * CE
     exit_weights: tuple[float, ...] = (1.0, 1.0, 1.0)
     precision: str = "binary"        # "real": the diagnostic network without any binarization (not deployable)
-    copies: int = 6                  # augmented copies per source clip (the first is the clean clip)
+    copies: int = 4                  # augmented copies per source clip (the first is the clean clip)
     val_fraction: float = 0.3
     tts_keyword_variants: int = 60
     tts_other_variants: int = 12
