@@ -29,9 +29,9 @@ from tinygrad import Context, Tensor, TinyJit
 
 from model import mfcc as frontend
 from model.errors import BitearError
+from model.facts import LABELS
 from model.paths import data_dir
 
-LABELS = ("_silence_", "_unknown_", "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 TEACHER_FOLDER = "teacher_ds_cnn_l"
 WEIGHTS_FILE = "ds_cnn_l_weights.npz"
 BN_EPSILON = 1e-3
