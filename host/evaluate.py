@@ -48,12 +48,12 @@ import numpy as np
 from model.errors import BitearError, run_cli
 from model.evaluate import print_exits, print_per_class
 from model.facts import CLIP_SAMPLES, HOP
+from model.facts import QEMU_INSTRUCTIONS_PER_TICK as INSTRUCTIONS_PER_TICK
 from model.paths import REPO_ROOT
 
 TABLES_DIR = REPO_ROOT / "firmware" / "lib" / "bitear"
 EVAL_ENV = "qemu_m4_eval"
 CLIP_HOPS = CLIP_SAMPLES // HOP
-INSTRUCTIONS_PER_TICK = 40          # QEMU -icount shift=0: SysTick at 25 MHz = 1 tick / 40 instructions
 THRESHOLD_DEFAULT = 0x7FFFFFFF      # eval build: keep the model's default exit thresholds
 MODE_CLIPS, MODE_STREAM = 1, 2
 

@@ -15,7 +15,8 @@ Read from the C (so Python cannot drift from what the firmware compiles):
   THRESHOLD_NEVER, RESET_STATS, RESET_STREAM, MAX_PAYLOAD, MAX_FRAME, COST_UNITS,
   MESSAGE_TYPES (BITEAR_PROTO_MESSAGE_LIST), DECODER_COUNTERS, STATS_FIELDS;
 - detector (`bitear_detector.h`): DETECTOR_MAX_CLASSES, DETECTOR_CAPACITY, DETECTOR_DEFAULTS;
-- application (`firmware/src/app.h`): INFER_EVERY (an inference every N hops), QUEUE_HOPS.
+- application (`firmware/src/app.h`): INFER_EVERY (an inference every N hops), QUEUE_HOPS;
+- the emulated board (`firmware/lib/board/board_qemu_mps2.h`): QEMU_INSTRUCTIONS_PER_TICK.
 
 How: object-like `#define NAME value` lines (continuations joined) whose value is integer
 arithmetic over numbers and other such names (`u` suffixes dropped, C integer division), and the
@@ -37,6 +38,7 @@ KEYWORDS: tuple[str, ...] = LABELS[2:]
 
 PLUGIN_DIR = REPO_ROOT / "firmware" / "lib" / "bitear"
 APP_HEADER = REPO_ROOT / "firmware" / "src" / "app.h"
+QEMU_BOARD_HEADER = REPO_ROOT / "firmware" / "lib" / "board" / "board_qemu_mps2.h"
 
 
 # ---- reading C headers ------------------------------------------------------------------------------
@@ -226,5 +228,10 @@ DETECTOR_DEFAULTS: dict[str, int] = {
 
 INFER_EVERY: int = define(APP_HEADER, "APP_INFER_EVERY")       # an inference every N hops
 QUEUE_HOPS: int = define(APP_HEADER, "APP_QUEUE_HOPS")         # CREDIT.capacity of a board without microphone
+
+# ---- the emulated board ----------------------------------------------------------------------------
+
+# SysTick ticks -> instructions under QEMU -icount shift=0 (what bitear_board_cost multiplies by)
+QEMU_INSTRUCTIONS_PER_TICK: int = define(QEMU_BOARD_HEADER, "BITEAR_QEMU_INSTRUCTIONS_PER_TICK")
 
 del _name, _value, _text_literal, _code

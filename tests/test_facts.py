@@ -20,6 +20,7 @@ PRINT_FACTS = r"""
 #include <stdio.h>
 #include "app.h"
 #include "bitear_frontend.h"
+#include "board_qemu_mps2.h"
 
 #define NUM(name) printf("%s %ld\n", #name, (long)(name));
 #define STATUS(name, value, text) printf("status %d %s %s\n", (int)(value), #name, text);
@@ -40,7 +41,7 @@ int main(void)
     NUM(BITEAR_DETECTOR_MAX_CLASSES) NUM(BITEAR_DETECTOR_CAPACITY) NUM(BITEAR_DETECTOR_DEFAULT_WINDOW_MS)
     NUM(BITEAR_DETECTOR_DEFAULT_THRESHOLD_Q15) NUM(BITEAR_DETECTOR_DEFAULT_SUPPRESSION_MS)
     NUM(BITEAR_DETECTOR_DEFAULT_MIN_COUNT)
-    NUM(APP_INFER_EVERY) NUM(APP_QUEUE_HOPS) NUM(APP_HOP_MS)
+    NUM(APP_INFER_EVERY) NUM(APP_QUEUE_HOPS) NUM(APP_HOP_MS) NUM(BITEAR_QEMU_INSTRUCTIONS_PER_TICK)
     BITEAR_STATUS_LIST(STATUS)
     BITEAR_PROTO_MESSAGE_LIST(MESSAGE)
     BITEAR_PROTO_DECODER_COUNTERS(COUNTER)
@@ -56,7 +57,7 @@ int main(void)
 def compiled(tmp_path_factory) -> list[str]:
     tmp = tmp_path_factory.mktemp("facts")
     (tmp / "print_facts.c").write_text(PRINT_FACTS)
-    exe = build_driver(tmp / "print_facts", tmp / "print_facts.c", [], ["-I", str(ROOT / "firmware" / "src")])
+    exe = build_driver(tmp / "print_facts", tmp / "print_facts.c", [], ["-I", str(ROOT / "firmware" / "src"), "-I", str(ROOT / "firmware" / "lib" / "board")])
     return subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.splitlines()
 
 
@@ -82,6 +83,7 @@ def test_numbers_are_what_the_compiler_computes(compiled):
     assert F.DETECTOR_DEFAULTS == {k: c[f"BITEAR_DETECTOR_DEFAULT_{k.upper()}"]
                                    for k in ("window_ms", "threshold_q15", "suppression_ms", "min_count")}
     assert (F.INFER_EVERY, F.QUEUE_HOPS) == (c["APP_INFER_EVERY"], c["APP_QUEUE_HOPS"])
+    assert F.QEMU_INSTRUCTIONS_PER_TICK == c["BITEAR_QEMU_INSTRUCTIONS_PER_TICK"] == 40
 
 
 def test_lists_are_what_the_compiler_expands(compiled):
