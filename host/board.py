@@ -53,8 +53,8 @@ class BoardClient:
         self.decoder = P.FrameDecoder()
         self.ready: P.Ready | None = None
         self.credit: P.Credit | None = None
-        self.stats: P.Stats | None = None     # the last STATS received
-        self.next_hop = 0                   # hop index of the next AUDIO frame
+        self.stats: P.Stats | None = None       # the last STATS received
+        self.next_hop = 0                       # hop index of the next AUDIO frame
         self._seq = 0
         self._inbox: collections.deque[P.Message] = collections.deque()
         self._pending = np.zeros(0, np.int16)   # samples short of a whole hop
@@ -84,7 +84,7 @@ class BoardClient:
             raise BitearError(f"the board went away: reading its port failed ({err})") from err
         got = False
         for msg in self.decoder.feed(data):
-            if isinstance(msg, P.Credit):      # flow-control state, not for the caller's inbox
+            if isinstance(msg, P.Credit):    # flow-control state, not for the caller's inbox
                 self.credit = msg
             elif isinstance(msg, P.Ready):
                 self.ready = msg

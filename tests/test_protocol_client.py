@@ -143,6 +143,15 @@ def test_audio_under_credit_reaches_a_slow_board_complete_and_in_order():
     assert client.credit.capacity == 3
 
 
+def test_free_hops_follow_the_credit_limit():
+    client = BoardClient(FakeBoard(capacity=3, consume=0), timeout=1.0)
+    assert client.free_hops() == 0                          # no CREDIT yet: nothing may go
+    client.hello()
+    assert (client.credit.limit, client.free_hops()) == (3, 3)
+    assert client.send_audio(np.zeros(2 * 320, np.int16)) == 2
+    assert client.free_hops() == 1                          # limit 3, next hop 2 (the board consumed nothing)
+
+
 def test_stream_reset_starts_again_at_hop_zero():
     board = FakeBoard(capacity=4, consume=2)
     with BoardClient(board, timeout=1.0) as client:
