@@ -25,7 +25,7 @@ import numpy as np
 import soxr
 
 from model.errors import BitearError
-from model.facts import CLIP_SAMPLES, SAMPLE_RATE  # noqa: F401 (CLIP_SAMPLES: used by importers)
+from model.facts import CLIP_SAMPLES, SAMPLE_RATE
 
 
 def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
