@@ -30,10 +30,9 @@ from typing import Iterator
 
 import numpy as np
 
-from model.audio import SAMPLE_RATE, read_wav, resample, to_mono
+from model.audio import read_wav, resample, to_mono
 from model.errors import BitearError
-
-HOP = 320
+from model.facts import HOP, SAMPLE_RATE
 
 
 class WavSource:

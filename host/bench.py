@@ -41,12 +41,12 @@ import numpy as np
 
 from codegen import harness
 from model.errors import BitearError
+from model.facts import CLIP_SAMPLES, KEYWORDS, SAMPLE_RATE
 from model.paths import REPO_ROOT, cache_dir, data_dir
 
 LIB = REPO_ROOT / "firmware" / "lib" / "bitear"
 FIRMWARE_ELF = REPO_ROOT / ".pio" / "build" / "qemu_m4" / "firmware.elf"
-GENERATED_WORDS = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go",
-                   "bed", "bird", "cat", "dog", "house", "marvin", "seven", "tree"]
+GENERATED_WORDS = [*KEYWORDS, "bed", "bird", "cat", "dog", "house", "marvin", "seven", "tree"]
 
 
 def log(msg: str) -> None:
@@ -101,13 +101,13 @@ def generated_clips(n: int) -> tuple[np.ndarray, str]:
         what = f"generated: espeak-ng words and noise"
     except (BitearError, ImportError, OSError) as e:
         log(f"bench: no TTS ({e}); using tones and noise")
-        t = np.arange(16000) / 16000
+        t = np.arange(CLIP_SAMPLES) / SAMPLE_RATE
         for f0 in (150, 220, 330, 440):
             env = np.exp(-((t - 0.5) / 0.15) ** 2)
             clips.append(np.round(8000 * env * np.sin(2 * np.pi * f0 * t * (1 + 0.3 * t))).astype(np.int16))
         what = "generated: chirps and noise"
     while len(clips) < n:
-        clips.append(np.clip(rng.normal(0, rng.choice([30, 300, 3000]), 16000), -32768, 32767).astype(np.int16))
+        clips.append(np.clip(rng.normal(0, rng.choice([30, 300, 3000]), CLIP_SAMPLES), -32768, 32767).astype(np.int16))
     return np.stack(clips[:n]), f"{what} ({min(n, len(clips))} clips)"
 
 

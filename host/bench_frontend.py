@@ -20,10 +20,11 @@ import sys
 import numpy as np
 
 from host.m4run import M4Program
+from model.facts import BINS, FRAMES, HOP
+from model.facts import CLIP_SAMPLES as CLIP
 
 SOURCES = ("firmware/lib/bitear/bitear_frontend.c",)
 INCLUDE_DIRS = ("firmware/lib/bitear",)
-HOP, BINS, FRAMES, CLIP = 320, 40, 49, 16000
 
 
 class M4Frontend:

@@ -37,11 +37,11 @@ from typing import Sequence
 
 import numpy as np
 
-from model.audio import SAMPLE_RATE, read_wav, write_wav
+from model.audio import read_wav, write_wav
 from model.errors import BitearError
+from model.facts import KEYWORDS, SAMPLE_RATE
 from model.paths import cache_dir
 
-KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 DEMO_VERSION = 2
 # word -> (engine, voice, speed); see the module docstring for how these were chosen.
 DEFAULT_VOICES: dict[str, tuple[str, str, float]] = {

@@ -11,7 +11,7 @@ average, lowest index on ties, wrap-around ms), so evaluating the streaming metr
 the host gives exactly the events the board would report for the same scores
 (tests/test_detector.py checks it on random score streams against the compiled C). The contract —
 window, threshold, suppression, minimum count, never-triggering classes, latching of a held
-word — is written once, in bitear_detector.h.
+word — is written once, in bitear_detector.h; its sizes and defaults are read from there (model.facts).
 
 `detect(times_ms, scores, params)` runs a whole stream and returns the events;
 `score_events(events, truth)` counts hits, misses, wrong labels and false alarms against the true
@@ -19,34 +19,27 @@ keyword times of a stream (streaming metrics for evaluation).
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterable, Sequence
 
-_HEADER = Path(__file__).resolve().parent.parent / "firmware" / "lib" / "bitear" / "bitear_detector.h"
+from model.facts import DETECTOR_CAPACITY as CAPACITY
+from model.facts import DETECTOR_DEFAULTS, LABELS
+from model.facts import DETECTOR_MAX_CLASSES as MAX_CLASSES
 
-
-def _header_int(name: str) -> int:
-    m = re.search(rf"#define {name} (\d+)", _HEADER.read_text())
-    if not m:
-        raise RuntimeError(f"{_HEADER}: #define {name} not found")
-    return int(m[1])
-
-
-MAX_CLASSES = _header_int("BITEAR_DETECTOR_MAX_CLASSES")
-CAPACITY = _header_int("BITEAR_DETECTOR_CAPACITY")
 U32 = 0xFFFF_FFFF
+# Classes that never trigger an event: those whose label starts with "_" (_silence_, _unknown_),
+# the rule of app.c.
+NEVER_MASK = sum(1 << c for c, name in enumerate(LABELS) if name.startswith("_"))
 
 
 @dataclass(frozen=True)
 class DetectorParams:
-    classes: int = 12
-    never_mask: int = 0b11               # bit c: class c never triggers (_silence_, _unknown_)
-    window_ms: int = _header_int("BITEAR_DETECTOR_DEFAULT_WINDOW_MS")
-    threshold_q15: int = _header_int("BITEAR_DETECTOR_DEFAULT_THRESHOLD_Q15")
-    suppression_ms: int = _header_int("BITEAR_DETECTOR_DEFAULT_SUPPRESSION_MS")
-    min_count: int = _header_int("BITEAR_DETECTOR_DEFAULT_MIN_COUNT")
+    classes: int = len(LABELS)
+    never_mask: int = NEVER_MASK         # bit c: class c never triggers
+    window_ms: int = DETECTOR_DEFAULTS["window_ms"]
+    threshold_q15: int = DETECTOR_DEFAULTS["threshold_q15"]
+    suppression_ms: int = DETECTOR_DEFAULTS["suppression_ms"]
+    min_count: int = DETECTOR_DEFAULTS["min_count"]
 
     def check(self, capacity: int = CAPACITY, max_classes: int = MAX_CLASSES) -> None:
         """ValueError for what bitear_detector_init rejects with BITEAR_ERR_ARG."""

@@ -4,7 +4,7 @@
     with Emulator() as emu:                    # builds the qemu_m4 firmware, boots it, waits for READY
         print(emu.banner)                      # one line made from the READY frame
         print(emu.ready.labels)                # the READY message itself (host.protocol.Ready)
-        board = emu.client()                   # a host.protocol.BoardClient on emu.port, after HELLO
+        board = emu.client()                   # a host.board.BoardClient on emu.port, after HELLO
         board.send_audio(samples)              # int16 at 16 kHz; waits for the board's credit
         for msg in board.messages(timeout=1.0):
             ...                                # Result / Detection messages
@@ -54,7 +54,8 @@ from pathlib import Path
 import serial
 
 from model.errors import BitearError
-from host.protocol import COST_UNITS, VERSION, Ack, BoardClient, Credit, FrameDecoder, Hello, Ready, encode
+from host.board import BoardClient
+from host.protocol import COST_UNITS, VERSION, Ack, Credit, FrameDecoder, Hello, Ready, encode
 
 ROOT = Path(__file__).resolve().parent.parent
 QEMU = "qemu-system-arm"

@@ -47,14 +47,13 @@ import numpy as np
 
 from model.errors import BitearError, run_cli
 from model.evaluate import print_exits, print_per_class
+from model.facts import CLIP_SAMPLES, HOP
+from model.facts import QEMU_INSTRUCTIONS_PER_TICK as INSTRUCTIONS_PER_TICK
 from model.paths import REPO_ROOT
 
 TABLES_DIR = REPO_ROOT / "firmware" / "lib" / "bitear"
 EVAL_ENV = "qemu_m4_eval"
-CLIP_SAMPLES = 16000
-HOP = 320
 CLIP_HOPS = CLIP_SAMPLES // HOP
-INSTRUCTIONS_PER_TICK = 40          # QEMU -icount shift=0: SysTick at 25 MHz = 1 tick / 40 instructions
 THRESHOLD_DEFAULT = 0x7FFFFFFF      # eval build: keep the model's default exit thresholds
 MODE_CLIPS, MODE_STREAM = 1, 2
 
@@ -278,7 +277,7 @@ def run_clips_semihosting(clips: np.ndarray, threshold_q16: int = THRESHOLD_DEFA
 
 def run_clips_serial(board, clips: np.ndarray, threshold_q16: int | None = None,
                      progress: Callable[[int], None] | None = None, timeout_s: float = 30.0) -> list[BoardResult]:
-    """Every clip through a board speaking the protocol (host.protocol.BoardClient, after HELLO):
+    """Every clip through a board speaking the protocol (host.board.BoardClient, after HELLO):
     RESET stream, (N-1) zero hops + the clip, the RESULT of hop N-1+50."""
     from host.protocol import Result
 
@@ -451,7 +450,7 @@ def _run(args) -> int:
         report["board"] = "qemu_mps2_an386 (evaluation build)"
     else:
         from host.emulator import Emulator, EmulatorError
-        from host.protocol import BoardClient
+        from host.board import BoardClient
         import serial
 
         try:

@@ -10,7 +10,7 @@ Board: `--port` takes any pyserial URL (/dev/ttyACM0, COM3, socket://127.0.0.1:4
 without it, USB serial ports of known board vendors (pyserial's list_ports) are asked for the
 READY banner one by one, and when none answers the emulated board is started (QEMU
 mps2-an386 running the qemu_m4 firmware; `--emulator` skips the search). The conversation is
-protocol v1 (docs/protocol.md) through host.protocol.BoardClient: HELLO -> READY, settings
+protocol v1 (docs/protocol.md) through host.board.BoardClient: HELLO -> READY, settings
 (`--threshold` / `--full-depth`: exit thresholds; `--window-ms`, `--detect-threshold`,
 `--suppression-ms`, `--min-count`: the board's keyword detector), then AUDIO hops under the
 board's credit — a WAV goes as fast as the board takes it (`--realtime` paces it to the clock);
@@ -22,6 +22,9 @@ Without a terminal plain lines (detections, resets, a closing summary; `--result
 RESULT). `--json`: one JSON object per event and line (ready, result, detection, stats, reset,
 end, error).
 
+This file holds the session and the command line; the views are host/listen_views.py, finding
+and talking to a board host/board.py.
+
 Ending: a WAV ends by itself once the board has processed every hop (its STATS say so); Ctrl-C
 ends the microphone (exit code 0). A board that vanishes (port closed, QEMU gone) ends with a
 message and exit code 1; user errors (bad WAV, no device) exit with code 2. A board that resets
@@ -31,13 +34,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import socket
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 if __package__ in (None, ""):          # `python host/listen.py`: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -45,13 +45,13 @@ if __package__ in (None, ""):          # `python host/listen.py`: make the repos
 import numpy as np
 
 from host import protocol as P
+from host.board import BoardClient, open_board
 from host.detector import DetectorParams
+from host.listen_views import DetectionEvent, JsonView, ListenSummary, PlainView, RichView, View
 from model.errors import BitearError
+from model.facts import HOP, SAMPLE_RATE
 
-HOP = P.AUDIO_SAMPLES
-HOP_S = HOP / 16000
-KNOWN_USB_VIDS = {0x2341: "Arduino", 0x2E8A: "Raspberry Pi", 0x0483: "STMicroelectronics", 0x239A: "Adafruit",
-                  0x1366: "SEGGER", 0x0D28: "Arm DAPLink"}
+HOP_S = HOP / SAMPLE_RATE
 MAX_BACKLOG_S = 1.0        # microphone audio waiting for credit beyond this is dropped
 REALTIME_WAIT_S = 0.1     # real-time audio: longest wait for credit before the next chunk
 STATS_EVERY_S = 1.0
@@ -60,283 +60,6 @@ STALL_S = 15.0             # no credit and no progress for this long: the board 
 
 class BoardError(BitearError):
     """The board or its line failed during the session (exit code 1; user errors are 2)."""
-
-
-# ---- what happened --------------------------------------------------------------------------------
-
-@dataclass
-class DetectionEvent:
-    time_s: float             # end of the audio window, from the start of the stream
-    label: str
-    score: float
-    exit_index: int | None    # of the RESULT at the same hop, when seen
-    cost: int | None
-
-
-@dataclass
-class ListenSummary:
-    """What a session saw; returned by run() (host/demo.py builds its summary from it)."""
-    ready: P.Ready | None = None
-    hops_sent: int = 0
-    host_dropped_hops: int = 0
-    results: int = 0
-    detections: list[DetectionEvent] = field(default_factory=list)
-    resets: int = 0
-    stats: dict[str, int] = field(default_factory=dict)
-    crc_errors_host: int = 0
-    audio_s: float = 0.0
-    wall_s: float = 0.0
-    costs: list[int] = field(default_factory=list)
-    stopped_by_user: bool = False
-
-
-# ---- views ----------------------------------------------------------------------------------------
-
-class View:
-    """Receives the session's events; the three views below print them in their own way."""
-
-    def start(self, summary: ListenSummary, source: str, board_desc: str) -> None: ...
-    def ready(self, ready: P.Ready, extra: dict) -> None: ...
-    def result(self, res: P.Result, time_s: float) -> None: ...
-    def detection(self, det: DetectionEvent) -> None: ...
-    def stats(self, stats: dict[str, int]) -> None: ...
-    def info(self, kind: str, message: str) -> None: ...
-    def end(self, summary: ListenSummary) -> None: ...
-    def stop(self) -> None: ...
-
-
-def cost_text(cost: int | None, unit: int) -> str:
-    if cost is None:
-        return "-"
-    name = P.COST_UNITS.get(unit, "units")
-    if name == "microseconds":
-        return f"{cost / 1000:.1f} ms"
-    return f"{cost / 1000:,.0f} k {'instr' if name == 'instructions' else name}"
-
-
-def end_text(s: ListenSummary) -> str:
-    st = s.stats
-    rate = f" ({s.audio_s / s.wall_s:.2f}x real time)" if s.wall_s > 0 else ""
-    return (f"end: {s.hops_sent} hops sent = {s.audio_s:.1f} s of audio in {s.wall_s:.1f} s{rate}; "
-            f"{s.results} results, {len(s.detections)} detections, {s.resets} board resets; "
-            f"dropped on the host {s.host_dropped_hops}, on the board {st.get('frames_dropped', 0)}, "
-            f"overruns {st.get('overruns', 0)}, CRC errors board {st.get('crc_errors', 0)} / host {s.crc_errors_host}")
-
-
-class PlainView(View):
-    """Plain lines for logs and pipes."""
-
-    def __init__(self, out=None, results: bool = False):
-        self.out, self.show_results, self.unit, self.labels = out, results, 0, ()
-
-    def _print(self, text: str) -> None:
-        print(text, file=self.out or sys.stdout, flush=True)
-
-    def start(self, summary, source, board_desc):
-        self._print(f"listening to {source} on {board_desc}")
-
-    def ready(self, ready, extra):
-        self.unit, self.labels = ready.cost_unit, ready.labels
-        self._print(f"ready: board {ready.board}, model {ready.model}, {ready.classes} classes, {ready.exits} exits, "
-                    f"inference every {ready.infer_every_hops} hops ({ready.infer_every_hops * 20} ms)")
-
-    def result(self, res, time_s):
-        if self.show_results:
-            label = self.labels[res.label] if res.label < len(self.labels) else str(res.label)
-            self._print(f"result    {time_s:7.2f} s  {label:10} {res.score_q15 / 32768:.2f}  exit {res.exit_index}  "
-                        f"{cost_text(res.cost, self.unit)}")
-
-    def detection(self, det):
-        exit_text = "-" if det.exit_index is None else str(det.exit_index)
-        self._print(f"detection {det.time_s:7.2f} s  {det.label:10} {det.score:.2f}  exit {exit_text}  "
-                    f"{cost_text(det.cost, self.unit)}")
-
-    def info(self, kind, message):
-        self._print(f"{kind}: {message}")
-
-    def end(self, summary):
-        self._print(end_text(summary))
-
-
-class JsonView(View):
-    """One JSON object per event and line."""
-
-    def __init__(self, out=None, results: bool = True):
-        self.out, self.show_results, self.labels, self.unit = out, results, (), 0
-
-    def _emit(self, obj: dict) -> None:
-        print(json.dumps(obj), file=self.out or sys.stdout, flush=True)
-
-    def ready(self, ready, extra):
-        self.labels, self.unit = ready.labels, ready.cost_unit
-        self._emit({"event": "ready", "board": ready.board, "model": ready.model, "labels": list(ready.labels),
-                    "sample_rate_hz": ready.sample_rate_hz, "infer_every_hops": ready.infer_every_hops,
-                    "exits": ready.exits, "cost_unit": P.COST_UNITS.get(ready.cost_unit, ready.cost_unit), **extra})
-
-    def result(self, res, time_s):
-        if self.show_results:
-            self._emit({"event": "result", "hop": res.hop, "time_s": round(time_s, 3), "label": self.labels[res.label],
-                        "exit": res.exit_index, "score": round(res.score_q15 / 32768, 4),
-                        "entropy": round(res.entropy_q16 / 65536, 4), "cost": res.cost,
-                        "scores": {n: round(s / 32768, 4) for n, s in zip(self.labels, res.scores_q15)}})
-
-    def detection(self, det):
-        self._emit({"event": "detection", "time_s": round(det.time_s, 3), "label": det.label,
-                    "score": round(det.score, 4), "exit": det.exit_index, "cost": det.cost})
-
-    def stats(self, stats):
-        self._emit({"event": "stats", **stats})
-
-    def info(self, kind, message):
-        self._emit({"event": kind, "message": message})
-
-    def end(self, summary):
-        self._emit({"event": "end", "hops_sent": summary.hops_sent, "audio_s": round(summary.audio_s, 2),
-                    "wall_s": round(summary.wall_s, 2), "results": summary.results,
-                    "detections": len(summary.detections), "resets": summary.resets,
-                    "host_dropped_hops": summary.host_dropped_hops, "crc_errors_host": summary.crc_errors_host,
-                    "stopped_by_user": summary.stopped_by_user, "stats": summary.stats})
-
-
-class RichView(View):
-    """The live terminal view (rich.live.Live, redrawn a few times per second)."""
-
-    def __init__(self, recent: int = 8, console=None):
-        from rich.console import Console
-        from rich.live import Live
-
-        self.console = console or Console()
-        self.recent = recent
-        self.summary: ListenSummary | None = None
-        self.source = self.board_desc = ""
-        self.ready_msg: P.Ready | None = None
-        self.last: tuple[P.Result, float] | None = None
-        self.messages: list[str] = []
-        self.live = Live(console=self.console, refresh_per_second=8, get_renderable=self._render, transient=False)
-
-    def start(self, summary, source, board_desc):
-        self.summary, self.source, self.board_desc = summary, source, board_desc
-        self.live.start()
-
-    def stop(self):
-        self.live.stop()
-
-    def ready(self, ready, extra):
-        self.ready_msg = ready
-
-    def result(self, res, time_s):
-        self.last = (res, time_s)
-
-    def info(self, kind, message):
-        self.messages = (self.messages + [f"{kind}: {message}"])[-3:]
-
-    def end(self, summary):
-        self.live.refresh()
-        self.live.stop()
-        self.console.print(end_text(summary))
-
-    def _render(self):
-        from rich.console import Group
-        from rich.panel import Panel
-        from rich.table import Table
-        from rich.text import Text
-
-        s, r = self.summary, self.ready_msg
-        unit = r.cost_unit if r else 0
-        title = f"bitear · {self.source} → {self.board_desc}"
-        if r is not None:
-            title += f" · model {r.model} · inference every {r.infer_every_hops * 20} ms"
-        det = Table(title="recent detections", title_justify="left")
-        for col in ("time", "word", "score", "exit", "cost"):
-            det.add_column(col, justify="left" if col == "word" else "right")
-        for d in (s.detections[-self.recent:] if s else [])[::-1]:
-            det.add_row(f"{d.time_s:.2f} s", Text(d.label, style="bold green"), f"{d.score:.2f}",
-                        "-" if d.exit_index is None else str(d.exit_index), cost_text(d.cost, unit))
-        bars = Table(title="scores of the latest result", title_justify="left", show_header=False)
-        bars.add_column("class", width=10)
-        bars.add_column("bar")
-        bars.add_column("score", justify="right", width=5)
-        if self.last is not None and r is not None:
-            res, t = self.last
-            bars.title = f"scores at {t:.2f} s (exit {res.exit_index}, {cost_text(res.cost, unit)})"
-            width = 40
-            for i, (name, q) in enumerate(zip(r.labels, res.scores_q15)):
-                n = int(round(q / 32768 * width))
-                style = "bold green" if i == res.label else "cyan"
-                bars.add_row(name, Text("█" * n + "·" * (width - n), style=style), f"{q / 32768:.2f}")
-        st = s.stats if s else {}
-        rate = f" · {s.audio_s / s.wall_s:.2f}× real time" if s and s.wall_s > 0 else ""
-        stats = Text(f"hops sent {s.hops_sent if s else 0} · dropped host {s.host_dropped_hops if s else 0} / "
-                     f"board {st.get('frames_dropped', 0)} · overruns {st.get('overruns', 0)} · CRC errors "
-                     f"{st.get('crc_errors', 0)} (host {s.crc_errors_host if s else 0}) · results {s.results if s else 0} · "
-                     f"resets {s.resets if s else 0}{rate}")
-        words = ", ".join(r.labels[2:]) if r is not None else "…"
-        help_text = Text(f"Say one of: {words}.  Ctrl-C stops.", style="dim")
-        parts = [det, bars, stats, help_text, *[Text(m, style="yellow") for m in self.messages]]
-        return Panel(Group(*parts), title=title, title_align="left")
-
-
-# ---- finding a board ------------------------------------------------------------------------------
-
-def candidate_ports() -> list[tuple[str, str]]:
-    """(device, description) of USB serial ports from known board vendors (pyserial list_ports)."""
-    from serial.tools import list_ports
-
-    out = []
-    for p in list_ports.comports():
-        if p.vid in KNOWN_USB_VIDS:
-            out.append((p.device, f"{KNOWN_USB_VIDS[p.vid]} {p.description or ''}".strip()))
-    return out
-
-
-def probe(url: str, baud: int, timeout: float = 2.5) -> bool:
-    """True when a bitear board answers HELLO with READY on url."""
-    import serial
-
-    try:
-        with serial.serial_for_url(url, baudrate=baud, timeout=0.05) as port:
-            P.BoardClient(port, timeout=timeout, ready_timeout=timeout).hello()
-            return True
-    except (BitearError, serial.SerialException, OSError, ValueError):
-        return False
-
-
-@contextlib.contextmanager
-def open_board(opts: "Options", on_info: Callable[[str, str], None]):
-    """Yields (port, description, emulator or None); closes the port / stops QEMU afterwards."""
-    import serial
-
-    from host.emulator import Emulator, EmulatorError
-
-    url = opts.port
-    if url is None and not opts.emulator:
-        for device, desc in candidate_ports():
-            if probe(device, opts.baud):
-                url = device
-                on_info("board", f"found {desc} on {device}")
-                break
-    if url is not None:
-        try:
-            port = serial.serial_for_url(url, baudrate=opts.baud, timeout=0.05)
-        except (serial.SerialException, OSError, ValueError) as e:
-            raise BitearError(f"cannot open the board's port {url}: {e}") from None
-        sock = getattr(port, "_socket", None)         # socket://: small frames must not wait for Nagle
-        if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with port:
-            yield port, url, None
-        return
-    if not opts.emulator:
-        on_info("board", "no board found: starting the emulated board (QEMU mps2-an386)")
-    try:
-        emu = Emulator(opts.elf)
-        emu.__enter__()
-    except EmulatorError as e:
-        raise BitearError(f"cannot start the emulated board: {e}") from None
-    try:
-        yield emu.port, "emulated board (QEMU mps2-an386)", emu
-    finally:
-        emu.close()
 
 
 # ---- the session ----------------------------------------------------------------------------------
@@ -373,7 +96,7 @@ class Session:
 
     def __init__(self, port, opts: Options, view: View, summary: ListenSummary, emulator=None):
         self.opts, self.view, self.summary, self.emulator = opts, view, summary, emulator
-        self.board = P.BoardClient(port, timeout=5.0, ready_timeout=15.0, poll_s=0.02)
+        self.board = BoardClient(port, timeout=5.0, ready_timeout=15.0, poll_s=0.02)
         self.backlog = np.zeros(0, np.int16)
         self.hop_base = 0               # host hop index of the board's hop 0 (changes after a board reset)
         self.last_result: P.Result | None = None
@@ -465,9 +188,7 @@ class Session:
     # -- outgoing --
     def send_some(self) -> int:
         """Send as many whole hops of the backlog as the board's credit allows; returns how many."""
-        credit = self.board.credit
-        free = 0 if credit is None else credit.limit - self.board.next_hop
-        n = min(max(0, free), len(self.backlog) // HOP)
+        n = min(self.board.free_hops(), len(self.backlog) // HOP)
         if n > 0:
             self.board.send_audio(self.backlog[:n * HOP])
             self.backlog = self.backlog[n * HOP:]
@@ -481,7 +202,7 @@ class Session:
             raise BitearError(f"the board took no audio and sent no result for {STALL_S:.0f} s: it stopped working")
 
     def stream(self, chunks, realtime: bool) -> None:
-        max_backlog = int(MAX_BACKLOG_S * 16000)
+        max_backlog = int(MAX_BACKLOG_S * SAMPLE_RATE)
         for chunk in chunks:
             self.backlog = np.concatenate([self.backlog, np.asarray(chunk, np.int16)])
             if realtime and len(self.backlog) > max_backlog:     # the board cannot keep up: drop the oldest
@@ -541,7 +262,7 @@ def run(opts: Options, view: View, source=None, port=None) -> ListenSummary:
             board_desc, emu = "the given port", None
         else:
             try:
-                port, board_desc, emu = stack.enter_context(open_board(opts, view.info))
+                port, board_desc, emu = stack.enter_context(open_board(opts.port, opts.baud, opts.emulator, opts.elf, view.info))
             except BitearError as e:
                 raise BoardError(str(e)) from None
         t0 = time.monotonic()

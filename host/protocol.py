@@ -1,99 +1,42 @@
-"""bitear's serial protocol on the host: message dataclasses, encoders, a streaming decoder, and
-BoardClient, a context manager that talks to a board over a pyserial port.
+"""bitear's serial protocol on the host, the wire format only: message dataclasses, framing
+(COBS, CRC), parse/encode, and FrameDecoder, a streaming decoder with the C decoder's counters.
 
-    from host.protocol import BoardClient
-    with BoardClient(port) as board:                 # HELLO -> READY (raises on timeout)
-        print(board.ready.board, board.ready.labels)
-        board.set_detector(window_ms=1000, threshold_q15=22000, suppression_ms=1500, min_count=3)
-        board.send_audio(samples)                     # int16, any length; waits for credit
-        for msg in board.messages(timeout=1.0):       # Result / Detection / ... as they arrive
-            ...
-        print(board.get_stats().frames_dropped)
+    from host import protocol as P
+    frame = P.encode(P.SetDetector(750, 26214, 1500, 3, seq=4))     # bytes of one whole frame
+    dec = P.FrameDecoder()
+    for msg in dec.feed(data): ...                                  # Result, Detection, Ack, ...
 
 The specification is docs/protocol.md; the C side is firmware/lib/bitear/bitear_protocol.{h,c}
 and both are tested against each other on the same frame vectors (tests/test_protocol.py).
 A frame is COBS(payload) + 0x00, payload = [version][type][seq u16 LE][body][CRC-16/CCITT-FALSE,
-big-endian]. The names of the STATS fields and of the status codes are read from the C headers,
-so they cannot drift from the firmware.
+big-endian]. The message type codes and body limits, the decoder counters, the STATS fields and
+the status codes come from the C headers (model.facts), so they cannot drift from the firmware.
 
-`python -m host.protocol --c-vectors FILE` writes the frame vectors the Unity test on the
-emulated board decodes (firmware/test/test_protocol/vectors.h).
+Talking to a board (HELLO, credit, commands): host/board.py. The frame vectors of the Unity test:
+firmware/test/test_protocol/make_vectors.py.
 """
 from __future__ import annotations
 
-import argparse
 import binascii
-import collections
-import re
 import struct
-import time
 from dataclasses import dataclass
 from enum import IntEnum
-from pathlib import Path
-from typing import ClassVar, Iterator
+from typing import ClassVar
 
 import numpy as np
 
 from model.errors import BitearError
+# Constants of the wire format, read from bitear_protocol.h / bitear_status.h (re-exported here).
+from model.facts import (AUDIO_SAMPLES, COST_UNITS, CRC_BYTES, EXIT_ALL, HEADER_BYTES, MAX_BODY, MAX_CLASSES,
+                         MAX_FRAME, MAX_PAYLOAD, MESSAGE_TYPES, RESET_STATS, RESET_STREAM, STATS_FIELDS,
+                         STATUS_NAMES, THRESHOLD_NEVER, status_name)
+from model.facts import DECODER_COUNTERS as COUNTERS
+from model.facts import PROTO_VERSION as VERSION
 
-C_DIR = Path(__file__).resolve().parent.parent / "firmware" / "lib" / "bitear"
+AUDIO_BODY = MESSAGE_TYPES["AUDIO"][1]          # hop index + AUDIO_SAMPLES int16
 
-VERSION = 1
-HEADER_BYTES = 4
-CRC_BYTES = 2
-AUDIO_SAMPLES = 320                     # one 20 ms hop at 16 kHz per AUDIO frame
-AUDIO_BODY = 4 + 2 * AUDIO_SAMPLES
-MAX_BODY = AUDIO_BODY
-MAX_PAYLOAD = HEADER_BYTES + MAX_BODY + CRC_BYTES
-MAX_FRAME = MAX_PAYLOAD + MAX_PAYLOAD // 254 + 2
-MAX_CLASSES = 32
-EXIT_ALL = 0xFF
-THRESHOLD_NEVER = -1
-RESET_STATS = 0x01
-RESET_STREAM = 0x02
-COST_UNITS = {0: "instructions", 1: "cycles", 2: "microseconds"}
-
-
-class MsgType(IntEnum):
-    HELLO = 0x01
-    AUDIO = 0x02
-    SET_THRESHOLD = 0x03
-    SET_DETECTOR = 0x04
-    GET_STATS = 0x05
-    RESET = 0x06
-    READY = 0x81
-    RESULT = 0x82
-    DETECTION = 0x83
-    STATS = 0x84
-    ACK = 0x85
-    CREDIT = 0x86
-
-
-# Decoder counters, the same names and order as BITEAR_PROTO_DECODER_COUNTERS in C.
-COUNTERS = ("frames", "cobs_errors", "empty_frames", "short_frames", "oversize", "crc_errors",
-            "bad_version", "unknown_type", "bad_length")
-
-
-def _macro_names(header: str, macro: str) -> tuple[str, ...]:
-    """First arguments of the X(...) lines of an X-macro list in a C header."""
-    text = (C_DIR / header).read_text()
-    m = re.search(rf"#define {macro}\(X\)((?:.*\\\n)*.*\n)", text)
-    if not m:
-        raise BitearError(f"{C_DIR / header}: no {macro} list found")
-    return tuple(re.findall(r"X\(\s*(\w+)\s*,", m[1]))
-
-
-def _status_names() -> dict[int, str]:
-    text = (C_DIR / "bitear_status.h").read_text()
-    return {int(m[2]): m[1] for m in re.finditer(r'X\((BITEAR_\w+),\s*(-?\d+),\s*"([^"]*)"\)', text)}
-
-
-STATS_FIELDS: tuple[str, ...] = _macro_names("bitear_protocol.h", "BITEAR_PROTO_STATS_LIST")
-STATUS_NAMES: dict[int, str] = _status_names()
-
-
-def status_name(status: int) -> str:
-    return STATUS_NAMES.get(status, f"status {status}")
+# Message type codes, as BITEAR_PROTO_MESSAGE_LIST in C: 0x01.. host -> board, 0x81.. board -> host.
+MsgType = IntEnum("MsgType", {name: code for name, (code, _, _) in MESSAGE_TYPES.items()})
 
 
 class ProtocolError(BitearError):
@@ -393,13 +336,8 @@ class Credit(Message):
 MESSAGE_CLASSES: dict[int, type[Message]] = {cls.TYPE: cls for cls in (
     Hello, Audio, SetThreshold, SetDetector, GetStats, Reset, Ready, Result, Detection, Stats, Ack, Credit)}
 
-# Body length limits per type (as BITEAR_PROTO_MESSAGE_LIST in C): checked before parsing.
-BODY_LIMITS: dict[int, tuple[int, int]] = {
-    MsgType.HELLO: (0, 0), MsgType.AUDIO: (AUDIO_BODY, AUDIO_BODY), MsgType.SET_THRESHOLD: (5, 5),
-    MsgType.SET_DETECTOR: (7, 7), MsgType.GET_STATS: (0, 0), MsgType.RESET: (1, 1),
-    MsgType.READY: (10, MAX_BODY), MsgType.RESULT: (17, 17 + 2 * MAX_CLASSES), MsgType.DETECTION: (7, 7),
-    MsgType.STATS: (1, MAX_BODY), MsgType.ACK: (5, 5), MsgType.CREDIT: (6, 6),
-}
+# Body length limits per type (BITEAR_PROTO_MESSAGE_LIST in C): checked before parsing.
+BODY_LIMITS: dict[int, tuple[int, int]] = {MsgType[name]: (lo, hi) for name, (_, lo, hi) in MESSAGE_TYPES.items()}
 
 
 def payload_of(msg: Message) -> bytes:
@@ -454,30 +392,6 @@ def decode(frame: bytes) -> Message:
     if isinstance(event, Message):
         return event
     raise dec.last_error
-
-
-def encode_hello(seq: int) -> bytes:
-    return encode(Hello(seq))
-
-
-def encode_audio(seq: int, hop: int, samples: np.ndarray) -> bytes:
-    return encode(Audio(hop, np.asarray(samples, "<i2").tobytes(), seq))
-
-
-def encode_set_threshold(seq: int, exit_index: int, threshold_q16: int) -> bytes:
-    return encode(SetThreshold(exit_index, threshold_q16, seq))
-
-
-def encode_set_detector(seq: int, window_ms: int, threshold_q15: int, suppression_ms: int, min_count: int) -> bytes:
-    return encode(SetDetector(window_ms, threshold_q15, suppression_ms, min_count, seq))
-
-
-def encode_get_stats(seq: int) -> bytes:
-    return encode(GetStats(seq))
-
-
-def encode_reset(seq: int, flags: int = RESET_STATS | RESET_STREAM) -> bytes:
-    return encode(Reset(flags, seq))
 
 
 # ---- streaming decoder ----------------------------------------------------------------------------
@@ -549,245 +463,3 @@ class FrameDecoder:
             if isinstance(event, Message):
                 out.append(event)
         return out
-
-
-# ---- the board as seen from the host --------------------------------------------------------------
-
-class BoardClient:
-    """A bitear board on a pyserial port (a real serial port, or the emulator's socket).
-
-    Entering sends HELLO and waits up to `ready_timeout` s for READY and the ACK (`.ready`).
-    Commands wait up to `timeout` s for their ACK; a NACK raises BitearError naming the status.
-    send_audio() sends AUDIO frames only while the board has granted credit (CREDIT: hop <
-    limit), so a host faster than the board waits instead of overrunning it. READY, CREDIT and
-    STATS update `.ready`, `.credit`, `.stats`; every other message (RESULT, DETECTION, ...) is
-    kept in order for read()/messages(). The port stays open when the block ends (it belongs to
-    the caller); its read timeout is set to `poll_s`.
-    Errors: BitearError when the board does not answer in time or the port fails.
-    """
-
-    def __init__(self, port, timeout: float = 5.0, ready_timeout: float = 10.0, poll_s: float = 0.05):
-        self.port = port
-        self.timeout = timeout
-        self.ready_timeout = ready_timeout
-        self.decoder = FrameDecoder()
-        self.ready: Ready | None = None
-        self.credit: Credit | None = None
-        self.stats: Stats | None = None     # the last STATS received
-        self.next_hop = 0                   # hop index of the next AUDIO frame
-        self._seq = 0
-        self._inbox: collections.deque[Message] = collections.deque()
-        self._pending = np.zeros(0, np.int16)   # samples short of a whole hop
-        port.timeout = poll_s
-
-    # -- context manager --
-    def __enter__(self) -> "BoardClient":
-        self.hello(self.ready_timeout)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        return None
-
-    # -- I/O --
-    def _write(self, data: bytes) -> None:
-        try:
-            self.port.write(data)
-        except (OSError, ValueError) as err:  # serial.SerialException is an OSError
-            raise BitearError(f"writing to the board failed ({err}): is it still connected?") from err
-
-    def _pump(self) -> bool:
-        """Read what the port has (waiting at most its timeout); True if a message arrived."""
-        try:
-            waiting = getattr(self.port, "in_waiting", 0)
-            data = self.port.read(max(1, waiting))
-        except (OSError, ValueError) as err:
-            raise BitearError(f"the board went away: reading its port failed ({err})") from err
-        got = False
-        for msg in self.decoder.feed(data):
-            if isinstance(msg, Credit):      # flow-control state, not for the caller's inbox
-                self.credit = msg
-            elif isinstance(msg, Ready):
-                self.ready = msg
-            elif isinstance(msg, Stats):
-                self.stats = msg
-            else:
-                self._inbox.append(msg)
-                got = True
-        return got
-
-    def send(self, msg_type: type[Message], *args, **kw) -> int:
-        """Send a message with the next sequence number; returns that number."""
-        seq = self._seq
-        self._seq = (self._seq + 1) & 0xFFFF
-        self._write(encode(msg_type(*args, seq=seq, **kw)))
-        return seq
-
-    def _wait(self, done, timeout: float, what: str) -> None:
-        """Read from the port until done() is true; BitearError after timeout s."""
-        deadline = time.monotonic() + timeout
-        while not done():
-            if time.monotonic() > deadline:
-                c = self.decoder.counters
-                raise BitearError(f"no {what} from the board within {timeout:g} s (frames decoded {c['frames']}, "
-                                  f"damaged {sum(c.values()) - c['frames']}): is the firmware running and speaking "
-                                  f"protocol v{VERSION}?")
-            self._pump()
-
-    def wait_for(self, predicate, timeout: float, what: str) -> Message:
-        """The first message in the inbox (already received or arriving within timeout) that
-        matches predicate; it is taken out, the others stay. BitearError on timeout."""
-        found: list[Message] = []
-
-        def done() -> bool:
-            for i, msg in enumerate(self._inbox):
-                if predicate(msg):
-                    found.append(msg)
-                    del self._inbox[i]
-                    return True
-            return False
-
-        self._wait(done, timeout, what)
-        return found[0]
-
-    def read(self, timeout: float = 0.0) -> Message | None:
-        """The next message not yet taken (waiting up to timeout s), or None."""
-        deadline = time.monotonic() + timeout
-        while not self._inbox:
-            if self._pump() or time.monotonic() >= deadline:
-                break
-        return self._inbox.popleft() if self._inbox else None
-
-    def messages(self, timeout: float = 0.0) -> Iterator[Message]:
-        """Messages as they come, until none arrives for `timeout` s."""
-        while (msg := self.read(timeout)) is not None:
-            yield msg
-
-    # -- commands --
-    def command(self, msg_type: type[Message], *args, timeout: float | None = None, **kw) -> Ack:
-        seq = self.send(msg_type, *args, **kw)
-        ack = self.wait_for(lambda m: isinstance(m, Ack) and m.ack_seq == seq, timeout or self.timeout,
-                            f"ACK for {msg_type.TYPE.name} (seq {seq})")
-        if not ack.ok:
-            raise BitearError(f"the board refused {msg_type.TYPE.name}: {status_name(ack.status)}")
-        return ack
-
-    def hello(self, timeout: float | None = None) -> Ready:
-        """HELLO -> READY, CREDIT, ACK; returns the READY (also kept as .ready)."""
-        timeout = timeout or self.timeout
-        self.ready = None
-        seq = self.send(Hello)
-        self._wait(lambda: self.ready is not None, timeout, "READY banner")
-        self.wait_for(lambda m: isinstance(m, Ack) and m.ack_seq == seq, timeout, f"ACK for HELLO (seq {seq})")
-        return self.ready
-
-    def get_stats(self) -> Stats:
-        """GET_STATS -> STATS (kept as .stats), ACK."""
-        self.stats = None
-        self.command(GetStats)
-        if self.stats is None:
-            raise BitearError("the board acknowledged GET_STATS but sent no STATS before the ACK")
-        return self.stats
-
-    def set_threshold(self, threshold_q16: int, exit_index: int = EXIT_ALL) -> None:
-        self.command(SetThreshold, exit_index, threshold_q16)
-
-    def set_full_depth(self) -> None:
-        self.command(SetThreshold, EXIT_ALL, THRESHOLD_NEVER)
-
-    def set_detector(self, window_ms: int, threshold_q15: int, suppression_ms: int, min_count: int) -> None:
-        self.command(SetDetector, window_ms, threshold_q15, suppression_ms, min_count)
-
-    def reset(self, stats: bool = True, stream: bool = True) -> None:
-        """RESET; after a stream reset the next AUDIO is hop 0 again (the board sends a new CREDIT)."""
-        self.command(Reset, (RESET_STATS if stats else 0) | (RESET_STREAM if stream else 0))
-        if stream:
-            self.next_hop = 0
-            self._pending = np.zeros(0, np.int16)
-
-    # -- audio --
-    def send_audio(self, samples: np.ndarray, timeout: float | None = None) -> int:
-        """Send int16 samples as AUDIO hops, waiting for credit before each; samples short of a
-        whole hop (and, after an error, the hops not sent) wait for the next call. Returns the
-        number of hops sent."""
-        buf = np.concatenate([self._pending, np.asarray(samples, np.int16).ravel()])
-        sent = 0
-        try:
-            while len(buf) - sent * AUDIO_SAMPLES >= AUDIO_SAMPLES:
-                self.wait_credit(timeout or self.timeout)
-                pcm = buf[sent * AUDIO_SAMPLES:(sent + 1) * AUDIO_SAMPLES].astype("<i2").tobytes()
-                self.send(Audio, self.next_hop, pcm)
-                self.next_hop += 1
-                sent += 1
-        finally:
-            self._pending = buf[sent * AUDIO_SAMPLES:].copy()
-        return sent
-
-    def wait_credit(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while self.credit is None or self.next_hop >= self.credit.limit:
-            if time.monotonic() > deadline:
-                limit = "none" if self.credit is None else self.credit.limit
-                raise BitearError(f"the board granted no credit for AUDIO hop {self.next_hop} within {timeout:g} s "
-                                  f"(credit limit {limit}): it stopped consuming audio")
-            self._pump()
-
-
-# ---- frame vectors for the C tests ----------------------------------------------------------------
-
-def example_messages() -> list[Message]:
-    """One or more messages of every type, with edge values; the shared vectors of the C tests."""
-    ramp = (np.arange(AUDIO_SAMPLES, dtype=np.int64) * 211 - 32768).astype("<i2")
-    return [
-        Hello(seq=0),
-        Audio(0, np.zeros(AUDIO_SAMPLES, "<i2").tobytes(), seq=1),       # 640 zero bytes: many COBS blocks
-        Audio(0xFFFFFFFF, ramp.tobytes(), seq=0xFFFF),
-        SetThreshold(EXIT_ALL, THRESHOLD_NEVER, seq=2),
-        SetThreshold(1, 19661, seq=3),
-        SetDetector(1000, 22000, 1500, 3, seq=4),
-        GetStats(seq=5),
-        Reset(RESET_STATS | RESET_STREAM, seq=6),
-        Ready(16000, 320, 2, 3, 0, "qemu_mps2_an386", "0f066307d9bed4e0",
-              ("_silence_", "_unknown_", "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"), seq=0),
-        Result(1234, 2, 1, 30000, 6553, 812345, tuple(range(0, 12 * 2700, 2700)), seq=1),
-        Result(0, 0, 0, 0, 65536, 0, (), seq=2),
-        Detection(49, 11, 32768, seq=3),
-        Stats(tuple(range(1, len(STATS_FIELDS) + 1)), seq=4),
-        Ack(6, MsgType.RESET, 0, seq=5),
-        Ack(7, MsgType.SET_THRESHOLD, -2, seq=6),
-        Credit(8, 8, seq=7),
-    ]
-
-
-def c_vectors_header() -> str:
-    """A C header with example_messages() as encoded frames, for firmware/test/test_protocol."""
-    lines = ["/* vectors.h - protocol frames encoded by host/protocol.py (example_messages()).",
-             " * generated by: python -m host.protocol --c-vectors <this file>; do not edit.",
-             " * tests/test_protocol.py checks that this file is up to date. */",
-             "#ifndef BITEAR_PROTOCOL_VECTORS_H", "#define BITEAR_PROTOCOL_VECTORS_H", "", "#include <stdint.h>", ""]
-    names = []
-    for i, msg in enumerate(example_messages()):
-        frame = encode(msg)
-        name = f"vector_{i}_{msg.TYPE.name.lower()}"
-        names.append((name, msg.TYPE, msg.seq, len(frame)))
-        rows = ["    " + ", ".join(f"0x{b:02x}" for b in frame[j:j + 16]) + "," for j in range(0, len(frame), 16)]
-        lines += [f"static const uint8_t {name}[{len(frame)}] = {{", *rows, "};"]
-    lines += ["", "typedef struct { const uint8_t *frame; uint16_t len; uint8_t type; uint16_t seq; } vector_t;",
-              "static const vector_t vectors[] = {"]
-    lines += [f"    {{{name}, {n}, 0x{t:02x}, {seq}}}," for name, t, seq, n in names]
-    lines += ["};", "#define VECTOR_COUNT (sizeof vectors / sizeof vectors[0])", "", "#endif", ""]
-    return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--c-vectors", metavar="FILE", help="write the C header of example frames")
-    args = ap.parse_args(argv)
-    if args.c_vectors:
-        Path(args.c_vectors).write_text(c_vectors_header())
-    else:
-        for msg in example_messages():
-            print(f"{msg.TYPE.name:13} {encode(msg).hex(' ')}")
-
-
-if __name__ == "__main__":
-    main()

@@ -25,9 +25,7 @@ import numpy as np
 import soxr
 
 from model.errors import BitearError
-
-SAMPLE_RATE = 16000
-CLIP_SAMPLES = 16000
+from model.facts import CLIP_SAMPLES, SAMPLE_RATE
 
 
 def read_wav(path: str | Path) -> tuple[np.ndarray, int]:

@@ -46,11 +46,10 @@ from tqdm import tqdm
 
 from model.audio import CLIP_SAMPLES, SAMPLE_RATE, fit_to_one_second, load_clip
 from model.errors import BitearError
+from model.facts import KEYWORDS, LABELS
 from model.paths import data_dir
 
-LABELS: tuple[str, ...] = ("_silence_", "_unknown_", "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 SILENCE, UNKNOWN = 0, 1
-KEYWORDS: tuple[str, ...] = LABELS[2:]
 FSDD_DIGITS: tuple[str, ...] = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 SPLITS = ("train", "validation", "test")
 

@@ -10,15 +10,15 @@ by a hash of the sources, so editing the C (or regenerating its tables) rebuilds
 loop runs inside one C call (`bitear_frontend_clips`), so features of tens of thousands of clips
 take seconds.
 
-FRONTEND_PARAMS (for checkpoint metadata and codegen checks) is read from the C headers — the
-numbers the compiled code really uses — plus `source_hash`, the sha256 of the front end's C sources.
+FRONTEND_PARAMS (for checkpoint metadata and codegen checks) holds the numbers the compiled code
+really uses (read from the C headers by model.facts) plus `source_hash`, the sha256 of the front
+end's C sources.
 """
 from __future__ import annotations
 
 import ctypes
 import hashlib
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -28,9 +28,12 @@ from pathlib import Path
 import numpy as np
 
 from model.errors import BitearError
-from model.paths import REPO_ROOT, cache_dir
+from model.facts import (BINS, CLIP_SAMPLES, FFT_SIZE, FLOOR, FMAX_HZ, FMIN_HZ, FRAMES, HOP, LOG_OFFSET, LOG_SCALE,
+                         SAMPLE_RATE, STATUS_TEXT, WINDOW)
+from model.facts import PLUGIN_DIR as C_DIR
+from model.facts import STATUS_NAMES as C_STATUS_NAMES
+from model.paths import cache_dir
 
-C_DIR = REPO_ROOT / "firmware" / "lib" / "bitear"
 C_SOURCES = ("bitear_frontend.c",)
 C_HEADERS = ("bitear_frontend.h", "bitear_frontend_tables.h", "bitear_status.h")
 CFLAGS = ("-O2", "-std=c99", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC")
@@ -43,45 +46,28 @@ def _source_hash() -> str:
     return h.hexdigest()
 
 
-def _header_defines() -> dict[str, int]:
-    text = "".join((C_DIR / name).read_text() for name in ("bitear_frontend_tables.h", "bitear_frontend.h"))
-    return {m[1]: int(m[2]) for m in re.finditer(r"^#define\s+(\w+)\s+\(?(-?\d+)\)?\s*$", text, re.M)}
-
-
-def _status_names() -> dict[int, str]:
-    text = (C_DIR / "bitear_status.h").read_text()
-    return {int(m[2]): f"{m[1]} ({m[3]})" for m in re.finditer(r'X\((BITEAR_\w+),\s*(-?\d+),\s*"([^"]*)"\)', text)}
-
-
-_D = _header_defines()
-SAMPLE_RATE: int = _D["BITEAR_SAMPLE_RATE"]
-WINDOW: int = _D["BITEAR_FRONTEND_WINDOW"]
-HOP: int = _D["BITEAR_FRONTEND_HOP"]
-BINS: int = _D["BITEAR_FRONTEND_BINS"]
-CLIP_SAMPLES: int = _D["BITEAR_FRONTEND_CLIP_SAMPLES"]
-FRAMES: int = (CLIP_SAMPLES - WINDOW) // HOP + 1
 SOURCE_HASH: str = _source_hash()
 
 FRONTEND_PARAMS: dict = {
     "sample_rate": SAMPLE_RATE,
     "window": WINDOW,
     "hop": HOP,
-    "fft_size": _D["BITEAR_FRONTEND_FFT_SIZE"],
+    "fft_size": FFT_SIZE,
     "bins": BINS,
     "frames": FRAMES,
     "clip_samples": CLIP_SAMPLES,
-    "fmin_hz": _D["BITEAR_FRONTEND_FMIN_HZ"],
-    "fmax_hz": _D["BITEAR_FRONTEND_FMAX_HZ"],
-    "log_scale": _D["BITEAR_FRONTEND_LOG_SCALE"],
-    "log_offset": _D["BITEAR_FRONTEND_LOG_OFFSET"],
-    "floor": _D["BITEAR_FRONTEND_FLOOR"],
+    "fmin_hz": FMIN_HZ,
+    "fmax_hz": FMAX_HZ,
+    "log_scale": LOG_SCALE,
+    "log_offset": LOG_OFFSET,
+    "floor": FLOOR,
     "window_fn": "hann_periodic",
     "mel": "htk_triangles_in_mel",
     "value": "clamp(floor(log_scale*log2(E)+0.5)+log_offset,-128,127)",
     "source_hash": SOURCE_HASH,
 }
 
-STATUS_NAMES = _status_names()
+STATUS_NAMES = {code: f"{name} ({STATUS_TEXT[code]})" for code, name in C_STATUS_NAMES.items()}
 
 
 class FrontendState(ctypes.Structure):
@@ -89,7 +75,7 @@ class FrontendState(ctypes.Structure):
 
     _fields_ = [
         ("history", ctypes.c_int16 * (WINDOW - HOP)),
-        ("work", ctypes.c_int16 * _D["BITEAR_FRONTEND_FFT_SIZE"]),
+        ("work", ctypes.c_int16 * FFT_SIZE),
         ("magic", ctypes.c_uint32),
         ("hops", ctypes.c_uint32),
     ]

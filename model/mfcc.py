@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-SAMPLE_RATE = 16000
-CLIP_SAMPLES = 16000
+from model.facts import CLIP_SAMPLES, SAMPLE_RATE
+
 WINDOW = 640
 STRIDE = 320
 FFT_SIZE = 1024

@@ -29,9 +29,9 @@ from tinygrad import Context, Tensor, TinyJit
 
 from model import mfcc as frontend
 from model.errors import BitearError
+from model.facts import LABELS, SAMPLE_RATE
 from model.paths import data_dir
 
-LABELS = ("_silence_", "_unknown_", "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 TEACHER_FOLDER = "teacher_ds_cnn_l"
 WEIGHTS_FILE = "ds_cnn_l_weights.npz"
 BN_EPSILON = 1e-3
@@ -297,7 +297,7 @@ def read_wav_int16(path: Path) -> np.ndarray:
     """A 16 kHz mono 16-bit wav as int16 samples (only what the benchmark below needs)."""
     import wave
     with wave.open(str(path), "rb") as w:
-        if (w.getnchannels(), w.getsampwidth(), w.getframerate()) != (1, 2, 16000):
+        if (w.getnchannels(), w.getsampwidth(), w.getframerate()) != (1, 2, SAMPLE_RATE):
             raise BitearError(f"{path}: expected 16 kHz mono 16-bit wav")
         return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.int16)
 

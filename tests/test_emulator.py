@@ -13,10 +13,9 @@ import pytest
 from host import emulator
 from host.emulator import Emulator, EmulatorError
 from host.protocol import Ack, MsgType, Stats, encode, GetStats
+from model.facts import LABELS
 
 pytestmark = pytest.mark.timeout(180)
-
-LABELS = ("_silence_", "_unknown_", "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 
 
 @pytest.fixture(scope="module")

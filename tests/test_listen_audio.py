@@ -1,4 +1,4 @@
-"""host/audio_input.py and listen's board search, without hardware: a WAV of any rate and channel
+"""host/audio_input.py and the board search of host/board.py, without hardware: a WAV of any rate and channel
 count arrives as 16 kHz mono hops (plus the silent tail), paced to the clock when asked; the
 microphone source (a stand-in for sounddevice) resamples 48 kHz blocks to 16 kHz and counts the
 blocks it had to drop instead of blocking the audio thread; only USB ports of known board
@@ -11,7 +11,7 @@ import types
 import numpy as np
 import pytest
 
-from host import audio_input, listen
+from host import audio_input, board
 from model.audio import write_wav
 from model.errors import BitearError
 
@@ -111,4 +111,4 @@ def test_only_known_board_vendors_are_candidates(monkeypatch):
              types.SimpleNamespace(device="/dev/ttyS0", vid=None, description="n/a"),
              types.SimpleNamespace(device="/dev/ttyUSB0", vid=0x1234, description="some modem")]
     monkeypatch.setattr(list_ports, "comports", lambda: ports)
-    assert listen.candidate_ports() == [("/dev/ttyACM0", "Arduino Nano 33 BLE")]
+    assert board.candidate_ports() == [("/dev/ttyACM0", "Arduino Nano 33 BLE")]

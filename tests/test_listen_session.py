@@ -17,10 +17,10 @@ import serial
 
 from host import listen
 from host import protocol as P
+from model.facts import LABELS
 from model.audio import write_wav
 from tests.sim_board import BoardWire
 
-LABELS = ("_silence_", "_unknown_", "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 EVERY = 2
 
 
@@ -218,7 +218,7 @@ import contextlib  # noqa: E402
 
 
 @contextlib.contextmanager
-def _fake_open_board(opts, on_info):
+def _fake_open_board(url, baud, emulator, elf, on_info):
     yield SimBoard(), "sim", None
 
 

@@ -1,4 +1,4 @@
-"""host.protocol.BoardClient against a simulated board (a pyserial-like object speaking protocol v1
+"""host.board.BoardClient against a simulated board (a pyserial-like object speaking protocol v1
 in Python, following the board's rules of docs/protocol.md): banner, commands and NACKs, credit
 flow control with a board slower than the host, stream reset, and the errors a user sees when the
 board is silent, stalls or disappears. The real firmware is exercised through the emulator in the
@@ -13,10 +13,10 @@ import pytest
 import serial
 
 from host import protocol as P
+from host.board import BoardClient
+from model.facts import LABELS
 from model.errors import BitearError
 from tests.sim_board import BoardWire
-
-LABELS = ("_silence_", "_unknown_", "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 
 
 class FakeBoard(BoardWire):
@@ -102,7 +102,7 @@ class FakeBoard(BoardWire):
 
 def test_banner_and_commands():
     board = FakeBoard()
-    with P.BoardClient(board, timeout=1.0) as client:
+    with BoardClient(board, timeout=1.0) as client:
         assert client.ready.labels == LABELS and client.ready.board == "fake" and client.ready.classes == 12
         client.set_threshold(19661, exit_index=1)
         client.set_full_depth()
@@ -119,7 +119,7 @@ def test_banner_and_commands():
 
 def test_garbage_before_the_banner_is_counted_and_skipped():
     board = FakeBoard(garbage=bytes([0x17, 0x99, 0x42, 0x00, 0x55]) + b"\0")
-    with P.BoardClient(board, timeout=1.0) as client:
+    with BoardClient(board, timeout=1.0) as client:
         assert client.ready.board == "fake"
     assert client.decoder.counters["cobs_errors"] == 2
 
@@ -128,7 +128,7 @@ def test_audio_under_credit_reaches_a_slow_board_complete_and_in_order():
     board = FakeBoard(capacity=3, consume=1)
     rng = np.random.default_rng(0)
     audio = rng.integers(-32768, 32768, 50 * 320 + 100, dtype=np.int16)
-    with P.BoardClient(board, timeout=2.0) as client:
+    with BoardClient(board, timeout=2.0) as client:
         sent = 0
         for start in range(0, len(audio), 1111):          # chunks that are not whole hops
             sent += client.send_audio(audio[start:start + 1111])
@@ -143,9 +143,18 @@ def test_audio_under_credit_reaches_a_slow_board_complete_and_in_order():
     assert client.credit.capacity == 3
 
 
+def test_free_hops_follow_the_credit_limit():
+    client = BoardClient(FakeBoard(capacity=3, consume=0), timeout=1.0)
+    assert client.free_hops() == 0                          # no CREDIT yet: nothing may go
+    client.hello()
+    assert (client.credit.limit, client.free_hops()) == (3, 3)
+    assert client.send_audio(np.zeros(2 * 320, np.int16)) == 2
+    assert client.free_hops() == 1                          # limit 3, next hop 2 (the board consumed nothing)
+
+
 def test_stream_reset_starts_again_at_hop_zero():
     board = FakeBoard(capacity=4, consume=2)
-    with P.BoardClient(board, timeout=1.0) as client:
+    with BoardClient(board, timeout=1.0) as client:
         client.send_audio(np.ones(5 * 320, np.int16))
         client.reset(stats=True, stream=True)
         assert client.next_hop == 0
@@ -158,14 +167,14 @@ def test_stream_reset_starts_again_at_hop_zero():
 def test_silent_board_gives_a_clear_timeout():
     t0 = time.monotonic()
     with pytest.raises(BitearError, match="no READY banner from the board within 0.3 s"):
-        with P.BoardClient(FakeBoard(silent=True), ready_timeout=0.3, poll_s=0.02):
+        with BoardClient(FakeBoard(silent=True), ready_timeout=0.3, poll_s=0.02):
             pass
     assert time.monotonic() - t0 < 2
 
 
 def test_stalled_board_gives_a_credit_timeout():
     board = FakeBoard(capacity=2, consume=0)
-    with P.BoardClient(board, timeout=1.0) as client:
+    with BoardClient(board, timeout=1.0) as client:
         with pytest.raises(BitearError, match="granted no credit for AUDIO hop 2 within 0.3 s"):
             client.send_audio(np.zeros(4 * 320, np.int16), timeout=0.3)
     assert board.counts["overruns"] == 0                   # the client waited instead of overrunning
@@ -173,7 +182,7 @@ def test_stalled_board_gives_a_credit_timeout():
 
 def test_board_that_disappears_raises_bitear_error():
     board = FakeBoard()
-    with P.BoardClient(board, timeout=1.0) as client:
+    with BoardClient(board, timeout=1.0) as client:
         board.gone = True
         with pytest.raises(BitearError, match="went away"):
             client.read(0.1)

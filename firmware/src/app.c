@@ -5,16 +5,16 @@
  * (QEMU -icount; RESULT.cost and the tick counter; tests/test_firmware_stream.py prints them):
  *   - a hop without inference costs ~78 k instructions in all: front end ~27 k, decoding its AUDIO
  *     frame ~11 k, the UART RX interrupt ~40 per byte (the emulated UART holds one byte);
- *   - a hop with an inference costs 753 k at full depth (412 k stopping at the first exit) with the
- *     current placeholder tables; the budget bar for one full-depth network is 2.0 M.
+ *   - a hop with an inference costs 753 k at full depth (412 k stopping at the first exit; RESULT.cost,
+ *     also shown by host/listen.py); the budget bar for one full-depth network is 2.0 M.
  * At 64 MHz a 20 ms hop is 1.28 M cycles. Average per hop, counting one cycle per instruction:
  *   N = 1: 831 k (65 %; over 100 % at the 2.0 M bar)   N = 2: 454 k (35 %; 84 % at the bar)
  *   N = 4: 266 k (21 %; 45 % at the bar)                N = 5: 229 k (18 %)
  * (measured over a 5 s stream at N = 4: 258 k per hop). N = 4 leaves room for a larger trained
  * network, for more than one cycle per instruction and for sleeping, and still looks at every word
  * many times: a 1 s window moved by 80 ms holds a 0.5 s word whole in ~6 inferences, enough for the
- * detector's average (1000 ms window, minimum count 3). N = 5 saves little more and coarsens
- * detection times. One inference at the bar (~31 ms) outlasts a hop: AUDIO frames wait under
+ * detector's average (default window 750 ms: ~9 results; minimum count 3). N = 5 saves little more
+ * and coarsens detection times. One inference at the bar (~31 ms) outlasts a hop: AUDIO frames wait under
  * credit (serial), the microphone's samples in the board's 128 ms buffer.
  */
 #include "app.h"
@@ -35,18 +35,6 @@
 #endif
 #if BITEAR_FRONTEND_HOP != BITEAR_PROTO_AUDIO_SAMPLES
 #error "an AUDIO frame must carry exactly one front-end hop"
-#endif
-
-/* What RESULT.cost counts on this board (READY.cost_unit), and how many per tick. */
-#if defined(BITEAR_BOARD_QEMU_MPS2_AN386)
-#define APP_COST_UNIT BITEAR_PROTO_COST_INSTRUCTIONS
-#define APP_COST_PER_TICK 40u /* SysTick under QEMU -icount shift=0: 1 tick = 40 instructions */
-#elif defined(ARDUINO) && defined(__ARM_ARCH_7EM__)
-#define APP_COST_UNIT BITEAR_PROTO_COST_CYCLES /* DWT cycle counter */
-#define APP_COST_PER_TICK 1u
-#else
-#define APP_COST_UNIT BITEAR_PROTO_COST_MICROSECONDS /* micros() / CLOCK_MONOTONIC */
-#define APP_COST_PER_TICK 1u
 #endif
 
 /* ---- sending --------------------------------------------------------------------------------- */
@@ -95,7 +83,7 @@ static void send_ready(app_t *app)
     r->infer_every_hops = APP_INFER_EVERY;
     r->classes = BITEAR_MODEL_CLASSES;
     r->exits = BITEAR_MODEL_EXITS;
-    r->cost_unit = APP_COST_UNIT;
+    r->cost_unit = bitear_board_cost_unit(); /* what RESULT.cost counts on this board */
     r->board = bitear_board_name();
     r->model = model_id;
     r->labels = labels;
@@ -349,7 +337,7 @@ int app_step(app_t *app)
         send_credit(app); /* the slot is free again: first, so the host can send the next hop */
     }
     if (st == BITEAR_OK && ready) {
-        report(app, &result, ticks * APP_COST_PER_TICK);
+        report(app, &result, bitear_board_cost(ticks));
     }
     return 1;
 }

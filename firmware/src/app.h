@@ -24,10 +24,10 @@
  *
  * RESULT.cost is the work of the hop that produced the result (its front end, the window shift and
  * the network; not the detector or the serial line; interrupt handlers that ran meanwhile, e.g. for
- * received bytes, are included: a few k at most), in READY.cost_unit:
- *   qemu_m4 (QEMU -icount shift=0, as host/emulator.py and `pio test` run it): instructions =
- *   SysTick ticks x 40; Cortex-M4 Arduino boards: DWT cycles; other boards and the host build:
- *   microseconds.
+ * received bytes, are included: a few k at most), in READY.cost_unit, as the board says
+ * (bitear_board_cost_unit, bitear_board_cost): qemu_m4 (QEMU -icount shift=0, as host/emulator.py
+ * and `pio test` run it): instructions = SysTick ticks x 40; Cortex-M4 Arduino boards: DWT
+ * cycles; other boards and the host build: microseconds.
  */
 #ifndef BITEAR_APP_H
 #define BITEAR_APP_H

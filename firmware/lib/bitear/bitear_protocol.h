@@ -69,7 +69,7 @@
 
 /*
  * Message types: X(name, code, min_body, max_body, description). Append only; never renumber.
- * host/protocol.py defines the same codes and tests/test_protocol.py checks them against this list.
+ * model/facts.py reads this list for host/protocol.py; tests/test_facts.py checks it against gcc.
  */
 #define BITEAR_PROTO_MESSAGE_LIST(X)                                                                  \
     X(HELLO,         0x01, 0, 0, "host asks for READY (and a CREDIT)")                                 \
@@ -111,7 +111,7 @@ typedef struct {
 
 /*
  * STATS body: u8 count, then count u32 values in this order. Append only: a host reads the
- * values it knows by position and ignores extra ones (host/protocol.py reads names from here).
+ * values it knows by position and ignores extra ones (model/facts.py reads the names from here).
  */
 #define BITEAR_PROTO_STATS_LIST(X)                                                                  \
     X(frames_received,  "well-formed frames decoded by the board")                                  \

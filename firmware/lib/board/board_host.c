@@ -2,7 +2,7 @@
  * for PlatformIO's "native"). The serial line is stdin/stdout; ticks are microseconds of
  * CLOCK_MONOTONIC; exit is exit(). When stdin reaches end of file the program has no more
  * input to wait for and exits with code 0 (so `echo ping | program` terminates).
- * No microphone, no stack painting. */
+ * RESULT costs are microseconds. No microphone, no stack painting (board_defaults.c). */
 #if defined(BITEAR_BOARD_HOST)
 
 #define _POSIX_C_SOURCE 200809L
@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "bitear_board.h"
+#include "bitear_protocol.h" /* BITEAR_PROTO_COST_* */
 
 static int stdin_closed;
 
@@ -80,22 +81,12 @@ size_t bitear_board_rx_available(void)
     return stdin_ready(0) ? 1u : 0u; /* at least one byte (or end of file) is waiting */
 }
 
-uint32_t bitear_board_rx_dropped(void)
-{
-    return 0u; /* the host pipe does not drop bytes */
-}
-
 void bitear_board_wait_for_input(void)
 {
     if (stdin_closed) {
         exit(0);
     }
     (void)stdin_ready(-1);
-}
-
-void bitear_board_wait_for_frame(void)
-{
-    bitear_board_wait_for_input();
 }
 
 uint32_t bitear_board_ticks(void)
@@ -110,32 +101,14 @@ uint32_t bitear_board_tick_hz(void)
     return 1000000u;
 }
 
-int bitear_board_mic_start(uint32_t sample_rate_hz)
+uint8_t bitear_board_cost_unit(void)
 {
-    (void)sample_rate_hz;
-    return -1; /* the host build reads audio from stdin or files, not from a microphone */
+    return BITEAR_PROTO_COST_MICROSECONDS;
 }
 
-size_t bitear_board_mic_read(int16_t *dst, size_t max_samples)
+uint32_t bitear_board_cost(uint32_t ticks)
 {
-    (void)dst;
-    (void)max_samples;
-    return 0u;
-}
-
-uint32_t bitear_board_mic_dropped(void)
-{
-    return 0u;
-}
-
-size_t bitear_board_stack_size(void)
-{
-    return 0u;
-}
-
-size_t bitear_board_stack_used(void)
-{
-    return 0u;
+    return ticks; /* ticks are microseconds */
 }
 
 void bitear_board_exit(int code)

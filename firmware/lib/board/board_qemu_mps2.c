@@ -8,12 +8,14 @@
  * Ticks: SysTick from the 25 MHz CPU clock, extended to 32 bits by its wrap interrupt; under
  * QEMU -icount shift=0 one tick is exactly 40 instructions. The counter stops while asleep
  * in bitear_board_wait_for_input: it measures work, not waiting.
+ * RESULT costs are instructions (ticks x 40).
  * Exit: Arm semihosting SYS_EXIT_EXTENDED (QEMU needs -semihosting-config enable=on).
- * No microphone: audio reaches this board over the serial line.
+ * No microphone (board_defaults.c): audio reaches this board over the serial line.
  */
 #if defined(BITEAR_BOARD_QEMU_MPS2_AN386)
 
 #include "bitear_board.h"
+#include "bitear_protocol.h" /* BITEAR_PROTO_COST_* */
 #include "bitear_ring.h"
 #include "board_qemu_mps2.h"
 
@@ -43,7 +45,7 @@
 #define SYST_RELOAD 0x00FFFFFFu
 
 #define CPU_HZ 25000000u
-#define RX_RING_SIZE BITEAR_RX_RING_SIZE /* bitear_board.h */
+#define RX_RING_SIZE BITEAR_QEMU_RX_RING_SIZE /* board_qemu_mps2.h */
 
 static uint8_t rx_storage[RX_RING_SIZE];
 static bitear_ring_t rx_ring;
@@ -139,6 +141,11 @@ uint32_t bitear_board_rx_dropped(void)
     return rx_ring.dropped;
 }
 
+size_t bitear_board_rx_capacity(void)
+{
+    return RX_RING_SIZE;
+}
+
 void bitear_board_wait_for_input(void)
 {
     __asm__ volatile("cpsid i" ::: "memory");
@@ -183,22 +190,14 @@ uint32_t bitear_board_tick_hz(void)
     return CPU_HZ;
 }
 
-int bitear_board_mic_start(uint32_t sample_rate_hz)
+uint8_t bitear_board_cost_unit(void)
 {
-    (void)sample_rate_hz;
-    return -1; /* no microphone on the emulated board */
+    return BITEAR_PROTO_COST_INSTRUCTIONS;
 }
 
-size_t bitear_board_mic_read(int16_t *dst, size_t max_samples)
+uint32_t bitear_board_cost(uint32_t ticks)
 {
-    (void)dst;
-    (void)max_samples;
-    return 0u;
-}
-
-uint32_t bitear_board_mic_dropped(void)
-{
-    return 0u;
+    return ticks * BITEAR_QEMU_INSTRUCTIONS_PER_TICK;
 }
 
 size_t bitear_board_stack_size(void)

@@ -6,15 +6,20 @@
  * registry, so CI does not build this file.
  *
  * Serial: the core's Serial (USB CDC or ST-LINK UART) at 115200 baud; the core keeps its own
- * RX buffer and does not count dropped bytes. Ticks: the DWT cycle counter on Cortex-M4,
- * micros() on Cortex-M0+ (no cycle counter). The Arduino core owns main(): setup() and loop()
- * below call the application's bitear_app_setup() / bitear_app_loop().
+ * RX buffer and does not count dropped bytes. Ticks and RESULT costs: the DWT cycle counter on
+ * Cortex-M4 (cycles), micros() on Cortex-M0+ (no cycle counter: microseconds). The Arduino core
+ * owns main(): setup() and loop() below call the application's bitear_app_setup() /
+ * bitear_app_loop(). What these boards lack (a microphone except on the Nano 33 BLE Sense,
+ * stack painting, an RX overflow count, frame-aware sleep) comes from ../board/board_defaults.c.
  */
 #if defined(ARDUINO)
 
 #include <Arduino.h>
 
 #include "bitear_board.h"
+extern "C" {
+#include "bitear_protocol.h" /* BITEAR_PROTO_COST_* */
+}
 
 #if defined(ARDUINO_ARDUINO_NANO33BLE)
 #include <PDM.h>
@@ -90,11 +95,6 @@ size_t bitear_board_rx_available(void)
     return n > 0 ? (size_t)n : 0u;
 }
 
-uint32_t bitear_board_rx_dropped(void)
-{
-    return 0u; /* Arduino cores do not report overflow of their RX buffer */
-}
-
 static size_t mic_waiting(void);
 
 void bitear_board_wait_for_input(void)
@@ -102,11 +102,6 @@ void bitear_board_wait_for_input(void)
     if (Serial.available() == 0 && mic_waiting() == 0u) {
         delay(1); /* polls: the cores offer no portable "sleep until a byte arrives" */
     }
-}
-
-void bitear_board_wait_for_frame(void)
-{
-    bitear_board_wait_for_input(); /* the cores' buffers are not scanned for delimiters */
 }
 
 uint32_t bitear_board_ticks(void)
@@ -125,6 +120,20 @@ uint32_t bitear_board_tick_hz(void)
 #else
     return 1000000u;
 #endif
+}
+
+uint8_t bitear_board_cost_unit(void)
+{
+#if defined(__ARM_ARCH_7EM__)
+    return BITEAR_PROTO_COST_CYCLES;
+#else
+    return BITEAR_PROTO_COST_MICROSECONDS;
+#endif
+}
+
+uint32_t bitear_board_cost(uint32_t ticks)
+{
+    return ticks; /* one tick is one cycle (DWT) or one microsecond (micros()) */
 }
 
 #if defined(BITEAR_HAS_PDM_MIC)
@@ -181,42 +190,14 @@ uint32_t bitear_board_mic_dropped(void)
     return mic_lost;
 }
 
-#else /* no microphone on this board: audio comes over the serial line */
+#else /* no microphone on this board: audio comes over the serial line (board_defaults.c) */
 
 static size_t mic_waiting(void)
 {
     return 0u;
 }
 
-int bitear_board_mic_start(uint32_t sample_rate_hz)
-{
-    (void)sample_rate_hz;
-    return -1;
-}
-
-size_t bitear_board_mic_read(int16_t *dst, size_t max_samples)
-{
-    (void)dst;
-    (void)max_samples;
-    return 0u;
-}
-
-uint32_t bitear_board_mic_dropped(void)
-{
-    return 0u;
-}
-
 #endif /* BITEAR_HAS_PDM_MIC */
-
-size_t bitear_board_stack_size(void)
-{
-    return 0u; /* the Arduino cores' stacks are not painted */
-}
-
-size_t bitear_board_stack_used(void)
-{
-    return 0u;
-}
 
 void bitear_board_exit(int code)
 {

@@ -1,6 +1,8 @@
 /* test_main.c - Unity tests of bitear's board support (firmware/lib/board).
  *
- * Both envs (qemu_m4, host): the serial RX ring buffer and the tick counter.
+ * Both envs (qemu_m4, host): the serial RX ring buffer, the tick counter, the cost unit, the weak
+ * defaults of a board without microphone (board_defaults.c), and that a receive buffer of known
+ * size holds the application's credit window.
  * qemu_m4 only: what the start-up code promises (FPU on, .data copied, .bss zeroed, stack
  * painted and measurable, MPU guard below the stack) and the tick rate under QEMU -icount (1 tick = 40 instructions).
  * The UART RX interrupt path end to end (bytes from the host to the ring) is tested from
@@ -9,7 +11,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "app.h" /* APP_QUEUE_HOPS: the credit window the receive buffer must hold */
 #include "bitear_board.h"
+#include "bitear_protocol.h"
 #include "bitear_ring.h"
 #include "unity.h"
 
@@ -128,6 +132,42 @@ void test_ticks_advance_and_rate_is_known(void)
     TEST_ASSERT_GREATER_THAN_UINT32(0, t2 - t1);
 }
 
+void test_cost_unit_and_cost_of_ticks(void)
+{
+#if defined(BITEAR_BOARD_QEMU_MPS2_AN386)
+    TEST_ASSERT_EQUAL_UINT8(BITEAR_PROTO_COST_INSTRUCTIONS, bitear_board_cost_unit());
+    TEST_ASSERT_EQUAL_UINT32(200000u, bitear_board_cost(5000u)); /* 40 instructions per tick */
+#else
+    TEST_ASSERT_EQUAL_UINT8(BITEAR_PROTO_COST_MICROSECONDS, bitear_board_cost_unit());
+    TEST_ASSERT_EQUAL_UINT32(5000u, bitear_board_cost(5000u)); /* ticks are microseconds */
+#endif
+}
+
+void test_no_microphone_comes_from_the_weak_defaults(void)
+{
+    int16_t samples[4] = {7, 7, 7, 7};
+    TEST_ASSERT_EQUAL_INT(-1, bitear_board_mic_start(16000u));
+    TEST_ASSERT_EQUAL_UINT(0u, bitear_board_mic_read(samples, 4u));
+    TEST_ASSERT_EQUAL_INT16(7, samples[0]); /* nothing written */
+    TEST_ASSERT_EQUAL_UINT32(0u, bitear_board_mic_dropped());
+#if defined(BITEAR_BOARD_HOST)
+    TEST_ASSERT_EQUAL_UINT(0u, bitear_board_stack_size()); /* no stack painting: not measured */
+    TEST_ASSERT_EQUAL_UINT(0u, bitear_board_stack_used());
+    TEST_ASSERT_EQUAL_UINT(0u, bitear_board_rx_capacity()); /* a pipe: no buffer of ours */
+#endif
+}
+
+void test_receive_buffer_holds_the_credit_window(void)
+{
+    const size_t capacity = bitear_board_rx_capacity();
+#if defined(BITEAR_BOARD_QEMU_MPS2_AN386)
+    TEST_ASSERT_EQUAL_UINT(2048u, capacity); /* its own ring, board_qemu_mps2.h */
+#endif
+    if (capacity != 0u) { /* AUDIO frames the host may send under credit, and a few commands */
+        TEST_ASSERT_GREATER_OR_EQUAL(APP_QUEUE_HOPS * BITEAR_PROTO_MAX_FRAME + 256u, capacity);
+    }
+}
+
 #if defined(BITEAR_BOARD_QEMU_MPS2_AN386)
 
 /* ---- emulated Cortex-M4F start-up ---------------------------------------------------------- */
@@ -216,6 +256,9 @@ int main(void)
     RUN_TEST(test_ring_wraps_around_with_varying_fill);
     RUN_TEST(test_ring_counters_wrap_past_2_pow_32);
     RUN_TEST(test_ticks_advance_and_rate_is_known);
+    RUN_TEST(test_cost_unit_and_cost_of_ticks);
+    RUN_TEST(test_no_microphone_comes_from_the_weak_defaults);
+    RUN_TEST(test_receive_buffer_holds_the_credit_window);
 #if defined(BITEAR_BOARD_QEMU_MPS2_AN386)
     RUN_TEST(test_startup_copied_data_and_zeroed_bss);
     RUN_TEST(test_startup_enabled_the_fpu);

@@ -20,7 +20,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 sys.path.insert(0, str(ROOT))
 
-from model.audio import SAMPLE_RATE  # noqa: E402
+from model.facts import SAMPLE_RATE  # noqa: E402
 from model.synth import engine_version, synthesize  # noqa: E402
 
 WORD, VOICE, NOISE_RMS, SEED = "yes", "en-us", 100.0, 5
