@@ -278,7 +278,9 @@ def _run(args) -> int:
     t0 = time.monotonic()
     stream = make_stream(args)
     speakers = "" if stream.speakers is None else f" from {stream.speakers} speakers/voices"
-    print(f"{stream_seconds(stream) / 60:.1f} min stream ({stream.source}): {len(stream.keywords)} keywords, "
+    length = stream_seconds(stream)
+    length = f"{length / 60:.1f} min" if length >= 120 else f"{length:.1f} s"
+    print(f"{length} stream ({stream.source}): {len(stream.keywords)} keywords, "
           f"{stream.distractors} other words{speakers}; inference every {args.infer_every} hops")
     if args.sweep:
         rows = sweep(stream, args.infer_every)
