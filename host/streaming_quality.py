@@ -72,8 +72,6 @@ def firmware_infer_every(default: int = 4) -> int:
     return int(m[1]) if m else default
 
 
-
-
 # ---- the student: the firmware's evaluation build ----------------------------------------------------
 
 def run_stream(stream: Stream, infer_every: int, detector: DetectorParams, threshold_q16: int = THRESHOLD_DEFAULT):
