@@ -153,7 +153,7 @@ def read_truth_csv(path: Path) -> tuple[list[Keyword], int]:
     """(keywords, number of distractor rows) of a truth CSV with header `start_s,end_s,label`."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8-sig")         # a BOM (spreadsheet export) is no part of the header
     except FileNotFoundError:
         raise BitearError(f"truth file {path}: not found") from None
     except (OSError, UnicodeDecodeError) as e:

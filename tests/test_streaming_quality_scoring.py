@@ -48,7 +48,8 @@ def test_build_stream_places_words_after_gaps_and_keeps_keyword_onsets_and_ends(
 
 def test_truth_csv_keywords_and_distractors(tmp_path):
     path = tmp_path / "truth.csv"
-    path.write_text("start_s, end_s, label\n3.5,4.25,no\n\n0.5,1.0,yes\n2,2.5, cat \n6.0,6.0,go\n")
+    path.write_text("\ufeffstart_s, end_s, label\n3.5,4.25,no\n\n0.5,1.0,yes\n2,2.5, cat \n6.0,6.0,go\n",
+                    encoding="utf-8")                       # with the BOM a spreadsheet may write
     keywords, distractors = read_truth_csv(path)
     assert keywords == [Keyword(500, 1000, "yes"), Keyword(3500, 4250, "no"), Keyword(6000, 6000, "go")]
     assert distractors == 1
