@@ -139,3 +139,28 @@ def test_teacher_detections_use_the_detector_on_the_teacher_scores():
     # 32768, the others' 2731 (1/12). 750 ms hold 10 results (every 80 ms), so the average reaches
     # 26214 with 8 "go" results: (8 x 32768 + 2 x 2731) // 10 = 26760, at hop 101 + 7 x 4 = 129.
     assert dets == [(129, 11, 26760)]
+
+
+def test_real_stream_is_drawn_by_seed_from_the_validation_speakers_only():
+    from model.datasets import load_speech_commands
+    from model.evaluate import SPLIT_SALT
+    from model.paths import data_dir
+    from host.stream_truth import real_stream, validation_clips
+
+    root = data_dir()
+    if root is None or not (root / "speech_commands_v2_dev").is_dir():
+        pytest.skip("needs ../shared/data/speech_commands_v2_dev")
+    val = validation_clips(root)
+    train = load_speech_commands(root / "speech_commands_v2_dev", progress=False).split_by_speaker(0.3, salt=SPLIT_SALT)[0]
+    assert len(val) and not set(val.speakers) & set(train.speakers)
+    a = real_stream(root, 20, 5, np.random.default_rng(3))
+    b = real_stream(root, 20, 5, np.random.default_rng(3))
+    c = real_stream(root, 20, 5, np.random.default_rng(4))
+    assert np.array_equal(a.audio, b.audio) and a.keywords == b.keywords and not np.array_equal(a.audio[:len(c.audio)], c.audio[:len(a.audio)])
+    assert len(a.keywords) == 20 and a.distractors == 5 and 1 <= a.speakers <= len(set(val.speakers))
+    # every word of the stream is a validation clip: find each keyword's clip at its place in the stream
+    clips = {val.audio[i].tobytes() for i in range(len(val))}
+    for k in a.keywords:
+        lo = k.onset_ms * 16 - 16000
+        found = any(a.audio[s:s + 16000].tobytes() in clips for s in range(max(0, lo), lo + 16000 + 16))
+        assert found, k
