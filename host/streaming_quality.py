@@ -1,32 +1,38 @@
-"""Streaming quality of the firmware on a long stream: detection rate, false detections per hour,
-median detection latency.
+"""Streaming quality on a long stream: the teacher beside the student, at full depth and with early
+exits. Per row: detection rate, wrong label, missed, false detections per hour, median latency from
+the word's onset and from its end, exit fractions and average instructions per inference.
 
-    python -m host.streaming_quality [--keywords N] [--unknown N] [--infer-every N] [--seed S] [--json]
-    python -m host.streaming_quality --sweep       # the same stream scored for a grid of detector settings
+    python -m host.streaming_quality [--keywords N] [--unknown N] [--generated] [--seed S] [--json]
+    python -m host.streaming_quality --wav FILE --truth CSV    # your own recording, truth `start_s,end_s,label`
+    python -m host.streaming_quality --sweep       # the early-exit row scored for a grid of detector settings
 
-The stream: keyword clips (and non-keyword words as distractors) one after the other, each
-after a gap of 1-2 s of noise or near-silence (a random level, log-uniform over RMS 3..300).
-Where the shared data exist (`model.paths.data_dir()`) the words are real clips of
-speech_commands_v2_dev (keyword folders and `_unknown_`, spread evenly over each folder) and the
-gaps are segments of background_noise/; without them, words synthesized by espeak-ng/flite
-(model.synth) over generated pink noise. Truth: each keyword's onset (first 10 ms frame within
-20 dB of the clip's loudest).
+The stream (host.stream_truth): keywords and other words, each after 1-2 s of noise. Where the
+shared data exist (`model.paths.data_dir()`), clips of speech_commands_v2_dev spoken by the
+student's *validation speakers* (voices it never trained on) over background_noise/; else (or with
+--generated) espeak-ng/flite words over pink noise; or any recording with a truth CSV (--wav, --truth:
+rows whose label is not a keyword are distractors).
 
-The firmware: the evaluation build (PlatformIO env qemu_m4_eval) runs the very bitear_stream and
-bitear_detector code of the firmware on the emulated Cortex-M4 and reads the stream by semihosting
-(the emulated UART would need real time and more); inference every `--infer-every` hops, the
-detector's default parameters (bitear_detector.h) unless given.
+The rows, all on the same stream, with the same detector (its parameters: bitear_detector.h's
+defaults) and the same scoring (host.stream_scoring):
 
-Scoring (host.demo.summarize, the host.detector.score_events rule): a detection answers a
-keyword when it comes 0..2000 ms after the onset; right label = hit, other label = wrong;
-unanswered keywords = missed; detections that answer nothing (also those on distractor words)
-= false detections. latency = detection time (the end of the audio window, RESULT.hop x 20 ms)
-- onset, over hits. The last stdout line is one JSON object.
+- student, full depth / early exit: the evaluation build (PlatformIO env qemu_m4_eval) runs the very
+  bitear_stream and bitear_detector code of the firmware on the emulated Cortex-M4, reading the
+  stream by semihosting; one run with every early exit off ("never"), one at the model's shipped
+  exit thresholds. Inference every `--infer-every` hops (the firmware's APP_INFER_EVERY). Instructions
+  per inference: the inferring hop's ticks minus the hop before's (front end only), x 40 (QEMU
+  -icount shift=0).
+- teacher (DS-CNN-L, float, model.teacher's numpy port): at every inference point of the student, the
+  16000 samples that end where the student's window ends (hop x 320; zeros before the stream's
+  start, as the student's fresh front end has), its own MFCC (model.mfcc), softmax in Q15, then the
+  C detector's arithmetic in Python (host.detector, bit for bit the firmware's). Needs the teacher's
+  weights in the shared data; without them the row is left out (and says so).
 
-`--sweep` runs the firmware once, then replays its per-inference scores through host.detector (the
-C detector's arithmetic in Python, checked here against the firmware's own detections for the
-default settings) for every combination of window, score threshold and minimum count: how the
-detector's defaults in bitear_detector.h were chosen for the shipped model.
+`--sweep` replays the early-exit run's per-inference scores through host.detector (checked against the
+firmware's own detections for the default settings) for every window x score threshold x minimum
+count: how the defaults in bitear_detector.h were chosen for the shipped model.
+
+The last stdout line is one JSON object (`rows`: one object per row; the stream's description).
+Errors a user can fix (missing file, bad truth CSV) are one line on stderr and exit code 2.
 """
 from __future__ import annotations
 
@@ -34,21 +40,23 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
+from codegen.intmodel import THRESHOLD_NEVER
 from host import demo
 from host.detector import DetectorParams, detect
-from host.evaluate import MODE_STREAM, THRESHOLD_DEFAULT, run_eval_build
+from host.evaluate import CLIP_SAMPLES, INSTRUCTIONS_PER_TICK, MODE_STREAM, THRESHOLD_DEFAULT, run_eval_build
+from host.stream_scoring import detections_ms, score
+from host.stream_truth import HOP, Stream, generated_stream, real_stream, wav_stream
 from model.audio import SAMPLE_RATE
+from model.datasets import LABELS
 from model.errors import BitearError, run_cli
 from model.paths import data_dir
 
-KEYWORDS = demo.KEYWORDS
-DISTRACTORS = ("bed", "bird", "cat", "dog", "house", "marvin", "sheila", "tree", "wow", "happy")
-HOP = 320
+TEACHER_CHUNK = 1024                    # teacher windows per batch (16000 int16 each: 32 MB)
 
 
 def firmware_infer_every(default: int = 4) -> int:
@@ -64,82 +72,7 @@ def firmware_infer_every(default: int = 4) -> int:
     return int(m[1]) if m else default
 
 
-@dataclass
-class Stream:
-    audio: np.ndarray                     # int16, whole hops
-    truth: list[tuple[int, str]]          # (onset ms, keyword)
-    distractors: int
-    source: str
-
-
-def speech_onset(clip: np.ndarray, below_peak_db: float = 20.0) -> int:
-    """Sample index of the first 10 ms frame whose RMS is within below_peak_db of the loudest frame."""
-    frame = SAMPLE_RATE // 100
-    n = len(clip) // frame
-    rms = np.sqrt(np.mean(clip[:n * frame].astype(np.float64).reshape(n, frame) ** 2, axis=1))
-    if rms.max() <= 0:
-        return 0
-    return int(np.argmax(rms >= rms.max() * 10 ** (-below_peak_db / 20))) * frame
-
-
-def build_stream(words: list[tuple[str, np.ndarray]], gap_noise, rng: np.random.Generator,
-                 gap_s: tuple[float, float] = (1.0, 2.0), rms: tuple[float, float] = (3.0, 300.0)) -> tuple[np.ndarray, list[tuple[int, str]]]:
-    """words: (word, int16 clip) in stream order; gap_noise(n, rms) -> int16 noise. Each word
-    follows a gap; a last gap ends the stream. Returns (audio in whole hops, keyword onsets)."""
-    parts, truth, pos = [], [], 0
-    for word, clip in words:
-        n = int(rng.uniform(*gap_s) * SAMPLE_RATE)
-        parts.append(gap_noise(n, float(np.exp(rng.uniform(np.log(rms[0]), np.log(rms[1]))))))
-        pos += n
-        if word in KEYWORDS:
-            truth.append(((pos + speech_onset(clip)) * 1000 // SAMPLE_RATE, word))
-        parts.append(np.asarray(clip, np.int16))
-        pos += len(clip)
-    parts.append(gap_noise(int(gap_s[1] * SAMPLE_RATE), rms[0]))
-    audio = np.concatenate(parts)
-    return audio[:len(audio) // HOP * HOP], truth
-
-
-def real_stream(root: Path, n_keywords: int, n_unknown: int, rng: np.random.Generator) -> Stream:
-    from model.datasets import BackgroundNoise, load_speech_commands_test_layout
-
-    dev = root / "speech_commands_v2_dev"
-    clips = load_speech_commands_test_layout(dev, progress=False)
-    noise = BackgroundNoise.load(root / "background_noise", progress=False)
-    words: list[tuple[str, np.ndarray]] = []
-    per_word = -(-n_keywords // len(KEYWORDS))
-    for kw in KEYWORDS:
-        idx = np.flatnonzero(np.array(clips.words) == kw)
-        pick = idx[np.unique(np.linspace(0, len(idx) - 1, min(per_word, len(idx))).round().astype(int))]
-        words += [(kw, clips.audio[i]) for i in pick]
-    words = [words[i] for i in rng.permutation(len(words))[:n_keywords]]
-    unknown = np.flatnonzero(np.array([w not in KEYWORDS and w != "_silence_" for w in clips.words]))
-    words += [("_unknown_", clips.audio[i]) for i in rng.choice(unknown, min(n_unknown, len(unknown)), replace=False)]
-    words = [words[i] for i in rng.permutation(len(words))]
-    audio, truth = build_stream(words, lambda n, r: noise.segment(rng, n, r), rng)
-    return Stream(audio, truth, len(words) - len(truth), f"real: {dev.name} clips, background_noise gaps")
-
-
-def generated_stream(n_keywords: int, n_unknown: int, rng: np.random.Generator, seed: int) -> Stream:
-    from model.synth import synthesize_words, trim_silence
-
-    per_word = -(-n_keywords // len(KEYWORDS))
-    kw = synthesize_words(KEYWORDS, per_word, seed=seed, progress=False)
-    other = synthesize_words(DISTRACTORS, max(1, -(-n_unknown // len(DISTRACTORS))), seed=seed, progress=False)
-    words = [(kw.words[i], trim_silence(kw.audio[i])) for i in rng.permutation(len(kw))[:n_keywords]]
-    words += [("_unknown_", trim_silence(other.audio[i])) for i in rng.permutation(len(other))[:n_unknown]]
-    words = [words[i] for i in rng.permutation(len(words))]
-    noise_rng = np.random.default_rng(seed + 1)
-
-    def gap(n: int, r: float) -> np.ndarray:
-        return np.clip(np.round(demo.pink_noise(noise_rng, max(n, 2)) * r), -32768, 32767).astype(np.int16)[:n]
-
-    audio, truth = build_stream(words, gap, rng)
-    return Stream(audio, truth, len(words) - len(truth), "generated: espeak-ng/flite words, pink-noise gaps")
-
-
-LABELS = ("_silence_", "_unknown_") + KEYWORDS
-
+# ---- the student: the firmware's evaluation build ----------------------------------------------------
 
 def run_stream(stream: Stream, infer_every: int, detector: DetectorParams, threshold_q16: int = THRESHOLD_DEFAULT):
     """The stream through the evaluation build: its EvalRun (results of every inference, detections)."""
@@ -151,20 +84,62 @@ def run_stream(stream: Stream, infer_every: int, detector: DetectorParams, thres
     return run
 
 
-def score(stream: Stream, detections: list[tuple[int, int, int]], latency_ms: int = demo.LATENCY_MS) -> dict:
-    """Detection rate, false detections per hour and median latency of detections (hop, label, score_q15)."""
-    dets = [(hop * 20, LABELS[label], q15 / 32768) for hop, label, q15 in detections]
-    s = demo.summarize(stream.truth, dets, latency_ms)
-    duration_s = len(stream.audio) // HOP * HOP / SAMPLE_RATE
-    lat = [r.latency_ms for r in s.rows if r.detected]
-    return {
-        "detection_rate": s.detected / len(s.rows) if s.rows else 0.0,
-        "false_detections_per_hour": len(s.false_detections) / (duration_s / 3600),
-        "median_latency_ms": float(np.median(lat)) if lat else None,
-        "keywords": len(s.rows), "hits": s.detected, "wrong_label": s.wrong, "missed": s.missed,
-        "false_detections": len(s.false_detections), "duration_s": round(duration_s, 1),
-    }
+def student_costs(run) -> dict:
+    """Exit fractions (per exit of the model) and average instructions per inference of an EvalRun."""
+    from host.evaluate import tables_model
 
+    exits = len(tables_model().heads)
+    taken = np.array([r.exit_index for r in run.results], np.int64)
+    ticks = np.array([r.cost - r.cost_before for r in run.results], np.float64)
+    n = len(taken)
+    return {"exits": [float((taken == e).mean()) if n else 0.0 for e in range(exits)],
+            "avg_instructions_inference": float(ticks.mean()) * INSTRUCTIONS_PER_TICK if n else 0.0}
+
+
+# ---- the teacher on the same windows -----------------------------------------------------------------
+
+def window_starts(hops: np.ndarray) -> np.ndarray:
+    """First sample of the 1 s window that ends with hop h (the student's window at its result of hop h):
+    h x 320 - 16000 (negative: the window begins before the stream)."""
+    return np.asarray(hops, np.int64) * HOP - CLIP_SAMPLES
+
+
+def windows(audio: np.ndarray, hops: np.ndarray) -> np.ndarray:
+    """(len(hops), 16000) int16: the 16000 samples ending at hop h x 320, zeros before the stream."""
+    padded = np.concatenate([np.zeros(CLIP_SAMPLES, np.int16), np.asarray(audio, np.int16)])
+    view = np.lib.stride_tricks.sliding_window_view(padded, CLIP_SAMPLES)
+    return view[window_starts(hops) + CLIP_SAMPLES]
+
+
+def teacher_logits_fn() -> Callable[[np.ndarray], np.ndarray]:
+    """(N, 16000) int16 -> (N, 12) logits of the DS-CNN-L teacher (numpy port) on its own MFCC."""
+    from model.mfcc import mfcc
+    from model.teacher import Teacher
+
+    teacher = Teacher.load()
+    return lambda clips: teacher.logits_from_features(mfcc(clips), backend="numpy")
+
+
+def teacher_scores_q15(audio: np.ndarray, hops: np.ndarray, logits_fn: Callable[[np.ndarray], np.ndarray],
+                       chunk: int = TEACHER_CHUNK) -> np.ndarray:
+    """(len(hops), 12) softmax scores in Q15 of logits_fn on the window ending at each hop, in batches."""
+    out = np.zeros((len(hops), len(LABELS)), np.int64)
+    for lo in range(0, len(hops), chunk):
+        logits = np.asarray(logits_fn(windows(audio, hops[lo:lo + chunk])), np.float64)
+        p = np.exp(logits - logits.max(axis=1, keepdims=True))
+        out[lo:lo + chunk] = np.round(p / p.sum(axis=1, keepdims=True) * 32768)
+    return out
+
+
+def teacher_detections(audio: np.ndarray, hops: np.ndarray, params: DetectorParams,
+                       logits_fn: Callable[[np.ndarray], np.ndarray]) -> list[tuple[int, int, int]]:
+    """The detections (hop, label, score_q15) of the same detector on the teacher's scores."""
+    scores = teacher_scores_q15(audio, hops, logits_fn)
+    events = detect([int(h) * 20 for h in hops], [tuple(s) for s in scores], params)
+    return [(t // 20, label, q15) for t, label, q15 in events]
+
+
+# ---- the rows ----------------------------------------------------------------------------------------
 
 def replay_detector(run, params: DetectorParams) -> list[tuple[int, int, int]]:
     """The detections (hop, label, score_q15) the board would make with `params` on the same inferences."""
@@ -172,11 +147,55 @@ def replay_detector(run, params: DetectorParams) -> list[tuple[int, int, int]]:
     return [(t // 20, label, q15) for t, label, q15 in events]
 
 
+def stream_seconds(stream: Stream) -> float:
+    return len(stream.audio) // HOP * HOP / SAMPLE_RATE
+
+
+def row(name: str, stream: Stream, detections: list[tuple[int, int, int]], costs: dict | None = None,
+        full_depth_instructions: float | None = None) -> dict:
+    """One row: the scores of `detections` (hop, label, score_q15), plus exits and instructions of a student row."""
+    r = {"row": name, **score(stream.keywords, detections_ms(detections), stream_seconds(stream)),
+         "exits": None, "avg_instructions_inference": None, "instructions_vs_full_depth": None}
+    if costs is not None:
+        r.update(costs)
+        if full_depth_instructions:
+            r["instructions_vs_full_depth"] = costs["avg_instructions_inference"] / full_depth_instructions
+    return r
+
+
+def measure(stream: Stream, infer_every: int, detector: DetectorParams,
+            teacher: Callable[[np.ndarray], np.ndarray] | None = None) -> dict:
+    """The three rows on one stream: teacher (when `teacher`, a logits function, is given), student at full
+    depth, student with early exits (the model's thresholds). The report dict."""
+    full = run_stream(stream, infer_every, detector, THRESHOLD_NEVER)
+    early = run_stream(stream, infer_every, detector)
+    hops = np.array([r.hop for r in full.results], np.int64)
+    if [r.hop for r in early.results] != list(hops):
+        raise BitearError("the two evaluation runs inferred on different hops")
+    full_costs, early_costs = student_costs(full), student_costs(early)
+    rows = []
+    t0 = time.monotonic()
+    if teacher is not None:
+        rows.append(row("teacher", stream, teacher_detections(stream.audio, hops, detector, teacher)))
+    teacher_s = time.monotonic() - t0
+    rows.append(row("student_full_depth", stream, full.detections, full_costs, full_costs["avg_instructions_inference"]))
+    rows.append(row("student_early_exit", stream, early.detections, early_costs, full_costs["avg_instructions_inference"]))
+    return {
+        "rows": rows, "source": stream.source, "keywords": len(stream.keywords), "distractor_words": stream.distractors,
+        "speakers": stream.speakers, "duration_s": round(stream_seconds(stream), 1), "inferences": len(hops),
+        "infer_every_hops": infer_every,
+        "detector": {"window_ms": detector.window_ms, "threshold_q15": detector.threshold_q15,
+                     "suppression_ms": detector.suppression_ms, "min_count": detector.min_count},
+        "latency_window_ms": [0, demo.LATENCY_MS], "path": "semihosting",
+        "emulator_wall_s": round(full.wall_s + early.wall_s, 1), "teacher_wall_s": round(teacher_s, 1),
+    }
+
+
 def sweep(stream: Stream, infer_every: int, windows_ms=(500, 750, 1000), thresholds=(0.5, 0.6, 0.7, 0.8, 0.9),
           min_counts=(DetectorParams().min_count,)) -> list[dict]:
-    """Score the stream for every detector setting in the grid (one firmware run, replayed on the host).
-    The minimum count stays at its default unless given: with an inference every 4 hops, any window of
-    500 ms or more holds at least 6 results, so counts up to 4 measured the same."""
+    """Score the early-exit row for every detector setting in the grid (one firmware run, replayed on the
+    host). The minimum count stays at its default unless given: with an inference every 4 hops, any
+    window of 500 ms or more holds at least 6 results, so counts up to 4 measured the same."""
     default = DetectorParams()
     run = run_stream(stream, infer_every, default)
     if replay_detector(run, default) != run.detections:
@@ -187,35 +206,40 @@ def sweep(stream: Stream, infer_every: int, windows_ms=(500, 750, 1000), thresho
             for count in min_counts:
                 params = DetectorParams(window_ms=window, threshold_q15=round(threshold * 32768), min_count=count)
                 rows.append({"window_ms": window, "threshold": threshold, "min_count": count,
-                             **score(stream, replay_detector(run, params))})
+                             **score(stream.keywords, detections_ms(replay_detector(run, params)), stream_seconds(stream))})
     return rows
 
 
-def measure(stream: Stream, infer_every: int, detector: DetectorParams, threshold_q16: int = THRESHOLD_DEFAULT,
-            latency_ms: int = demo.LATENCY_MS) -> dict:
-    """Run the stream through the evaluation build and score its detections."""
-    run = run_stream(stream, infer_every, detector, threshold_q16)
-    costs = np.array([r.cost - r.cost_before for r in run.results], np.float64) * 40
-    return {
-        **score(stream, run.detections, latency_ms), "distractor_words": stream.distractors,
-        "inferences": run.inferences, "infer_every_hops": infer_every,
-        "avg_instructions_inference": float(costs.mean()) if len(costs) else 0.0,
-        "detector": {"window_ms": detector.window_ms, "threshold_q15": detector.threshold_q15,
-                     "suppression_ms": detector.suppression_ms, "min_count": detector.min_count},
-        "latency_window_ms": [0, latency_ms], "source": stream.source, "path": "semihosting",
-        "emulator_wall_s": round(run.wall_s, 1),
-    }
+# ---- printing and the command line -------------------------------------------------------------------
+
+ROW_NAMES = {"teacher": "teacher DS-CNN-L (float)", "student_full_depth": "student, full depth",
+             "student_early_exit": "student, early exit"}
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f} ms"
+
+
+def print_rows(report: dict) -> None:
+    print(f"{'':26}{'detected':>9}{'wrong':>7}{'missed':>7}{'false/h':>9}{'latency: onset':>16}{'end':>8}"
+          f"   {'exits':18}{'instructions/inference':>24}")
+    for r in report["rows"]:
+        exits = "-" if r["exits"] is None else " / ".join(f"{f * 100:.0f}" for f in r["exits"]) + " %"
+        instr = "-" if r["avg_instructions_inference"] is None else \
+            f"{r['avg_instructions_inference']:,.0f} ({r['instructions_vs_full_depth'] * 100:.0f} %)"
+        print(f"{ROW_NAMES[r['row']]:26}{r['detection_rate'] * 100:8.1f}%{r['wrong_label']:7}{r['missed']:7}"
+              f"{r['false_detections_per_hour']:9.1f}{_ms(r['median_latency_ms']):>16}{_ms(r['median_latency_from_end_ms']):>8}"
+              f"   {exits:18}{instr:>24}")
 
 
 def print_sweep(rows: list[dict]) -> None:
     d = DetectorParams()
-    print("window  threshold  min count   detection rate   false/hour   median latency")
+    print("window  threshold  min count   detection rate   false/hour   median latency (onset / end)")
     for r in rows:
         mark = "  (default)" if (r["window_ms"], round(r["threshold"] * 32768), r["min_count"]) == \
             (d.window_ms, d.threshold_q15, d.min_count) else ""
-        lat = "-" if r["median_latency_ms"] is None else f"{r['median_latency_ms']:.0f} ms"
         print(f"{r['window_ms']:5} ms  {r['threshold']:9.2f}  {r['min_count']:9}   {r['detection_rate'] * 100:13.1f} %"
-              f"   {r['false_detections_per_hour']:10.1f}   {lat:>14}{mark}")
+              f"   {r['false_detections_per_hour']:10.1f}   {_ms(r['median_latency_ms']):>8} / {_ms(r['median_latency_from_end_ms'])}{mark}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -225,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--infer-every", type=int, default=firmware_infer_every(),
                     help="inference period in 20 ms hops (default: the firmware's APP_INFER_EVERY)")
     ap.add_argument("--generated", action="store_true", help="generated speech even when the shared data exist")
+    ap.add_argument("--wav", type=Path, help="score this recording (any rate / channels) instead; needs --truth")
+    ap.add_argument("--truth", type=Path, help="truth CSV of --wav: header start_s,end_s,label (non-keywords: distractors)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--sweep", action="store_true", help="score a grid of detector settings on the same stream")
     ap.add_argument("--json", action="store_true", help="(the last line is JSON in any case)")
@@ -232,29 +258,41 @@ def main(argv: list[str] | None = None) -> int:
     return run_cli(lambda: _run(args))
 
 
-def _run(args) -> int:
-    if args.keywords < 1 or args.unknown < 0 or args.infer_every < 1:
-        raise BitearError("--keywords >= 1, --unknown >= 0 and --infer-every >= 1 please")
+def make_stream(args) -> Stream:
+    if (args.wav is None) != (args.truth is None):
+        raise BitearError("--wav and --truth go together: the recording and its truth CSV (start_s,end_s,label)")
+    if args.wav is not None:
+        return wav_stream(args.wav, args.truth)
     rng = np.random.default_rng(args.seed)
-    t0 = time.monotonic()
     root = data_dir()
     if root is not None and (root / "speech_commands_v2_dev").is_dir() and not args.generated:
-        stream = real_stream(root, args.keywords, args.unknown, rng)
-    else:
-        stream = generated_stream(args.keywords, args.unknown, rng, args.seed)
+        return real_stream(root, args.keywords, args.unknown, rng)
+    return generated_stream(args.keywords, args.unknown, rng, args.seed)
+
+
+def _run(args) -> int:
+    if args.infer_every < 1 or (args.wav is None and (args.keywords < 1 or args.unknown < 0)):
+        raise BitearError("--keywords >= 1, --unknown >= 0 and --infer-every >= 1 please")
+    t0 = time.monotonic()
+    stream = make_stream(args)
+    speakers = "" if stream.speakers is None else f" from {stream.speakers} speakers/voices"
+    length = stream_seconds(stream)
+    length = f"{length / 60:.1f} min" if length >= 120 else f"{length:.1f} s"
+    print(f"{length} stream ({stream.source}): {len(stream.keywords)} keywords, "
+          f"{stream.distractors} other words{speakers}; inference every {args.infer_every} hops")
     if args.sweep:
         rows = sweep(stream, args.infer_every)
         print_sweep(rows)
         print(json.dumps({"sweep": rows, "source": stream.source, "wall_s": round(time.monotonic() - t0, 1)}))
         return 0
-    report = measure(stream, args.infer_every, DetectorParams())
+    try:
+        teacher = teacher_logits_fn()
+    except BitearError as e:
+        teacher = None
+        print(f"teacher row left out: {e}")
+    report = measure(stream, args.infer_every, DetectorParams(), teacher)
     report["wall_s"] = round(time.monotonic() - t0, 1)
-    lat = "-" if report["median_latency_ms"] is None else f"{report['median_latency_ms']:.0f} ms"
-    print(f"{report['duration_s'] / 60:.1f} min stream ({report['source']}), {report['keywords']} keywords, "
-          f"{report['distractor_words']} other words; inference every {report['infer_every_hops']} hops")
-    print(f"detection rate {report['detection_rate'] * 100:.1f} % ({report['hits']} hits, {report['wrong_label']} wrong, "
-          f"{report['missed']} missed); false detections {report['false_detections']} = "
-          f"{report['false_detections_per_hour']:.1f} per hour; median latency {lat}")
+    print_rows(report)
     print(json.dumps(report))
     return 0
 
