@@ -19,9 +19,8 @@ import numpy as np
 
 from host import demo
 from host.stream_truth import Keyword
-from model.datasets import LABELS
+from model.facts import HOP_MS, LABELS
 
-HOP_MS = 20
 
 
 def detections_ms(detections: Sequence[tuple[int, int, int]]) -> list[tuple[int, str, float]]:

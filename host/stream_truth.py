@@ -24,11 +24,10 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from model.audio import SAMPLE_RATE
-from model.datasets import KEYWORDS
+from model.facts import HOP, KEYWORDS
 from model.errors import BitearError
 
 DISTRACTORS = ("bed", "bird", "cat", "dog", "house", "marvin", "sheila", "tree", "wow", "happy")
-HOP = 320
 FRAME = SAMPLE_RATE // 100                  # 10 ms: the frame of the onset / end rule
 BELOW_PEAK_DB = 20.0
 TRUTH_COLUMNS = ("start_s", "end_s", "label")

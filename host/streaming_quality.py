@@ -50,26 +50,13 @@ from host import demo
 from host.detector import DetectorParams, detect
 from host.evaluate import CLIP_SAMPLES, INSTRUCTIONS_PER_TICK, MODE_STREAM, THRESHOLD_DEFAULT, run_eval_build
 from host.stream_scoring import detections_ms, score
-from host.stream_truth import HOP, Stream, generated_stream, real_stream, wav_stream
+from host.stream_truth import Stream, generated_stream, real_stream, wav_stream
 from model.audio import SAMPLE_RATE
-from model.datasets import LABELS
+from model.facts import HOP, INFER_EVERY, LABELS
 from model.errors import BitearError, run_cli
 from model.paths import data_dir
 
 TEACHER_CHUNK = 1024                    # teacher windows per batch (16000 int16 each: 32 MB)
-
-
-def firmware_infer_every(default: int = 4) -> int:
-    """APP_INFER_EVERY of the application firmware (firmware/src/app.h), so the evaluation build
-    infers as often as the firmware does."""
-    import re
-    from model.paths import REPO_ROOT
-
-    try:
-        m = re.search(r"#define APP_INFER_EVERY (\d+)", (REPO_ROOT / "firmware" / "src" / "app.h").read_text())
-    except OSError:
-        return default
-    return int(m[1]) if m else default
 
 
 # ---- the student: the firmware's evaluation build ----------------------------------------------------
@@ -246,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m host.streaming_quality", description=__doc__.split("\n")[0])
     ap.add_argument("--keywords", type=int, default=300, help="keyword clips in the stream (default 300)")
     ap.add_argument("--unknown", type=int, default=100, help="non-keyword words in the stream (default 100)")
-    ap.add_argument("--infer-every", type=int, default=firmware_infer_every(),
+    ap.add_argument("--infer-every", type=int, default=INFER_EVERY,
                     help="inference period in 20 ms hops (default: the firmware's APP_INFER_EVERY)")
     ap.add_argument("--generated", action="store_true", help="generated speech even when the shared data exist")
     ap.add_argument("--wav", type=Path, help="score this recording (any rate / channels) instead; needs --truth")
