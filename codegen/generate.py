@@ -60,6 +60,12 @@ def layout(model: IntModel) -> Layout:
     return Layout(stem_out, bases, outs, act_words)
 
 
+def array_name(layer: str, what: str) -> str:
+    """Name of a constant array in bitear_model_tables.c: layer "stem", "block<i>" or "head<i>";
+    what "weights", "thresholds", "flips" or "bias" (host.evaluate reads the arrays back by name)."""
+    return f"{layer}_{what}"
+
+
 def binary_macs(model: IntModel) -> list[int]:
     """Binary MACs of each block, from the student's cost formula (codegen.intmodel.layer_costs)."""
     costs = {c.name: c.macs for c in model.layer_costs()}
@@ -211,32 +217,32 @@ def emit_source(model: IntModel, lay: Layout) -> str:
            '#include "bitear_model_tables.h"', ""]
     # stem
     out.append(f"/* stem: int8 [{s.channels}][{s.kernel}][{s.bins}] */")
-    out.append(f"static const int8_t stem_weights[{s.weights.size}] = {{")
+    out.append(f"static const int8_t {array_name('stem', 'weights')}[{s.weights.size}] = {{")
     out.append(_array(s.weights, str, 20))
     out.append("};")
-    out.append(f"static const int32_t stem_thresholds[{s.channels}] = {{")
+    out.append(f"static const int32_t {array_name('stem', 'thresholds')}[{s.channels}] = {{")
     out.append(_array(s.thresholds, _int32, 8))
     out.append("};")
-    out.append(f"static const uint32_t stem_flips[{s.channels // 32}] = {{")
+    out.append(f"static const uint32_t {array_name('stem', 'flips')}[{s.channels // 32}] = {{")
     out.append(_array(pack_bits(s.flips), _hex32, 6))
     out.append("};")
     out.append(f"""const bitear_stem_t bitear_model_stem = {{
     .frames = {s.frames}, .bins = {s.bins}, .kernel = {s.kernel}, .stride = {s.stride},
     .out_len = {s.out_len}, .channels = {s.channels}, .pad = {s.pad}, .skip = {s.skip},
-    .weights = stem_weights, .thresholds = stem_thresholds, .flips = stem_flips,
+    .weights = {array_name('stem', 'weights')}, .thresholds = {array_name('stem', 'thresholds')}, .flips = {array_name('stem', 'flips')},
 }};
 """)
     for b in model.blocks:
         w = packed_block_weights(b)
         out.append(f"/* block {b.index}: binary conv {b.cin} -> {b.channels}, kernel {b.kernel}, stride {b.stride}, "
                    f"{b.in_len} -> {b.out_len} steps; K = {b.k_bits} bits */")
-        out.append(f"static const uint32_t block{b.index}_weights[{w.size}] = {{")
+        out.append(f"static const uint32_t {array_name(f'block{b.index}', 'weights')}[{w.size}] = {{")
         out.append(_array(w, _hex32, 6))
         out.append("};")
-        out.append(f"static const int16_t block{b.index}_thresholds[{b.channels}] = {{")
+        out.append(f"static const int16_t {array_name(f'block{b.index}', 'thresholds')}[{b.channels}] = {{")
         out.append(_array(b.thresholds, str, 16))
         out.append("};")
-        out.append(f"static const uint32_t block{b.index}_flips[{b.channels // 32}] = {{")
+        out.append(f"static const uint32_t {array_name(f'block{b.index}', 'flips')}[{b.channels // 32}] = {{")
         out.append(_array(pack_bits(b.flips), _hex32, 6))
         out.append("};")
         out.append("")
@@ -247,7 +253,7 @@ def emit_source(model: IntModel, lay: Layout) -> str:
         .conv = {{
             .in_len = {b.in_len}, .in_words = {b.cin // 32}, .kernel = {b.kernel}, .stride = {b.stride},
             .out_len = {b.out_len}, .out_words = {b.channels // 32}, .pad = {b.pad}, .skip = {b.skip},
-            .weights = block{i}_weights, .thresholds = block{i}_thresholds, .flips = block{i}_flips,
+            .weights = {array_name(f'block{i}', 'weights')}, .thresholds = {array_name(f'block{i}', 'thresholds')}, .flips = {array_name(f'block{i}', 'flips')},
         }},
         .in_offset = {lay.block_in_offset[i]}, .out_offset = {lay.block_out_offset[i]},
         .head = {-1 if b.head is None else b.head}, .binary_macs = {macs[i]}u,
@@ -257,10 +263,10 @@ def emit_source(model: IntModel, lay: Layout) -> str:
     for h in model.heads:
         out.append(f"/* head {h.index} after block {h.block}: int8 [{model.classes}][{h.channels}], scale {h.scale:.9g}, "
                    f"T = {h.length}, F = {h.frac_bits} */")
-        out.append(f"static const int8_t head{h.index}_weights[{h.weights.size}] = {{")
+        out.append(f"static const int8_t {array_name(f'head{h.index}', 'weights')}[{h.weights.size}] = {{")
         out.append(_array(h.weights, str, 20))
         out.append("};")
-        out.append(f"static const int32_t head{h.index}_bias[{model.classes}] = {{")
+        out.append(f"static const int32_t {array_name(f'head{h.index}', 'bias')}[{model.classes}] = {{")
         out.append(_array(h.bias_folded, str, 8))
         out.append("};")
     out.append("")
@@ -269,7 +275,7 @@ def emit_source(model: IntModel, lay: Layout) -> str:
         out.append(f"""    [{h.index}] = {{
         .length = {h.length}, .channels = {h.channels}, .classes = {model.classes},
         .step_shift = {h.frac_bits + 1}, .shift = {h.shift}, .mult = {h.mult}u,
-        .weights = head{h.index}_weights, .bias = head{h.index}_bias,
+        .weights = {array_name(f'head{h.index}', 'weights')}, .bias = {array_name(f'head{h.index}', 'bias')},
     }},""")
     out.append("};")
     out.append("")

@@ -17,12 +17,13 @@ import json
 from pathlib import Path
 
 from codegen import intmodel as im
+from codegen.generate import HEADER_NAME, SOURCE_NAME, STAMP
 from model.errors import BitearError
 
 MANIFEST_NAME = "bitear_model_manifest.json"
 FORMAT = "bitear-model-manifest"
 FORMAT_VERSION = 1
-TABLE_FILES = ("bitear_model_tables.h", "bitear_model_tables.c")
+TABLE_FILES = (HEADER_NAME, SOURCE_NAME)
 
 
 def build(model: im.IntModel, layout, tables: dict[str, bytes]) -> dict:
@@ -55,7 +56,7 @@ def build(model: im.IntModel, layout, tables: dict[str, bytes]) -> dict:
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "generated_by": "python -m codegen; do not edit",
+        "generated_by": STAMP,
         "codegen_version": im.CODEGEN_VERSION,
         "checkpoint_sha256": model.checkpoint_sha256,
         "description": model.description,
