@@ -80,7 +80,7 @@ def flash_bytes(model: IntModel) -> dict[str, int]:
     per_layer = sum(r.table_bytes for r in rows(model))
     return {
         "layer tables": per_layer,
-        "descriptors": 32 + 40 * len(model.blocks) + 24 * len(model.heads),
+        "descriptors": 28 + 40 * len(model.blocks) + 20 * len(model.heads),  # sizeof of the structs on the M4
         "thresholds": 4 * max(1, len(model.heads) - 1),
         "entropy tables": 4 * (len(t["exp_hi"]) + len(t["exp_lo"])) + 2 * len(t["ln"]) + 20,
         "labels": sum(len(label) + 1 for label in model.labels) + 4 * model.classes,
