@@ -15,6 +15,17 @@ import numpy as np
 
 FRONTEND_PLACEHOLDER = {"sample_rate": 16000, "window": 480, "hop": 320, "bins": 40}
 
+# Issue 11's check that nothing outside a config hard-codes the network: 10 classes, 4 blocks, 3
+# exits (one block without), other channels / kernels / strides, valid padding with skips.
+TEN_CLASS_CONFIG: dict = {
+    "frames": 49, "bins": 40, "classes": 10, "time_padding": "valid",
+    "stem": {"kernel": 5, "stride": 1, "channels": 32},                     # 49 frames -> 45
+    "blocks": [{"kernel": 5, "stride": 3, "channels": 64, "exit": True},    # 45 -> skip 1, 14 out
+               {"kernel": 3, "stride": 2, "channels": 32, "exit": False},   # 14 -> skip 1, 6 out
+               {"kernel": 3, "stride": 1, "channels": 96, "exit": True},    # 6 -> 4
+               {"kernel": 1, "stride": 2, "channels": 64, "exit": True}],   # 4 -> skip 1, 2 out
+}
+
 
 def random_features(rng: np.random.Generator, n: int, frames: int = 49, bins: int = 40) -> np.ndarray:
     """int8 feature windows shaped like the front end's output: a smooth 'spectrogram' plus noise."""

@@ -40,14 +40,22 @@ def student(ckpt):
     return load_checkpoint(ckpt)[0]
 
 
-@pytest.fixture(scope="module", params=["valid", "same"])
+AGREEMENT_CONFIGS = {  # name: (seed, config, exit thresholds)
+    "valid": (0, dict(DEFAULT_CONFIG, time_padding="valid"), [0.35, 0.35]),
+    "same": (0, dict(DEFAULT_CONFIG, time_padding="same"), [0.35, 0.35]),
+    "10 classes": (4, testing.TEN_CLASS_CONFIG, [0.5, 0.6]),
+}
+
+
+@pytest.fixture(scope="module", params=list(AGREEMENT_CONFIGS))
 def padded(request):
-    """(integer model, tinygrad student) of the default shape with each time padding."""
+    """(integer model, tinygrad student): the default shape with each time padding, and a
+    10-class, 4-block valid-padding network."""
     from model.checkpoint import load_checkpoint
-    path = testing.cached_random_checkpoint(seed=0, exit_thresholds=[0.35, 0.35],
-                                            config=dict(DEFAULT_CONFIG, time_padding=request.param))
+    seed, config, thresholds = AGREEMENT_CONFIGS[request.param]
+    path = testing.cached_random_checkpoint(seed=seed, exit_thresholds=thresholds, config=config)
     m, _ = cli.load(path)
-    assert m.time_padding == request.param
+    assert m.time_padding == config["time_padding"]
     return m, load_checkpoint(path)[0]
 
 

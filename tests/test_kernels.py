@@ -115,20 +115,10 @@ def test_other_network_shape_host_and_m4(tmp_path):
         _check_against_reference(model, rt, _windows(4, seed=24))
 
 
-TEN_CLASS_CONFIG = {  # issue 11: another label count and layer list, valid padding, nothing else changed
-    "frames": 49, "bins": 40, "classes": 10, "time_padding": "valid",
-    "stem": {"kernel": 5, "stride": 1, "channels": 32},
-    "blocks": [{"kernel": 5, "stride": 3, "channels": 64, "exit": True},    # 45 frames -> skip 1, 14 out
-               {"kernel": 3, "stride": 2, "channels": 32, "exit": False},   # 14 -> skip 1, 6 out
-               {"kernel": 3, "stride": 1, "channels": 96, "exit": True},    # 6 -> 4
-               {"kernel": 1, "stride": 2, "channels": 64, "exit": True}],   # 4 -> skip 1, 2 out
-}
-
-
 def test_ten_classes_four_blocks_valid_padding_host_and_m4(tmp_path):
     """A 10-class, 4-block, 2-early-exit config with valid padding goes through codegen and the C
     runtime (host and M4) bit-exact with its reference: sizes come from the generated macros."""
-    ckpt = testing.cached_random_checkpoint(seed=4, exit_thresholds=[0.5, 0.6], config=TEN_CLASS_CONFIG)
+    ckpt = testing.cached_random_checkpoint(seed=4, exit_thresholds=[0.5, 0.6], config=testing.TEN_CLASS_CONFIG)
     model, _ = cli.load(ckpt)
     assert model.classes == 10 and len(model.blocks) == 4 and len(model.heads) == 3
     # valid padding: every layer ends on its last input frame; some layers skip old frames
