@@ -179,8 +179,7 @@ def emit_header(model: IntModel, lay: Layout) -> str:
 #define BITEAR_MODEL_STEM_STRIDE {s.stride}
 #define BITEAR_MODEL_STEM_CHANNELS {s.channels}
 #define BITEAR_MODEL_STEM_OUT_LEN {s.out_len}
-#define BITEAR_MODEL_STEM_PAD {s.pad}
-#define BITEAR_MODEL_STEM_SKIP {s.skip}
+#define BITEAR_MODEL_STEM_PAD {s.pad} /* sizes the optimized stem's scratch */
 #define BITEAR_MODEL_STEM_OUT_OFFSET {lay.stem_out_offset}
 #define BITEAR_MODEL_ACT_WORDS {lay.act_words}
 #define BITEAR_MODEL_HEAD_MAX_CHANNELS {head_max}
@@ -216,44 +215,47 @@ def emit_source(model: IntModel, lay: Layout) -> str:
     out = [_banner(model, SOURCE_NAME, "constant tables of the network (see bitear_model_tables.h).") + " */",
            '#include "bitear_model_tables.h"', ""]
     # stem
+    w, t, f = (array_name("stem", what) for what in ("weights", "thresholds", "flips"))
     out.append(f"/* stem: int8 [{s.channels}][{s.kernel}][{s.bins}] */")
-    out.append(f"static const int8_t {array_name('stem', 'weights')}[{s.weights.size}] = {{")
+    out.append(f"static const int8_t {w}[{s.weights.size}] = {{")
     out.append(_array(s.weights, str, 20))
     out.append("};")
-    out.append(f"static const int32_t {array_name('stem', 'thresholds')}[{s.channels}] = {{")
+    out.append(f"static const int32_t {t}[{s.channels}] = {{")
     out.append(_array(s.thresholds, _int32, 8))
     out.append("};")
-    out.append(f"static const uint32_t {array_name('stem', 'flips')}[{s.channels // 32}] = {{")
+    out.append(f"static const uint32_t {f}[{s.channels // 32}] = {{")
     out.append(_array(pack_bits(s.flips), _hex32, 6))
     out.append("};")
     out.append(f"""const bitear_stem_t bitear_model_stem = {{
     .frames = {s.frames}, .bins = {s.bins}, .kernel = {s.kernel}, .stride = {s.stride},
     .out_len = {s.out_len}, .channels = {s.channels}, .pad = {s.pad}, .skip = {s.skip},
-    .weights = {array_name('stem', 'weights')}, .thresholds = {array_name('stem', 'thresholds')}, .flips = {array_name('stem', 'flips')},
+    .weights = {w}, .thresholds = {t}, .flips = {f},
 }};
 """)
     for b in model.blocks:
-        w = packed_block_weights(b)
+        words = packed_block_weights(b)
+        w, t, f = (array_name(f"block{b.index}", what) for what in ("weights", "thresholds", "flips"))
         out.append(f"/* block {b.index}: binary conv {b.cin} -> {b.channels}, kernel {b.kernel}, stride {b.stride}, "
                    f"{b.in_len} -> {b.out_len} steps; K = {b.k_bits} bits */")
-        out.append(f"static const uint32_t {array_name(f'block{b.index}', 'weights')}[{w.size}] = {{")
-        out.append(_array(w, _hex32, 6))
+        out.append(f"static const uint32_t {w}[{words.size}] = {{")
+        out.append(_array(words, _hex32, 6))
         out.append("};")
-        out.append(f"static const int16_t {array_name(f'block{b.index}', 'thresholds')}[{b.channels}] = {{")
+        out.append(f"static const int16_t {t}[{b.channels}] = {{")
         out.append(_array(b.thresholds, str, 16))
         out.append("};")
-        out.append(f"static const uint32_t {array_name(f'block{b.index}', 'flips')}[{b.channels // 32}] = {{")
+        out.append(f"static const uint32_t {f}[{b.channels // 32}] = {{")
         out.append(_array(pack_bits(b.flips), _hex32, 6))
         out.append("};")
         out.append("")
     out.append("const bitear_block_t bitear_model_blocks[BITEAR_MODEL_BLOCKS] = {")
     macs = binary_macs(model)
     for i, b in enumerate(model.blocks):
+        w, t, f = (array_name(f"block{i}", what) for what in ("weights", "thresholds", "flips"))
         out.append(f"""    [{i}] = {{
         .conv = {{
             .in_len = {b.in_len}, .in_words = {b.cin // 32}, .kernel = {b.kernel}, .stride = {b.stride},
             .out_len = {b.out_len}, .out_words = {b.channels // 32}, .pad = {b.pad}, .skip = {b.skip},
-            .weights = {array_name(f'block{i}', 'weights')}, .thresholds = {array_name(f'block{i}', 'thresholds')}, .flips = {array_name(f'block{i}', 'flips')},
+            .weights = {w}, .thresholds = {t}, .flips = {f},
         }},
         .in_offset = {lay.block_in_offset[i]}, .out_offset = {lay.block_out_offset[i]},
         .head = {-1 if b.head is None else b.head}, .binary_macs = {macs[i]}u,
