@@ -22,6 +22,10 @@ Numerics (the contract of `model/student.py`, evaluated exactly):
   gamma > 0: flip = 0; gamma < 0: flip = 1 (the comparison turns round); gamma = 0: the output is
   the constant sign(beta) (beta >= 0 -> +1), expressed with T = INT32_MIN / thr = K (never
   "below") plus the flip bit.
+* Time: every conv layer reads input rows skip + t * stride - pad + j (j < kernel) for output t,
+  with pad = model.student.conv_pad and skip = model.student.conv_skip of the checkpoint's
+  time_padding ("same": pad kernel // 2, skip 0; "valid": pad 0, skip (L - k) % stride). Rows
+  outside the input are padding: 0 for the stem, +1 (bit 0) for the binary convs.
 * Heads: int8 weights with one scale per head (same rule as the stem, over the whole head);
   the real logits are (s/T) * z_k + bias_k with z_k = sum_c q_kc (2 n_plus_c - T), n_plus_c the
   number of +1 over the T positions. The integer logits carry F extra fraction bits (F = 8, less
@@ -42,8 +46,9 @@ from fractions import Fraction
 import numpy as np
 
 from model.errors import BitearError
+from model.student import BinaryStudent, LayerCost, conv_output_length, conv_pad, conv_skip, time_padding
 
-CODEGEN_VERSION = "1.0.0"
+CODEGEN_VERSION = "1.1.0"  # 1.1: time padding and skip as numbers in the tables, the manifest
 
 INT32_MIN = -(1 << 31)
 # Fixed point of the early-exit entropy (shared by codegen.reference and the generated C).
@@ -72,6 +77,8 @@ class StemInt:
     thresholds: np.ndarray   # int32 [channels]  (bit = (acc < T) ^ flip)
     flips: np.ndarray        # uint8 [channels] 0/1
     scale: np.ndarray        # float32 [channels] (documentation, not used by the integers)
+    pad: int                 # zero rows before and after the input (model.student.conv_pad)
+    skip: int                # oldest input rows no output reads (model.student.conv_skip)
 
 
 @dataclass
@@ -87,10 +94,8 @@ class BlockInt:
     thresholds: np.ndarray   # int32 [cout] in the popcount domain (bit = (P > thr) ^ flip)
     flips: np.ndarray        # uint8 [cout]
     head: int | None         # index of the exit head after this block, or None
-
-    @property
-    def pad(self) -> int:
-        return self.kernel // 2
+    pad: int                 # +1 rows before and after the input (model.student.conv_pad)
+    skip: int                # oldest input rows no output reads (model.student.conv_skip)
 
     @property
     def k_bits(self) -> int:
@@ -124,10 +129,26 @@ class IntModel:
     checkpoint_sha256: str = ""
     description: str = ""                       # the checkpoint's metadata description, if any
     tables: dict = field(default_factory=dict)  # fixed-point entropy tables
+    exit_thresholds: list = field(default_factory=list)  # the checkpoint's values (normalized entropy, None = never)
 
     @property
     def classes(self) -> int:
         return len(self.labels)
+
+    @property
+    def time_padding(self) -> str:
+        return time_padding(self.config)
+
+    def layer_costs(self) -> list[LayerCost]:
+        """Per layer MACs and weight bits: the student's own formula (model.student)."""
+        return layer_costs(self.config)
+
+
+def layer_costs(config: dict) -> list[LayerCost]:
+    """model.student.BinaryStudent.layer_costs of a config, without building the student's tensors
+    (the method reads nothing but the config): the one definition of MACs and weight bits."""
+    from types import SimpleNamespace
+    return BinaryStudent.layer_costs(SimpleNamespace(config=config))  # type: ignore[arg-type]
 
 
 def _finite(name: str, a: np.ndarray) -> np.ndarray:
@@ -209,7 +230,8 @@ def _stem(tensors: dict, cfg: dict) -> StemInt:
     C, bins, _, k = w.shape
     stride = cfg["stem"]["stride"]
     frames = cfg["frames"]
-    out_len = (frames + 2 * (k // 2) - k) // stride + 1
+    padding = time_padding(cfg)
+    out_len = conv_output_length(frames, k, stride, padding)
     max_acc = 127 * 128 * k * bins
     gamma, beta, mean, v = _bn_params(tensors, "stem")
     rules = bn_sign_thresholds(gamma, beta, mean, v, scale.reshape(-1), -max_acc, max_acc)
@@ -224,15 +246,16 @@ def _stem(tensors: dict, cfg: dict) -> StemInt:
             thr[c], flip[c] = INT32_MIN, 0 if t > 0 else 1
     weights = np.ascontiguousarray(q[:, :, 0, :].transpose(0, 2, 1))  # [C][k][bins]
     return StemInt(frames, bins, k, stride, out_len, C, weights, thr.astype(np.int32), flip,
-                   scale.reshape(-1).astype(np.float32))
+                   scale.reshape(-1).astype(np.float32), conv_pad(k, padding), conv_skip(frames, k, stride, padding))
 
 
-def _block(tensors: dict, i: int, spec: dict, in_len: int, cin: int, head: int | None) -> BlockInt:
+def _block(tensors: dict, i: int, spec: dict, in_len: int, cin: int, head: int | None, padding: str) -> BlockInt:
     name = f"blocks.{i}.weight"
     w = _finite(name, tensors[name])                               # (cout, cin, 1, k)
     cout, _, _, k = w.shape
     signs = np.where(w >= 0, 1, -1).astype(np.int8)[:, :, 0, :].transpose(0, 2, 1)  # [cout][k][cin]
-    out_len = (in_len + 2 * (k // 2) - k) // spec["stride"] + 1
+    stride = spec["stride"]
+    out_len = conv_output_length(in_len, k, stride, padding)
     K = k * cin
     gamma, beta, mean, v = _bn_params(tensors, f"blocks.{i}")
     rules = bn_sign_thresholds(gamma, beta, mean, v, np.ones(cout, np.float32), -K, K)
@@ -247,8 +270,8 @@ def _block(tensors: dict, i: int, spec: dict, in_len: int, cin: int, head: int |
         else:               # constant +1: P > K never; constant -1: P > -1 always
             thr[c], flip[c] = (K if t > 0 else -1), 0
     thr = np.clip(thr, -1, K)
-    return BlockInt(i, in_len, cin, k, spec["stride"], out_len, cout, np.ascontiguousarray(signs),
-                    thr.astype(np.int32), flip, head)
+    return BlockInt(i, in_len, cin, k, stride, out_len, cout, np.ascontiguousarray(signs),
+                    thr.astype(np.int32), flip, head, conv_pad(k, padding), conv_skip(in_len, k, stride, padding))
 
 
 def _head_multiplier(scale: float, length: int, frac_bits: int) -> tuple[int, int]:
@@ -327,7 +350,7 @@ def build(tensors: dict, meta: dict, sha256: str = "") -> IntModel:
     length, cin = stem.out_len, stem.channels
     for i, spec in enumerate(cfg["blocks"]):
         head = len(heads) if spec.get("exit") else None
-        block = _block(tensors, i, spec, length, cin, head)
+        block = _block(tensors, i, spec, length, cin, head, time_padding(cfg))
         blocks.append(block)
         if head is not None:
             heads.append(_head(tensors, head, block, cfg["classes"]))
@@ -335,4 +358,4 @@ def build(tensors: dict, meta: dict, sha256: str = "") -> IntModel:
     thresholds = [threshold_q16(t) for t in meta["exit_thresholds"]]
     description = str(meta.get("description", ""))
     return IntModel(cfg, labels, dict(meta["frontend"]), stem, blocks, heads, thresholds, sha256,
-                    description, entropy_tables())
+                    description, entropy_tables(), list(meta["exit_thresholds"]))

@@ -69,10 +69,10 @@ def _check_features(model: IntModel, features: np.ndarray) -> np.ndarray:
 
 
 def stem_forward(s: im.StemInt, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """x int (N, frames, bins) -> (acc (N, T, C), bits (N, T, C)); zero padding in time."""
+    """x int (N, frames, bins) -> (acc (N, T, C), bits (N, T, C)): output t reads frames
+    skip + t * stride - pad + j, zero outside the window (`pad` zero frames on both sides)."""
     x = np.asarray(x, np.int64)
-    pad = s.kernel // 2
-    xp = np.pad(x, ((0, 0), (pad, pad), (0, 0)))
+    xp = np.pad(x, ((0, 0), (s.pad, s.pad), (0, 0)))[:, s.skip:]
     acc = np.zeros((x.shape[0], s.out_len, s.channels), np.int64)
     w = s.weights.astype(np.int64)  # [C][k][bins]
     for j in range(s.kernel):
@@ -83,9 +83,10 @@ def stem_forward(s: im.StemInt, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def block_forward(block: im.BlockInt, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """bits uint8 (N, L, Cin) -> (popcount P (N, T, Cout), bits (N, T, Cout)); pads with +1 (bit 0)."""
+    """bits uint8 (N, L, Cin) -> (popcount P (N, T, Cout), bits (N, T, Cout)): output t reads rows
+    skip + t * stride - pad + j, +1 (bit 0) outside the map (`pad` rows on both sides)."""
     pad = block.pad
-    a = np.pad(bits.astype(np.int64), ((0, 0), (pad, pad), (0, 0)))
+    a = np.pad(bits.astype(np.int64), ((0, 0), (pad, pad), (0, 0)))[:, block.skip:]
     wbits = (block.signs < 0).astype(np.int64)  # [cout][k][cin]
     T = block.out_len
     # P = sum a + sum w - 2 sum a*w   (XOR of bits)

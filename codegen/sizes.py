@@ -3,7 +3,7 @@ bytes of tables in flash, MACs; totals for flash and RAM.
 
 Bytes are those of the generated arrays (weights, thresholds, flip words, biases) as the C stores
 them; "flash" adds descriptors, the entropy tables and the labels. "RAM" is the size of
-bitear_model_t (activation arena with padding rows, logits, scratch) as laid out by bitear_model.h,
+bitear_model_t (activation arena with its padding rows, logits, scratch) as laid out by bitear_model.h,
 including the optimized stem's scratch (the int8 window widened to int16 pairs). The figures of a compiled image (arm-none-eabi-size)
 come from `make bench`.
 """
@@ -30,19 +30,22 @@ class Row:
 
 
 def rows(model: IntModel) -> list[Row]:
+    """One row per layer in execution order; MACs and weight bits are the student's (layer_costs)."""
+    costs = {c.name: c for c in model.layer_costs()}
     s = model.stem
-    out = [Row("stem", "int8", s.frames, s.out_len, s.bins, s.channels, s.kernel,
-               s.out_len * s.kernel * s.bins * s.channels, 8 * s.weights.size,
+    c = costs["stem"]
+    out = [Row("stem", "int8", s.frames, s.out_len, s.bins, s.channels, s.kernel, c.macs, c.weight_bits,
                s.weights.size + 4 * s.channels + 4 * (s.channels // 32))]
     for b in model.blocks:
         w = packed_block_weights(b)
-        out.append(Row(f"block{b.index}", "binary", b.in_len, b.out_len, b.cin, b.channels, b.kernel,
-                       b.out_len * b.k_bits * b.channels, b.k_bits * b.channels,
+        c = costs[f"block{b.index}"]
+        out.append(Row(c.name, "binary", b.in_len, b.out_len, b.cin, b.channels, b.kernel, c.macs, c.weight_bits,
                        4 * w.size + 2 * b.channels + 4 * (b.channels // 32)))
         if b.head is not None:
             h = model.heads[b.head]
-            out.append(Row(f"exit{h.index}", "head", h.length, 1, h.channels, model.classes, 1,
-                           h.channels * model.classes, 8 * h.weights.size, h.weights.size + 4 * model.classes))
+            c = costs[f"exit{h.index}"]
+            out.append(Row(c.name, "head", h.length, 1, h.channels, model.classes, 1, c.macs, c.weight_bits,
+                           h.weights.size + 4 * model.classes))
     return out
 
 
@@ -54,7 +57,7 @@ def ram_bytes(model: IntModel) -> dict[str, int]:
     lay = layout(model)
     E, C = len(model.heads), model.classes
     s = model.stem
-    scratch = (s.frames + 2 * (s.kernel // 2)) * s.bins // 2 + s.kernel * s.bins  # optimized stem only
+    scratch = (s.frames + 2 * s.pad) * s.bins // 2 + s.kernel * s.bins  # optimized stem only
     u32, i32, u16, i16 = ctypes.c_uint32, ctypes.c_int32, ctypes.c_uint16, ctypes.c_int16
 
     class Stats(ctypes.Structure):
@@ -77,7 +80,7 @@ def flash_bytes(model: IntModel) -> dict[str, int]:
     per_layer = sum(r.table_bytes for r in rows(model))
     return {
         "layer tables": per_layer,
-        "descriptors": 28 + 36 * len(model.blocks) + 24 * len(model.heads),
+        "descriptors": 28 + 40 * len(model.blocks) + 20 * len(model.heads),  # sizeof of the structs on the M4
         "thresholds": 4 * max(1, len(model.heads) - 1),
         "entropy tables": 4 * (len(t["exp_hi"]) + len(t["exp_lo"])) + 2 * len(t["ln"]) + 20,
         "labels": sum(len(label) + 1 for label in model.labels) + 4 * model.classes,

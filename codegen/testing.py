@@ -15,6 +15,17 @@ import numpy as np
 
 FRONTEND_PLACEHOLDER = {"sample_rate": 16000, "window": 480, "hop": 320, "bins": 40}
 
+# Issue 11's check that nothing outside a config hard-codes the network: 10 classes, 4 blocks, 3
+# exits (one block without), other channels / kernels / strides, valid padding with skips.
+TEN_CLASS_CONFIG: dict = {
+    "frames": 49, "bins": 40, "classes": 10, "time_padding": "valid",
+    "stem": {"kernel": 5, "stride": 1, "channels": 32},                     # 49 frames -> 45
+    "blocks": [{"kernel": 5, "stride": 3, "channels": 64, "exit": True},    # 45 -> skip 1, 14 out
+               {"kernel": 3, "stride": 2, "channels": 32, "exit": False},   # 14 -> skip 1, 6 out
+               {"kernel": 3, "stride": 1, "channels": 96, "exit": True},    # 6 -> 4
+               {"kernel": 1, "stride": 2, "channels": 64, "exit": True}],   # 4 -> skip 1, 2 out
+}
+
 
 def random_features(rng: np.random.Generator, n: int, frames: int = 49, bins: int = 40) -> np.ndarray:
     """int8 feature windows shaped like the front end's output: a smooth 'spectrogram' plus noise."""
@@ -55,29 +66,39 @@ def random_student(seed: int = 0, config: dict | None = None, calib: int = 64):
             t.assign(Tensor(v.astype(np.float32))).realize()
         return binarize_ste(norm(y))
 
+    from model.student import conv_pad, conv_skip, int8_scale, quantize_int8_ste
+
+    def pre_norm(layer, a: Tensor, weight: Tensor, pad_value: float) -> Tensor:
+        """The layer's conv before its batch norm, with the student's time padding and skip."""
+        pad = conv_pad(layer.kernel, layer.padding)
+        a = a[..., conv_skip(a.shape[-1], layer.kernel, layer.stride, layer.padding):]
+        if pad:
+            a = a.pad(((0, 0), (0, 0), (0, 0), (pad, pad)), value=pad_value)
+        return a.conv2d(weight, stride=(1, layer.stride))
+
     stem = student.stem
-    from model.student import int8_scale, quantize_int8_ste
     scale = int8_scale(stem.weight, axis=(1, 2, 3))
-    q = quantize_int8_ste(stem.weight, scale)
-    pad = stem.kernel // 2
-    y = x.conv2d(q, stride=(1, stem.stride), padding=(pad, pad, 0, 0)) * scale.reshape(1, -1, 1, 1)
+    y = pre_norm(stem, x, quantize_int8_ste(stem.weight, scale), 0.0) * scale.reshape(1, -1, 1, 1)
     a = calibrate(stem.norm, y)
     for block in student.blocks:
-        w = binarize_ste(block.weight)
-        p = block.kernel // 2
-        y = a.pad(((0, 0), (0, 0), (0, 0), (p, p)), value=1.0).conv2d(w, stride=(1, block.stride))
-        a = calibrate(block.norm, y)
+        a = calibrate(block.norm, pre_norm(block, a, binarize_ste(block.weight), 1.0))
     for head in student.heads:
         head.weight.assign(Tensor(rng.normal(0, 0.5, head.weight.shape).astype(np.float32))).realize()
         head.bias.assign(Tensor(rng.normal(0, 0.5, head.bias.shape).astype(np.float32))).realize()
     return student
 
 
+def default_labels(classes: int) -> list[str]:
+    """model.student.LABELS for a 12-class config, else class0, class1, ..."""
+    from model.student import LABELS
+    return list(LABELS) if classes == len(LABELS) else [f"class{i}" for i in range(classes)]
+
+
 def save_random_checkpoint(path: str | Path, seed: int = 0, config: dict | None = None,
                            exit_thresholds: list | None = None, frontend: dict | None = None) -> Path:
-    """Write a random student checkpoint with complete metadata; returns the path."""
+    """Write a random student checkpoint with complete metadata (labels: default_labels of the
+    config's classes); returns the path."""
     from model.checkpoint import save_checkpoint
-    from model.student import LABELS
 
     student = random_student(seed, config)
     n_exits = sum(1 for b in student.config["blocks"] if b.get("exit"))
@@ -87,7 +108,7 @@ def save_random_checkpoint(path: str | Path, seed: int = 0, config: dict | None 
             frontend = dict(FRONTEND_PARAMS)
         except ImportError:
             frontend = dict(FRONTEND_PLACEHOLDER)
-    meta = {"labels": list(LABELS), "frontend": frontend,
+    meta = {"labels": default_labels(student.config["classes"]), "frontend": frontend,
             "exit_thresholds": exit_thresholds if exit_thresholds is not None else [0.3] * (n_exits - 1),
             "description": f"random student, seed {seed} (codegen.testing)"}
     save_checkpoint(path, student, meta)

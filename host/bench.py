@@ -17,7 +17,7 @@ firmware/lib/bitear (the shipped model) unless --tables says otherwise:
   binary_macs_per_instruction  binary MACs / instructions of the binary conv layers, optimized
                           and reference kernels (BITEAR_REFERENCE_KERNELS)
   frontend_instructions_per_hop  host.bench_frontend (max over its audio kinds)
-  weights_bytes           bytes of the weight arrays of the generated tables
+  weights_bytes           bytes of the weights (codegen manifest: the student's weight bits)
   model_tables_flash_bytes  the compiled tables object (arm-none-eabi-size)
   flash_bytes, ram_bytes  arm-none-eabi-size of the qemu_m4 firmware ELF when it links the model
                           (`size_source` = "firmware"), else of a minimal image of front end +
@@ -56,21 +56,21 @@ def log(msg: str) -> None:
 # ---- the model as the tables describe it -----------------------------------------------------------
 
 class TablesModel:
-    """Shapes and costs read from the generated header (no checkpoint needed)."""
+    """Shapes and costs of the generated model, from the codegen manifest beside the tables (no checkpoint needed)."""
 
     def __init__(self, tables: Path):
-        text = (tables / "bitear_model_tables.h").read_text()
-        src = (tables / "bitear_model_tables.c").read_text()
-        d = {m[1]: int(m[2]) for m in re.finditer(r"#define (BITEAR_MODEL_\w+) \(?(-?\d+)\)?", text)}
-        self.blocks = d["BITEAR_MODEL_BLOCKS"]
-        self.exits = d["BITEAR_MODEL_EXITS"]
-        self.frames, self.bins = d["BITEAR_MODEL_FRAMES"], d["BITEAR_MODEL_BINS"]
-        self.block_macs = [int(m) for m in re.findall(r"\.binary_macs = (\d+)u", src)]
-        self.block_head = [int(m) for m in re.findall(r"\.head = (-?\d+),", src)]
-        self.sha = re.search(r'BITEAR_MODEL_SHA256 "(\w*)"', text)[1]
-        self.description = (re.search(r"checkpoint description: (.*)", text) or [None, ""])[1].strip()
-        thr = re.search(r"bitear_model_default_thresholds_q16\[\d+\] = \{\s*([^}]*)\}", src)[1]
-        self.default_thresholds = [int(v) for v in thr.replace(",", " ").split()][: self.exits - 1]
+        from codegen import manifest as mf
+
+        m = mf.read(tables)
+        blocks = mf.blocks(m)
+        self.blocks = len(blocks)
+        self.exits = len(m["exits"])
+        self.frames, self.bins = m["frames"], m["bins"]
+        self.block_macs = [b["macs"] for b in blocks]
+        self.block_head = [-1 if b["head"] is None else b["head"] for b in blocks]
+        self.sha = m["checkpoint_sha256"]
+        self.description = m["description"]
+        self.default_thresholds = list(m["exit_thresholds_q16"])
 
 
 # ---- clips -------------------------------------------------------------------------------------------
@@ -313,15 +313,12 @@ def _mean_dicts(ds: list[dict[str, int]]) -> dict[str, int]:
     return {k: int(round(np.mean([d[k] for d in ds]))) for k in ds[0]}
 
 
-_CTYPE_BYTES = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4, "uint32_t": 4}
-
-
 def table_bytes(tables: Path) -> tuple[int, int]:
-    """(weights bytes, flash bytes of all the model's tables) of the generated source: weights from
-    the array declarations, flash from the compiled object (arm-none-eabi-size)."""
-    src = (tables / "bitear_model_tables.c").read_text()
-    weights = sum(_CTYPE_BYTES[m[1]] * int(m[3]) for m in re.finditer(r"const (\w+) (\w+_weights)\[(\d+)\]", src))
+    """(weights bytes, flash bytes of all the model's tables): weights from the codegen manifest,
+    flash from the compiled tables object (arm-none-eabi-size)."""
+    from codegen import manifest as mf
     from host.m4run import CPU_FLAGS
+    weights = mf.read(tables)["weights_bytes"]
     src = harness.assemble(tables)
     with tempfile.TemporaryDirectory() as tmp:
         obj = Path(tmp) / "tables.o"

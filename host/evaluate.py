@@ -22,7 +22,8 @@ Either way the window the network sees is bit for bit `model.frontend.compute_fe
 `agreement_with_python` is the fraction of clips where the board's label, exit, entropy and
 scores (and logits, on the semihosting path) equal what `codegen.reference` computes on those
 features with the same exit thresholds. The reference runs on an IntModel read back from the
-generated tables the firmware was compiled from (`tables_model`), so no checkpoint is needed.
+generated tables the firmware was compiled from and their codegen manifest (`tables_model`), so no
+checkpoint is needed.
 
 With --json the last stdout line is one JSON object: accuracy, n, agreement_with_python, exits
 (index, fraction, accuracy), path, per_class_accuracy, thresholds_q16, costs, model_sha256, ...
@@ -61,6 +62,7 @@ MODE_CLIPS, MODE_STREAM = 1, 2
 # ---- the network as the firmware was compiled: IntModel from the generated tables -------------------
 
 def _c_arrays(src: str) -> dict[str, np.ndarray]:
+    """The constant arrays of a generated bitear_model_tables.c, by name (their values are the firmware's)."""
     out = {}
     for m in re.finditer(r"static const \w+ (\w+)\[(\d+)\] = \{(.*?)\};", src, re.S):
         values = [-2**31 if v == "INT32_MIN" else int(v.rstrip("uU"), 0) for v in m[3].replace(",", " ").split()]
@@ -70,65 +72,55 @@ def _c_arrays(src: str) -> dict[str, np.ndarray]:
     return out
 
 
-def _c_fields(text: str) -> dict[str, str]:
-    return dict(re.findall(r"\.(\w+) = (-?\w+)", text))
-
-
-def _c_entries(src: str, name: str) -> list[dict[str, str]]:
-    """Fields of each `[i] = {...}` entry of a designated-initializer array `name`."""
-    body = re.search(rf"{name}\[\w+\] = \{{(.*?)\n\}};", src, re.S)
-    if body is None:
-        raise BitearError(f"generated tables: {name} not found")
-    return [_c_fields(part) for part in re.split(r"\n    \[\d+\] = \{", body[1])[1:]]
-
-
 def tables_model(tables_dir: Path = TABLES_DIR):
-    """The codegen.intmodel.IntModel that bitear_model_tables.{h,c} in tables_dir encode: what the
-    firmware computes, read back from its own C tables (for codegen.reference)."""
+    """The codegen.intmodel.IntModel that the generated tables in tables_dir encode: what the
+    firmware computes. Shapes, pad / skip, exits, thresholds and labels come from the codegen
+    manifest beside the tables (which must describe these very files); the integer arrays from
+    bitear_model_tables.c, by the names codegen.generate gives them."""
     from codegen import intmodel as im
+    from codegen import manifest as mf
+    from codegen.generate import SOURCE_NAME, array_name
     from codegen.reference import unpack_bits
 
+    m = mf.read(tables_dir)
     try:
-        header = (tables_dir / "bitear_model_tables.h").read_text()
-        src = (tables_dir / "bitear_model_tables.c").read_text()
+        arr = _c_arrays((tables_dir / SOURCE_NAME).read_text())
     except OSError as e:
         raise BitearError(f"generated model tables not readable: {e} (run python -m codegen CHECKPOINT)") from None
-    arr = _c_arrays(src)
-    defines = {m[1]: int(m[2]) for m in re.finditer(r"#define (BITEAR_MODEL_\w+) \(?(-?\d+)\)?", header)}
-    sha = re.search(r'BITEAR_MODEL_SHA256 "(\w*)"', header)[1]
-    labels = re.findall(r'\[BITEAR_MODEL_CLASS_\w+\] = "((?:[^"\\]|\\.)*)"', src)
-    classes = defines["BITEAR_MODEL_CLASSES"]
-    if len(labels) != classes:
-        raise BitearError(f"generated tables: {len(labels)} labels for {classes} classes")
 
-    s = _c_fields(re.search(r"bitear_model_stem = \{(.*?)\};", src, re.S)[1])
-    C, k, bins = int(s["channels"]), int(s["kernel"]), int(s["bins"])
-    stem = im.StemInt(int(s["frames"]), bins, k, int(s["stride"]), int(s["out_len"]), C,
-                      arr[s["weights"]].reshape(C, k, bins).astype(np.int8), arr[s["thresholds"]].astype(np.int32),
-                      unpack_bits(arr[s["flips"]].astype(np.uint32), C), np.ones(C, np.float32))
+    def get(layer: str, what: str) -> np.ndarray:
+        name = array_name(layer, what)
+        if name not in arr:
+            raise BitearError(f"{tables_dir / SOURCE_NAME}: array {name} not found (regenerate the tables)")
+        return arr[name]
+
+    classes = m["classes"]
+    s = m["layers"][0]
+    C, k, bins = s["cout"], s["kernel"], s["cin"]
+    stem = im.StemInt(s["in_len"], bins, k, s["stride"], s["out_len"], C,
+                      get("stem", "weights").reshape(C, k, bins).astype(np.int8), get("stem", "thresholds").astype(np.int32),
+                      unpack_bits(get("stem", "flips").astype(np.uint32), C), np.ones(C, np.float32), s["pad"], s["skip"])
     blocks = []
-    for i, b in enumerate(_c_entries(src, "bitear_model_blocks")):
-        cin, cout, kernel = 32 * int(b["in_words"]), 32 * int(b["out_words"]), int(b["kernel"])
-        words = arr[b["weights"]].astype(np.uint32).reshape(cout, kernel, cin // 32)
+    for i, b in enumerate(mf.blocks(m)):
+        cin, cout, kernel, name = b["cin"], b["cout"], b["kernel"], f"block{i}"
+        words = get(name, "weights").astype(np.uint32).reshape(cout, kernel, cin // 32)
         signs = (1 - 2 * unpack_bits(words, cin).astype(np.int8)).astype(np.int8)
-        head = int(b["head"])
-        blocks.append(im.BlockInt(i, int(b["in_len"]), cin, kernel, int(b["stride"]), int(b["out_len"]), cout, signs,
-                                  arr[b["thresholds"]].astype(np.int32), unpack_bits(arr[b["flips"]].astype(np.uint32), cout),
-                                  None if head < 0 else head))
+        blocks.append(im.BlockInt(i, b["in_len"], cin, kernel, b["stride"], b["out_len"], cout, signs,
+                                  get(name, "thresholds").astype(np.int32),
+                                  unpack_bits(get(name, "flips").astype(np.uint32), cout), b["head"], b["pad"], b["skip"]))
     heads = []
-    for i, h in enumerate(_c_entries(src, "bitear_model_heads")):
-        block = next(b.index for b in blocks if b.head == i)
-        channels = int(h["channels"])
-        heads.append(im.HeadInt(i, block, int(h["length"]), channels, arr[h["weights"]].reshape(classes, channels).astype(np.int8),
-                                np.zeros(classes, np.int64), arr[h["bias"]], 1.0, int(h["step_shift"]) - 1,
-                                int(h["mult"].rstrip("u")), int(h["shift"])))
-    thr = re.search(r"bitear_model_default_thresholds_q16\[\d+\] = \{(.*?)\};", src, re.S)[1]
-    thresholds = [int(v) for v in thr.replace(",", " ").split()][:len(heads) - 1]
+    for i, h in enumerate(mf.heads(m)):
+        channels = h["cin"]
+        heads.append(im.HeadInt(i, h["block"], h["length"], channels,
+                                get(f"head{i}", "weights").reshape(classes, channels).astype(np.int8),
+                                np.zeros(classes, np.int64), get(f"head{i}", "bias"), 1.0, h["frac_bits"], h["mult"], h["shift"]))
     tables = im.entropy_tables()
     for name in ("exp_hi", "exp_lo", "ln"):
-        if not np.array_equal(arr[f"entropy_{name}"], tables[name]):
+        if not np.array_equal(arr.get(f"entropy_{name}"), tables[name]):
             raise BitearError(f"generated tables: entropy_{name} differs from codegen.intmodel's: regenerate the tables")
-    return im.IntModel({}, labels, {}, stem, blocks, heads, thresholds, sha, "", tables)
+    return im.IntModel(m.get("config", {}), m["labels"], m.get("frontend", {}), stem, blocks, heads,
+                       list(m["exit_thresholds_q16"]), m["checkpoint_sha256"], m.get("description", ""), tables,
+                       [e["threshold"] for e in m["exits"][:-1]])
 
 
 def thresholds_for(model, threshold: float | None, full_depth: bool) -> list[int]:

@@ -1,5 +1,6 @@
-"""Code generator: exact batch-norm folding, the integer reference against the tinygrad student,
-fixed-point entropy, deterministic output, clear errors, the size table, stale committed tables."""
+"""Code generator: exact batch-norm folding, the integer reference against the tinygrad student (both
+time paddings), fixed-point entropy, deterministic output, the manifest, clear errors, the size
+table, stale committed tables."""
 from __future__ import annotations
 
 import json
@@ -14,8 +15,10 @@ import numpy as np
 import pytest
 
 from codegen import __main__ as cli
-from codegen import generate, intmodel as im, reference, sizes, testing
+from codegen import generate, intmodel as im, manifest, reference, sizes, testing
+from model.errors import BitearError
 from model.paths import REPO_ROOT, data_dir
+from model.student import DEFAULT_CONFIG
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -35,6 +38,25 @@ def model(ckpt):
 def student(ckpt):
     from model.checkpoint import load_checkpoint
     return load_checkpoint(ckpt)[0]
+
+
+AGREEMENT_CONFIGS = {  # name: (seed, config, exit thresholds)
+    "valid": (0, dict(DEFAULT_CONFIG, time_padding="valid"), [0.35, 0.35]),
+    "same": (0, dict(DEFAULT_CONFIG, time_padding="same"), [0.35, 0.35]),
+    "10 classes": (4, testing.TEN_CLASS_CONFIG, [0.5, 0.6]),
+}
+
+
+@pytest.fixture(scope="module", params=list(AGREEMENT_CONFIGS))
+def padded(request):
+    """(integer model, tinygrad student): the default shape with each time padding, and a
+    10-class, 4-block valid-padding network."""
+    from model.checkpoint import load_checkpoint
+    seed, config, thresholds = AGREEMENT_CONFIGS[request.param]
+    path = testing.cached_random_checkpoint(seed=seed, exit_thresholds=thresholds, config=config)
+    m, _ = cli.load(path)
+    assert m.time_padding == config["time_padding"]
+    return m, load_checkpoint(path)[0]
 
 
 FLOAT_BATCH = 256  # one batch shape for every tinygrad call: its kernels compile once per session
@@ -142,9 +164,31 @@ def test_binary_thresholds_in_popcount_domain(model):
 
 # ---- integer reference vs the tinygrad student -------------------------------------------------
 
-def test_reference_agrees_with_tinygrad_on_generated_inputs(model, student):
+def test_reference_agrees_with_tinygrad_on_generated_inputs(padded):
+    model, student = padded
     x = testing.random_features(np.random.default_rng(11), 2 * FLOAT_BATCH)
-    _check_agreement(model, student, x, "generated inputs")
+    _check_agreement(model, student, x, f"generated inputs, {model.time_padding}")
+
+
+def test_padding_and_skip_follow_the_student():
+    """pad / skip of every layer: "same" pads kernel // 2 and skips nothing; "valid" pads nothing and
+    skips the (L - k) % stride oldest frames, so the last output ends on the last input frame."""
+    model, _ = cli.load(testing.cached_random_checkpoint(seed=0, exit_thresholds=[0.35, 0.35]))
+    assert model.time_padding == "valid"
+    s = model.stem
+    assert (s.pad, s.skip, s.out_len) == (0, (49 - 3) % 2, (49 - 3) // 2 + 1)
+    lengths = [(b.in_len, b.pad, b.skip, b.out_len) for b in model.blocks]
+    assert lengths == [(24, 0, (24 - 5) % 2, (24 - 5) // 2 + 1), (10, 0, 0, 6), (6, 0, (6 - 3) % 2, (6 - 3) // 2 + 1)]
+    for layer in [s, *model.blocks]:  # last input frame read = last frame
+        length = layer.frames if layer is s else layer.in_len
+        assert layer.skip + (layer.out_len - 1) * layer.stride + layer.kernel - 1 == length - 1
+    lay = generate.layout(model)  # no padding rows: the arena is the maps, back to back
+    assert lay.act_words == s.out_len * s.channels // 32 + sum(b.out_len * b.channels // 32 for b in model.blocks)
+    assert lay.stem_out_offset == lay.block_in_offset[0] == 0
+    same, _ = cli.load(testing.cached_random_checkpoint(seed=0, exit_thresholds=[0.35, 0.35],
+                                                        config=dict(DEFAULT_CONFIG, time_padding="same")))
+    assert [(b.pad, b.skip, b.out_len) for b in same.blocks] == [(2, 0, 13), (2, 0, 13), (1, 0, 7)]
+    assert (same.stem.pad, same.stem.skip, same.stem.out_len) == (1, 0, 25)
 
 
 def _real_clips(n: int) -> np.ndarray | None:
@@ -253,7 +297,7 @@ def test_generate_is_byte_identical_and_stamped(ckpt, tmp_path, capsys):
     assert "binary MACs" in out and "flash (model tables)" in out and "RAM" in out
     import hashlib
     sha = hashlib.sha256(ckpt.read_bytes()).hexdigest()
-    for name in (generate.HEADER_NAME, generate.SOURCE_NAME):
+    for name in (generate.HEADER_NAME, generate.SOURCE_NAME, manifest.MANIFEST_NAME):
         a, b = (tmp_path / "a" / name).read_bytes(), (tmp_path / "b" / name).read_bytes()
         assert a == b
         text = a.decode("ascii")
@@ -280,11 +324,68 @@ def test_generated_c_compiles_warning_free(ckpt, tmp_path):
 
 
 def test_size_table_matches_student_costs(model):
-    from model.student import BinaryStudent
-    costs = {c.name: c for c in BinaryStudent(model.config).layer_costs()}
-    for r in sizes.rows(model):
-        assert r.macs == costs[r.name].macs and r.weight_bits == costs[r.name].weight_bits
-    assert sizes.weights_bytes(model) == sum(c.weight_bits for c in costs.values()) // 8
+    """The table's MACs and weight bits (the student's layer_costs) equal out_len * kernel * Cin * Cout
+    and kernel * Cin * Cout * bits of the integer model's shapes (which come from the tensors)."""
+    s = model.stem
+    want = {"stem": (s.out_len * s.kernel * s.bins * s.channels, 8 * s.weights.size)}
+    for b in model.blocks:
+        want[f"block{b.index}"] = (b.out_len * b.kernel * b.cin * b.channels, b.signs.size)
+    for h in model.heads:
+        want[f"exit{h.index}"] = (h.channels * model.classes, 8 * h.weights.size)
+    assert {r.name: (r.macs, r.weight_bits) for r in sizes.rows(model)} == want
+    assert sizes.weights_bytes(model) == sum(bits for _, bits in want.values()) // 8
+
+
+def test_manifest_states_the_model(ckpt, tmp_path):
+    """bitear_model_manifest.json: labels, layers (kernel, stride, pad, skip, MACs), exits and
+    thresholds, front end, checkpoint and table hashes, equal to the integer model and the C tables."""
+    import hashlib
+    import re
+    model, _ = cli.load(ckpt)
+    generate.write(model, tmp_path)
+    m = manifest.read(tmp_path)
+    assert m["labels"] == model.labels and m["classes"] == 12 and m["time_padding"] == "valid"
+    assert m["checkpoint_sha256"] == hashlib.sha256(ckpt.read_bytes()).hexdigest()
+    assert m["frontend"] == model.frontend and m["config"] == model.config
+    layers = {layer["name"]: layer for layer in m["layers"]}
+    assert list(layers) == ["stem", "block0", "exit0", "block1", "exit1", "block2", "exit2"]
+    for b in model.blocks:
+        got = layers[f"block{b.index}"]
+        assert (got["kernel"], got["stride"], got["pad"], got["skip"], got["in_len"], got["out_len"]) == \
+            (b.kernel, b.stride, b.pad, b.skip, b.in_len, b.out_len)
+        assert got["macs"] == b.out_len * b.kernel * b.cin * b.channels
+    header = (tmp_path / generate.HEADER_NAME).read_text()
+    full = int(re.search(r"#define BITEAR_MODEL_FULL_BINARY_MACS (\d+)", header)[1])
+    assert m["binary_macs_full"] == full == sum(layers[f"block{i}"]["macs"] for i in range(3))
+    assert [e["binary_macs_to_exit"] for e in m["exits"]] == list(np.cumsum([layers[f"block{i}"]["macs"] for i in range(3)]))
+    assert [e["threshold"] for e in m["exits"]] == [0.35, 0.35, None]
+    assert [e["threshold_q16"] for e in m["exits"]] == [round(0.35 * 65536)] * 2 + [None]
+    assert m["tables_sha256"][generate.SOURCE_NAME] == hashlib.sha256((tmp_path / generate.SOURCE_NAME).read_bytes()).hexdigest()
+
+
+def test_manifest_errors_are_one_line(ckpt, tmp_path):
+    model, _ = cli.load(ckpt)
+    generate.write(model, tmp_path)
+    with (tmp_path / generate.SOURCE_NAME).open("a") as f:
+        f.write("/* edited */\n")
+    with pytest.raises(BitearError, match="describes other tables"):
+        manifest.read(tmp_path)
+    (tmp_path / manifest.MANIFEST_NAME).write_text("{not json")
+    with pytest.raises(BitearError, match="not valid JSON"):
+        manifest.read(tmp_path)
+    (tmp_path / manifest.MANIFEST_NAME).unlink()
+    with pytest.raises(BitearError, match="cannot read the model manifest"):
+        manifest.read(tmp_path)
+
+
+def test_check_finds_a_stale_manifest(ckpt, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert cli.main([str(ckpt), "-o", str(out), "--quiet"]) == 0
+    assert cli.main([str(ckpt), "-o", str(out), "--check"]) == 0
+    path = out / manifest.MANIFEST_NAME
+    path.write_text(path.read_text().replace('"classes": 12', '"classes": 11'))
+    assert cli.main([str(ckpt), "-o", str(out), "--check"]) == 1
+    assert manifest.MANIFEST_NAME in capsys.readouterr().err
 
 
 # ---- errors ----------------------------------------------------------------------------------------

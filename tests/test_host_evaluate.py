@@ -18,6 +18,7 @@ from host import evaluate
 from host.detector import DetectorParams, detect
 from model.audio import write_wav
 from model.errors import BitearError
+from model.student import DEFAULT_CONFIG
 
 pytestmark = pytest.mark.timeout(300)
 needs_qemu = pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="qemu-system-arm not installed")
@@ -29,18 +30,32 @@ def eval_elf():
     return evaluate.build_eval_firmware()
 
 
-def test_tables_model_reads_back_what_codegen_wrote(tmp_path):
-    model, _ = load(testing.cached_random_checkpoint(seed=0, exit_thresholds=[0.35, 0.35]))
+READBACK_CONFIGS = {
+    "valid": None,  # model.student.DEFAULT_CONFIG
+    "same": dict(DEFAULT_CONFIG, time_padding="same"),
+    "10 classes, 2 blocks": {"frames": 49, "bins": 40, "classes": 10, "time_padding": "valid",
+                             "stem": {"kernel": 3, "stride": 3, "channels": 32},
+                             "blocks": [{"kernel": 3, "stride": 2, "channels": 32, "exit": False},
+                                        {"kernel": 5, "stride": 1, "channels": 64, "exit": True}]},
+}
+
+
+@pytest.mark.parametrize("what", list(READBACK_CONFIGS))
+def test_tables_model_reads_back_what_codegen_wrote(tmp_path, what):
+    config = READBACK_CONFIGS[what]
+    thresholds = [] if config and config["classes"] == 10 else [0.35, 0.35]
+    model, _ = load(testing.cached_random_checkpoint(seed=0, exit_thresholds=thresholds, config=config))
     generate.write(model, tmp_path)
     back = evaluate.tables_model(tmp_path)
     assert back.labels == model.labels and back.checkpoint_sha256 == model.checkpoint_sha256
-    assert back.exit_thresholds_q16 == model.exit_thresholds_q16
+    assert back.exit_thresholds_q16 == model.exit_thresholds_q16 and back.config == model.config
     s, t = back.stem, model.stem
+    assert (s.frames, s.kernel, s.stride, s.out_len, s.pad, s.skip) == (t.frames, t.kernel, t.stride, t.out_len, t.pad, t.skip)
     for name in ("weights", "thresholds", "flips"):
         assert np.array_equal(getattr(s, name), getattr(t, name)), f"stem {name}"
     for a, b in zip(back.blocks, model.blocks, strict=True):
-        assert (a.in_len, a.cin, a.kernel, a.stride, a.out_len, a.channels, a.head) == \
-            (b.in_len, b.cin, b.kernel, b.stride, b.out_len, b.channels, b.head)
+        assert (a.in_len, a.cin, a.kernel, a.stride, a.out_len, a.channels, a.head, a.pad, a.skip) == \
+            (b.in_len, b.cin, b.kernel, b.stride, b.out_len, b.channels, b.head, b.pad, b.skip)
         for name in ("signs", "thresholds", "flips"):
             assert np.array_equal(getattr(a, name), getattr(b, name)), f"block {a.index} {name}"
     for a, b in zip(back.heads, model.heads, strict=True):

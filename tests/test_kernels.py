@@ -1,6 +1,8 @@
 """The C runtime equals the integer reference exactly: host build (gcc) and Cortex-M4 builds (unicorn,
 optimized and reference kernels) — every layer's bits, every exit's logits and entropy, the exit
-decisions — plus the kernels alone on odd shapes and the public API's argument checks."""
+decisions — for both time paddings ("valid", the default, and "same", the first kws12) and for
+other network shapes (a 10-class, 4-block config through codegen with no other change), plus the
+kernels alone on odd shapes (any pad / skip) and the public API's argument checks."""
 from __future__ import annotations
 
 import ctypes
@@ -11,18 +13,26 @@ import pytest
 from codegen import __main__ as cli
 from codegen import generate, harness, intmodel as im, reference, testing
 from codegen.generate import packed_block_weights
+from model.student import DEFAULT_CONFIG, conv_output_length, conv_pad, conv_skip
 
 pytestmark = pytest.mark.timeout(300)
 NEVER = im.THRESHOLD_NEVER
+PADDINGS = ("valid", "same")
 
 
-@pytest.fixture(scope="module")
-def gen(tmp_path_factory):
+def _generate(tmp_path_factory, config: dict, seed: int, thresholds: list) -> tuple:
     """A random model generated into a temporary folder (the committed tables stay untouched)."""
-    ckpt = testing.cached_random_checkpoint(seed=0, exit_thresholds=[0.35, 0.35])
-    model, _ = cli.load(ckpt)
+    model, _ = cli.load(testing.cached_random_checkpoint(seed=seed, exit_thresholds=thresholds, config=config))
     out = tmp_path_factory.mktemp("gen")
     generate.write(model, out)
+    return model, out
+
+
+@pytest.fixture(scope="module", params=PADDINGS)
+def gen(request, tmp_path_factory):
+    """The default network shape with each time padding."""
+    model, out = _generate(tmp_path_factory, dict(DEFAULT_CONFIG, time_padding=request.param), 0, [0.35, 0.35])
+    assert model.time_padding == request.param
     return model, out
 
 
@@ -86,7 +96,7 @@ def test_cortex_m4_build_equals_reference(gen, target):
 
 
 OTHER_CONFIG = {  # odd shapes: stride-1 stem with 5 taps, a block without exit, 96 channels, 7 taps
-    "frames": 49, "bins": 40, "classes": 12,
+    "frames": 49, "bins": 40, "classes": 12, "time_padding": "same",
     "stem": {"kernel": 5, "stride": 1, "channels": 32},
     "blocks": [{"kernel": 3, "stride": 3, "channels": 64, "exit": True},
                {"kernel": 3, "stride": 1, "channels": 64, "exit": False},
@@ -105,6 +115,24 @@ def test_other_network_shape_host_and_m4(tmp_path):
         _check_against_reference(model, rt, _windows(4, seed=24))
 
 
+def test_ten_classes_four_blocks_valid_padding_host_and_m4(tmp_path):
+    """A 10-class, 4-block, 2-early-exit config with valid padding goes through codegen and the C
+    runtime (host and M4) bit-exact with its reference: sizes come from the generated macros."""
+    ckpt = testing.cached_random_checkpoint(seed=4, exit_thresholds=[0.5, 0.6], config=testing.TEN_CLASS_CONFIG)
+    model, _ = cli.load(ckpt)
+    assert model.classes == 10 and len(model.blocks) == 4 and len(model.heads) == 3
+    # valid padding: every layer ends on its last input frame; some layers skip old frames
+    assert all(b.pad == 0 for b in model.blocks) and model.stem.pad == 0
+    assert [b.skip for b in model.blocks] == [1, 1, 0, 1]
+    assert [b.out_len for b in model.blocks] == [14, 6, 4, 2] and model.stem.out_len == 45
+    generate.write(model, tmp_path)
+    with harness.open_runtime("host", tmp_path) as rt:
+        assert (rt.classes, rt.exits) == (10, 3)
+        _check_against_reference(model, rt, _windows(64, seed=25))
+    with harness.open_runtime("m4", tmp_path) as rt:
+        _check_against_reference(model, rt, _windows(4, seed=26))
+
+
 def test_model_state_size_matches_size_table(gen):
     """bitear_model_t on the M4 is exactly what the size table says."""
     from codegen import sizes
@@ -118,63 +146,110 @@ def test_model_state_size_matches_size_table(gen):
 BCONV_SHAPES = [  # in_len, in_words, kernel, stride, cout
     (25, 2, 5, 2, 64), (13, 4, 3, 2, 128), (9, 1, 1, 1, 32), (7, 1, 7, 3, 32),
     (6, 3, 3, 1, 32), (11, 8, 5, 2, 64),  # 40 words per patch: more than one 30-word chunk
-    (4, 2, 9, 1, 32), (10, 5, 7, 2, 32),
+    (4, 2, 9, 1, 32), (10, 5, 7, 2, 32), (12, 2, 3, 5, 32),
 ]
 
 
-def _random_bconv(rng, in_len, in_words, kernel, stride, cout):
+def _pad_skip(in_len: int, kernel: int, stride: int) -> list[tuple[int, int]]:
+    """(pad, skip) of both time paddings (valid only where an output fits), and one mix of both
+    that no student makes (the C runtime is generic)."""
+    cases = [(conv_pad(kernel, "same"), conv_skip(in_len, kernel, stride, "same"))]
+    if in_len >= kernel:
+        cases.append((conv_pad(kernel, "valid"), conv_skip(in_len, kernel, stride, "valid")))
+    if in_len + 1 >= kernel:
+        cases.append((1, 1))
+    return cases
+
+
+def _random_bconv(rng, in_len, in_words, kernel, stride, cout, pad, skip):
     cin = 32 * in_words
-    out_len = (in_len + 2 * (kernel // 2) - kernel) // stride + 1
+    out_len = (in_len - skip + 2 * pad - kernel) // stride + 1
     K = kernel * cin
     signs = rng.choice(np.array([-1, 1], np.int8), (cout, kernel, cin))
     thr = rng.integers(-1, K + 1, cout)
     thr[:2] = [-1, K]
     block = im.BlockInt(0, in_len, cin, kernel, stride, out_len, cout, signs, thr.astype(np.int32),
-                        rng.integers(0, 2, cout).astype(np.uint8), None)
+                        rng.integers(0, 2, cout).astype(np.uint8), None, pad, skip)
     bits = rng.integers(0, 2, (1, in_len, cin)).astype(np.uint8)
     bits[0, 0] = 1  # an all -1 step next to the padding
     _, out = reference.block_forward(block, bits)
-    pad = kernel // 2
-    args = ([in_len, in_words, kernel, stride, out_len, cout // 32], packed_block_weights(block).reshape(-1),
+    # the input region: pad rows of +1, the map, pad rows of +1; the skipped rows are part of the map
+    args = ([in_len, in_words, kernel, stride, out_len, cout // 32, pad, skip], packed_block_weights(block).reshape(-1),
             block.thresholds.astype(np.int16), reference.pack_bits(block.flips),
             reference.pack_bits(np.pad(bits[0], ((pad, pad), (0, 0)))).reshape(-1), out_len * cout // 32)
     return args, reference.pack_bits(out[0]).reshape(-1)
 
 
+def _bconv_cases():
+    for in_len, in_words, kernel, stride, cout in BCONV_SHAPES:
+        for pad, skip in _pad_skip(in_len, kernel, stride):
+            yield (in_len, in_words, kernel, stride, cout, pad, skip)
+
+
+def test_bconv_reference_skip_and_pad_by_definition():
+    """block_forward follows the definition: output t reads input rows skip + t*stride - pad + j."""
+    rng = np.random.default_rng(30)
+    for in_len, in_words, kernel, stride, cout, pad, skip in _bconv_cases():
+        cin = 32 * in_words
+        out_len = (in_len - skip + 2 * pad - kernel) // stride + 1
+        signs = rng.choice(np.array([-1, 1], np.int8), (cout, kernel, cin))
+        block = im.BlockInt(0, in_len, cin, kernel, stride, out_len, cout, signs, np.zeros(cout, np.int32),
+                            np.zeros(cout, np.uint8), None, pad, skip)
+        x = rng.choice(np.array([-1, 1]), (in_len, cin))
+        P, _ = reference.block_forward(block, (x < 0).astype(np.uint8)[None])
+        for t in range(out_len):
+            rows = [skip + t * stride - pad + j for j in range(kernel)]
+            patch = np.stack([x[r] if 0 <= r < in_len else np.ones(cin, np.int64) for r in rows])  # +1 padding
+            dot = (patch[None] * signs).sum(axis=(1, 2))
+            assert np.array_equal(kernel * cin - 2 * P[0, t], dot), (in_len, kernel, stride, pad, skip, t)
+
+
 def test_bconv_kernels_on_host(host):
     rng = np.random.default_rng(31)
-    for shape in BCONV_SHAPES:
-        args, want = _random_bconv(rng, *shape)
+    for case in _bconv_cases():
+        args, want = _random_bconv(rng, *case)
         for variant in ("ref", "opt"):
-            assert np.array_equal(host.bconv(variant, *args), want), (variant, shape)
+            assert np.array_equal(host.bconv(variant, *args), want), (variant, case)
 
 
 STEM_SHAPES = [  # frames, bins, kernel, stride, channels
     (49, 40, 3, 2, 64), (20, 8, 5, 1, 32), (17, 12, 1, 3, 32), (9, 4, 7, 2, 64), (10, 6, 3, 2, 32),  # 6 bins: fallback
+    (49, 40, 5, 3, 32),
 ]
 
 
-def _random_stem(rng, frames, bins, kernel, stride, channels):
-    out_len = (frames + 2 * (kernel // 2) - kernel) // stride + 1
+def _stem_cases():
+    for frames, bins, kernel, stride, channels in STEM_SHAPES:
+        for pad, skip in _pad_skip(frames, kernel, stride):
+            yield (frames, bins, kernel, stride, channels, pad, skip)
+
+
+def _random_stem(rng, frames, bins, kernel, stride, channels, pad, skip):
+    out_len = (frames - skip + 2 * pad - kernel) // stride + 1
     w = rng.integers(-127, 128, (channels, kernel, bins)).astype(np.int8)
     x = rng.integers(-128, 128, (1, frames, bins)).astype(np.int8)
     stem = im.StemInt(frames, bins, kernel, stride, out_len, channels, w, np.zeros(channels, np.int32),
-                      rng.integers(0, 2, channels).astype(np.uint8), np.ones(channels, np.float32))
+                      rng.integers(0, 2, channels).astype(np.uint8), np.ones(channels, np.float32), pad, skip)
     acc, _ = reference.stem_forward(stem, x)
+    # by definition: acc[t] = sum_j w[:, j] . x[skip + t*stride - pad + j] (zero outside)
+    for t in range(out_len):
+        rows = [skip + t * stride - pad + j for j in range(kernel)]
+        want = sum(w[:, j].astype(np.int64) @ x[0, r].astype(np.int64) for j, r in enumerate(rows) if 0 <= r < frames)
+        assert np.array_equal(acc[0, t], np.broadcast_to(want, (channels,))), (frames, kernel, pad, skip, t)
     thr = acc[0, rng.integers(0, out_len, channels), np.arange(channels)] + rng.integers(-1, 2, channels)
     thr[0] = im.INT32_MIN
     stem.thresholds = thr.astype(np.int32)
     _, bits = reference.stem_forward(stem, x)
-    args = ([frames, bins, kernel, stride, out_len, channels], w.reshape(-1), stem.thresholds,
+    args = ([frames, bins, kernel, stride, out_len, channels, pad, skip], w.reshape(-1), stem.thresholds,
             reference.pack_bits(stem.flips), x.reshape(-1), out_len * channels // 32)
     return args, reference.pack_bits(bits[0]).reshape(-1)
 
 
 def test_stem_kernel_on_host(host):
     rng = np.random.default_rng(32)
-    for shape in STEM_SHAPES:
-        args, want = _random_stem(rng, *shape)
-        assert np.array_equal(host.stem("ref", *args), want), shape
+    for case in _stem_cases():
+        args, want = _random_stem(rng, *case)
+        assert np.array_equal(host.stem("ref", *args), want), case
 
 
 def test_head_kernels_on_host(host):
@@ -193,19 +268,23 @@ def test_head_kernels_on_host(host):
 
 def test_kernels_on_cortex_m4(gen):
     """Both binary conv kernels and both stem kernels on the M4, and the optimized ones are faster."""
+    if gen[0].time_padding != PADDINGS[0]:
+        pytest.skip("the kernels alone do not depend on the model: run once")
     rng = np.random.default_rng(33)
     with harness.open_runtime("m4", gen[1]) as rt:
-        for shape in BCONV_SHAPES[:6]:
-            args, want = _random_bconv(rng, *shape)
+        for case in _bconv_cases():
+            if case[:5] not in BCONV_SHAPES[:6] and case[:5] != BCONV_SHAPES[-1]:
+                continue
+            args, want = _random_bconv(rng, *case)
             counts = {}
             for variant in ("ref", "opt"):
                 got, counts[variant] = rt.bconv(variant, *args, with_count=True)
-                assert np.array_equal(got, want), (variant, shape)
-            assert counts["opt"] < counts["ref"] / 2, (shape, counts)
-        for shape in STEM_SHAPES:
-            args, want = _random_stem(rng, *shape)
+                assert np.array_equal(got, want), (variant, case)
+            assert counts["opt"] < counts["ref"] / 2, (case, counts)
+        for case in _stem_cases():
+            args, want = _random_stem(rng, *case)
             for variant in ("ref", "opt"):
-                assert np.array_equal(rt.stem(variant, *args), want), (variant, shape)
+                assert np.array_equal(rt.stem(variant, *args), want), (variant, case)
 
 
 # ---- public API --------------------------------------------------------------------------------------

@@ -29,10 +29,9 @@ static int bitear_popcount32(uint32_t x)
 
 void bitear_stem_conv1d_ref(const bitear_stem_t *layer, const int8_t *features, uint32_t *out)
 {
-    const int pad = layer->kernel / 2;
     const int words = layer->channels / 32;
     for (int t = 0; t < layer->out_len; t++) {
-        const int first = t * layer->stride - pad; /* frame of tap 0 */
+        const int first = layer->skip + t * layer->stride - layer->pad; /* frame of tap 0 */
         for (int w = 0; w < words; w++) {
             uint32_t bits = 0u;
             for (int b = 0; b < 32; b++) {
@@ -57,11 +56,12 @@ void bitear_stem_conv1d_ref(const bitear_stem_t *layer, const int8_t *features, 
     }
 }
 
-void bitear_bconv1d_ref(const bitear_bconv_t *layer, const uint32_t *in_padded, uint32_t *out)
+void bitear_bconv1d_ref(const bitear_bconv_t *layer, const uint32_t *region, uint32_t *out)
 {
     const int n = layer->kernel * layer->in_words; /* words of one patch */
+    const uint32_t *in = region + layer->skip * layer->in_words;
     for (int t = 0; t < layer->out_len; t++) {
-        const uint32_t *patch = in_padded + t * layer->stride * layer->in_words;
+        const uint32_t *patch = in + t * layer->stride * layer->in_words;
         for (int w = 0; w < layer->out_words; w++) {
             uint32_t bits = 0u;
             for (int b = 0; b < 32; b++) {
@@ -336,7 +336,7 @@ static BITEAR_ALWAYS_INLINE uint32_t bitear_popcount_xor(const uint32_t *a, cons
 /* The output loop of the optimized conv, for patches of n <= 30 words (LONG = 0) or any n. */
 #define BITEAR_BCONV_LOOP(LONG)                                                                   \
     for (int t = 0; t < out_len; t++) {                                                          \
-        const uint32_t *patch = in_padded + t * step;                                            \
+        const uint32_t *patch = in + t * step;                                                   \
         const uint32_t *wc = weights;                                                            \
         uint32_t *o = out + t * out_words;                                                       \
         for (int w = 0; w < out_words; w++) {                                                    \
@@ -362,8 +362,9 @@ static BITEAR_ALWAYS_INLINE uint32_t bitear_popcount_xor(const uint32_t *a, cons
         thr -= 32 * out_words;                                                                   \
     }
 
-void bitear_bconv1d_opt(const bitear_bconv_t *layer, const uint32_t *in_padded, uint32_t *out)
+void bitear_bconv1d_opt(const bitear_bconv_t *layer, const uint32_t *region, uint32_t *out)
 {
+    const uint32_t *in = region + layer->skip * layer->in_words;
     const int n = layer->kernel * layer->in_words;
     const int groups = n / 3, rest = n % 3;
     const int step = layer->stride * layer->in_words;
@@ -385,8 +386,9 @@ void bitear_bconv1d_opt(const bitear_bconv_t *layer, const uint32_t *in_padded, 
 /* ---------------------------------------------------------------------------------------------
  * Optimized int8 stem (Cortex-M DSP extension: SXTB16, SMLAD). The feature window is widened
  * once per call into int16 pairs in the order SXTB16 produces them — for every 4 bytes
- * (x0, x1, x2, x3) the words (x0 | x2 << 16) and (x1 | x3 << 16) — with `pad` zero frames
- * before and after, so every output step reads one contiguous run and needs no edge handling.
+ * (x0, x1, x2, x3) the words (x0 | x2 << 16) and (x1 | x3 << 16) — from the first frame an
+ * output reads (skip - pad) on, with zero frames where that lies outside the window, so every
+ * output step reads one contiguous run and needs no edge handling.
  * The weights of two output channels at a time are widened the same way; then register blocks of
  * 2 channels x 3 output steps (2 x 2 and 2 x 1 for the last steps) share every load, and each
  * SMLAD does 2 MACs.
@@ -471,7 +473,10 @@ static BITEAR_ALWAYS_INLINE void bitear_dot23_s16(const uint32_t *x, int row, co
 void bitear_stem_conv1d_opt(const bitear_stem_t *layer, const int8_t *features, uint32_t *scratch, uint32_t *out)
 {
     const int bins = layer->bins, kernel = layer->kernel, stride = layer->stride;
-    const int pad = kernel / 2;
+    const int pad = layer->pad;
+    const int lead = pad > layer->skip ? pad - layer->skip : 0; /* zero frames before the first one read */
+    const int from = layer->skip > pad ? layer->skip - pad : 0; /* first frame read */
+    const int rows = layer->frames - from;
     const int half = bins / 2;                     /* words of int16 pairs per frame */
     const int n = kernel * half;                   /* words of one patch (even) */
     const int words = layer->channels / 32;
@@ -480,15 +485,17 @@ void bitear_stem_conv1d_opt(const bitear_stem_t *layer, const int8_t *features, 
         bitear_stem_conv1d_ref(layer, features, out); /* shapes this path does not handle */
         return;
     }
-    uint32_t *x16 = scratch;                                   /* (frames + 2 pad) * half words */
+    uint32_t *x16 = scratch;                                   /* (lead + rows + pad) * half words */
     uint32_t *wa = scratch + (layer->frames + 2 * pad) * half; /* 2 n words: two channels */
     uint32_t *wb = wa + n;
-    for (int i = 0; i < pad * half; i++) {
+    for (int i = 0; i < lead * half; i++) {
         x16[i] = 0u;
-        x16[(layer->frames + pad) * half + i] = 0u;
     }
-    for (int i = 0; i < layer->frames * bins; i += 4) {
-        bitear_widen4(features + i, x16 + pad * half + i / 2);
+    for (int i = 0; i < pad * half; i++) {
+        x16[(lead + rows) * half + i] = 0u;
+    }
+    for (int i = 0; i < rows * bins; i += 4) {
+        bitear_widen4(features + from * bins + i, x16 + lead * half + i / 2);
     }
     for (int i = 0; i < out_len * words; i++) {
         out[i] = 0u;

@@ -11,11 +11,18 @@
  * activation map is channels-last: word [t * words + c / 32]. A conv patch over k consecutive
  * time steps is then one contiguous run of k * words words — no im2col.
  *
- *   stem   int8 conv1d over time (all bins as input channels), zero time padding:
- *          acc[c][t] = sum_{j,b} w[c][j][b] * x[t*stride + j - pad][b]   (pad = kernel / 2)
+ * Time axis. Every conv layer states its own `pad` (rows of padding before and after the input)
+ * and `skip` (oldest input rows that no output reads); output step t reads the kernel input
+ * rows skip + t * stride - pad + j, j = 0 .. kernel - 1 (the code generator sets them from the
+ * student's time padding: "same" pad = kernel / 2, skip = 0; "valid" pad = 0,
+ * skip = (in_len - kernel) % stride, so the last output ends on the last input row).
+ *
+ *   stem   int8 conv1d over time (all bins as input channels), zero rows as padding:
+ *          acc[c][t] = sum_{j,b} w[c][j][b] * x[skip + t*stride + j - pad][b]   (x = 0 outside)
  *          out bit = (acc < threshold[c]) ^ flip[c]
- *   bconv  binary conv1d over time; the input map carries `pad` rows of zero bits (+1) above
- *          and below, written by nobody (the caller zeroes them once):
+ *   bconv  binary conv1d over time on an input region of pad + in_len + pad rows: `pad` rows of
+ *          zero bits (+1) above and below the map, written by nobody (the caller zeroes them
+ *          once; pad = 0: no such rows). Output t reads the region's rows skip + t*stride + j:
  *          P[c][t] = popcount over the patch of (in XOR w[c]), K = kernel * Cin bits
  *          (the +-1 dot product is K - 2P), out bit = (P > threshold[c]) ^ flip[c]
  *   head   m[c] = number of -1 of channel c over the `length` time steps;
@@ -43,6 +50,8 @@ typedef struct {
     uint16_t stride;
     uint16_t out_len;           /* output time steps */
     uint16_t channels;          /* output channels, multiple of 32 */
+    uint16_t pad;               /* zero frames before and after the input */
+    uint16_t skip;              /* oldest input frames not read */
     const int8_t *weights;      /* [channels][kernel][bins] */
     const int32_t *thresholds;  /* [channels]: bit = (acc < t) ^ flip */
     const uint32_t *flips;      /* [channels / 32] */
@@ -52,10 +61,12 @@ typedef struct {
 typedef struct {
     uint16_t in_len;            /* input time steps (without the padding rows) */
     uint16_t in_words;          /* Cin / 32 */
-    uint16_t kernel;            /* odd; pad = kernel / 2 rows each side */
+    uint16_t kernel;            /* odd */
     uint16_t stride;
     uint16_t out_len;
     uint16_t out_words;         /* Cout / 32 */
+    uint16_t pad;               /* +1 rows before and after the map in the input region */
+    uint16_t skip;              /* oldest rows of the region not read */
     const uint32_t *weights;    /* [Cout][kernel * in_words]: same layout as an input patch */
     const int16_t *thresholds;  /* [Cout]: bit = (P > t) ^ flip, t in [-1, K] */
     const uint32_t *flips;      /* [Cout / 32] */
@@ -76,7 +87,7 @@ typedef struct {
 /* One binary block of the generated network and where its maps live in the activation arena. */
 typedef struct {
     bitear_bconv_t conv;
-    uint16_t in_offset;         /* arena word of the first (padding) row of the input */
+    uint16_t in_offset;         /* arena word of the input region's first row (a padding row if pad > 0) */
     uint16_t out_offset;        /* arena word of output row 0 (after the next block's padding) */
     int16_t head;               /* index of the exit head after this block, -1 if none */
     uint32_t binary_macs;       /* out_len * kernel * Cin * Cout */
@@ -92,14 +103,15 @@ typedef struct {
 } bitear_entropy_tables_t;
 
 void bitear_stem_conv1d_ref(const bitear_stem_t *layer, const int8_t *features, uint32_t *out);
-void bitear_bconv1d_ref(const bitear_bconv_t *layer, const uint32_t *in_padded, uint32_t *out);
-void bitear_bconv1d_opt(const bitear_bconv_t *layer, const uint32_t *in_padded, uint32_t *out);
+/* region: the input region (pad rows, in_len rows of the map, pad rows), see above. */
+void bitear_bconv1d_ref(const bitear_bconv_t *layer, const uint32_t *region, uint32_t *out);
+void bitear_bconv1d_opt(const bitear_bconv_t *layer, const uint32_t *region, uint32_t *out);
 #if defined(__ARM_FEATURE_DSP)
-/* scratch: BITEAR_STEM_SCRATCH_WORDS(frames, bins, kernel) words (the widened window and weights). */
+/* scratch: BITEAR_STEM_SCRATCH_WORDS(frames, bins, kernel, pad) words (the widened window and weights). */
 void bitear_stem_conv1d_opt(const bitear_stem_t *layer, const int8_t *features, uint32_t *scratch, uint32_t *out);
 #endif
-#define BITEAR_STEM_SCRATCH_WORDS(frames, bins, kernel) \
-    (((frames) + 2 * ((kernel) / 2)) * (bins) / 2 + (kernel) * (bins))
+#define BITEAR_STEM_SCRATCH_WORDS(frames, bins, kernel, pad) \
+    (((frames) + 2 * (pad)) * (bins) / 2 + (kernel) * (bins))
 
 /* counts: scratch of `channels` uint16_t. */
 void bitear_head_ref(const bitear_head_t *head, const uint32_t *act, uint16_t *counts, int32_t *logits);

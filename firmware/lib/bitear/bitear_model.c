@@ -3,8 +3,9 @@
  *
  * Memory: everything lives in the caller's bitear_model_t. The activation arena holds every
  * layer's output map at an offset fixed by the code generator, each preceded and followed by the
- * zero (+1) padding rows the next binary conv needs; nothing ever writes the padding rows, so
- * zeroing the arena once in init keeps them zero.
+ * `pad` zero (+1) padding rows the next binary conv needs (none when its pad is 0); nothing ever
+ * writes the padding rows, so zeroing the arena once in init keeps them zero. Each conv skips its
+ * own `skip` oldest input rows (bitear_kernels.h): this file knows no padding mode.
  */
 #include "bitear_model.h"
 

@@ -72,13 +72,13 @@ typedef struct {
 
 #if BITEAR_KERNELS_OPTIMIZED
 #define BITEAR_MODEL_STEM_SCRATCH_WORDS \
-    BITEAR_STEM_SCRATCH_WORDS(BITEAR_MODEL_FRAMES, BITEAR_MODEL_BINS, BITEAR_MODEL_STEM_KERNEL)
+    BITEAR_STEM_SCRATCH_WORDS(BITEAR_MODEL_FRAMES, BITEAR_MODEL_BINS, BITEAR_MODEL_STEM_KERNEL, BITEAR_MODEL_STEM_PAD)
 #else
 #define BITEAR_MODEL_STEM_SCRATCH_WORDS 1
 #endif
 
 typedef struct {
-    uint32_t act[BITEAR_MODEL_ACT_WORDS];   /* activation maps with zero padding rows (see tables) */
+    uint32_t act[BITEAR_MODEL_ACT_WORDS];   /* activation maps, with zero padding rows where pad > 0 (see tables) */
     int32_t logits[BITEAR_MODEL_EXITS][BITEAR_MODEL_CLASSES]; /* per exit, from the last infer */
     uint32_t entropy_q16[BITEAR_MODEL_EXITS];
     uint16_t counts[BITEAR_MODEL_HEAD_MAX_CHANNELS];          /* head scratch */

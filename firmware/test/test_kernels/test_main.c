@@ -9,6 +9,8 @@
  *     label at the default thresholds;
  *   - where both exist, optimized and reference kernels give the same bits, layer by layer;
  *   - thresholds: always-first, full depth, argument checks; statistics;
+ *   - the generated descriptors: every layer reads inside its input (pad / skip / stride /
+ *     kernel) and every map lies inside the activation arena;
  *   - streaming: a window of silence goes through bitear_stream;
  *   - cost (qemu_m4, -icount: 1 tick = 40 instructions): one full-depth inference within the
  *     2.0 M instruction bar.
@@ -38,6 +40,26 @@ void test_vectors_belong_to_these_tables(void)
 {
     /* stale vectors (tables regenerated from another checkpoint): run python -m codegen again */
     TEST_ASSERT_EQUAL_STRING(BITEAR_MODEL_SHA256, VECTORS_MODEL_SHA256);
+}
+
+void test_every_layer_reads_inside_its_input(void)
+{
+    /* output t reads input rows skip + t * stride + j of pad + in_len + pad rows (bitear_kernels.h) */
+    const bitear_stem_t *s = &bitear_model_stem;
+    int in_len = s->out_len;
+    TEST_ASSERT_TRUE(s->out_len >= 1);
+    TEST_ASSERT_TRUE(s->skip + (s->out_len - 1) * s->stride + s->kernel <= s->frames + 2 * s->pad);
+    TEST_ASSERT_TRUE(BITEAR_MODEL_STEM_OUT_OFFSET + s->out_len * (s->channels / 32) <= BITEAR_MODEL_ACT_WORDS);
+    for (int i = 0; i < BITEAR_MODEL_BLOCKS; i++) {
+        const bitear_block_t *b = &bitear_model_blocks[i];
+        const bitear_bconv_t *c = &b->conv;
+        TEST_ASSERT_EQUAL_INT(in_len, c->in_len);
+        TEST_ASSERT_TRUE(c->out_len >= 1);
+        TEST_ASSERT_TRUE(c->skip + (c->out_len - 1) * c->stride + c->kernel <= c->in_len + 2 * c->pad);
+        TEST_ASSERT_TRUE(b->in_offset + (c->in_len + 2 * c->pad) * c->in_words <= BITEAR_MODEL_ACT_WORDS);
+        TEST_ASSERT_TRUE(b->out_offset + c->out_len * c->out_words <= BITEAR_MODEL_ACT_WORDS);
+        in_len = c->out_len;
+    }
 }
 
 void test_full_depth_logits_and_entropy_of_every_exit(void)
@@ -160,6 +182,7 @@ int main(void)
     bitear_board_init();
     UNITY_BEGIN();
     RUN_TEST(test_vectors_belong_to_these_tables);
+    RUN_TEST(test_every_layer_reads_inside_its_input);
     RUN_TEST(test_full_depth_logits_and_entropy_of_every_exit);
     RUN_TEST(test_default_thresholds_give_the_expected_exit_and_label);
     RUN_TEST(test_always_first_exit_and_statistics);
