@@ -20,12 +20,14 @@ from model.errors import BitearError
 from model.paths import REPO_ROOT, data_dir
 from model.student import DEFAULT_CONFIG
 
+VALID_CONFIG = dict(DEFAULT_CONFIG, time_padding="valid")  # the shipped shape, streamable
+
 pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture(scope="module")
 def ckpt() -> Path:
-    return testing.cached_random_checkpoint(seed=0, exit_thresholds=[0.35, 0.35])
+    return testing.cached_random_checkpoint(seed=0, exit_thresholds=[0.35, 0.35], config=VALID_CONFIG)
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +43,7 @@ def student(ckpt):
 
 
 AGREEMENT_CONFIGS = {  # name: (seed, config, exit thresholds)
-    "valid": (0, dict(DEFAULT_CONFIG, time_padding="valid"), [0.35, 0.35]),
+    "valid": (0, VALID_CONFIG, [0.35, 0.35]),
     "same": (0, dict(DEFAULT_CONFIG, time_padding="same"), [0.35, 0.35]),
     "10 classes": (4, testing.TEN_CLASS_CONFIG, [0.5, 0.6]),
 }
@@ -173,7 +175,7 @@ def test_reference_agrees_with_tinygrad_on_generated_inputs(padded):
 def test_padding_and_skip_follow_the_student():
     """pad / skip of every layer: "same" pads kernel // 2 and skips nothing; "valid" pads nothing and
     skips the (L - k) % stride oldest frames, so the last output ends on the last input frame."""
-    model, _ = cli.load(testing.cached_random_checkpoint(seed=0, exit_thresholds=[0.35, 0.35]))
+    model, _ = cli.load(testing.cached_random_checkpoint(seed=0, exit_thresholds=[0.35, 0.35], config=VALID_CONFIG))
     assert model.time_padding == "valid"
     s = model.stem
     assert (s.pad, s.skip, s.out_len) == (0, (49 - 3) % 2, (49 - 3) // 2 + 1)
@@ -340,7 +342,8 @@ def test_manifest_states_the_model(ckpt, tmp_path):
     """bitear_model_manifest.json: labels, layers (kernel, stride, pad, skip, MACs), exits and
     thresholds, front end, checkpoint and table hashes, equal to the integer model and the C tables."""
     import hashlib
-    import re
+
+    from model.facts import define
     model, _ = cli.load(ckpt)
     generate.write(model, tmp_path)
     m = manifest.read(tmp_path)
@@ -354,8 +357,7 @@ def test_manifest_states_the_model(ckpt, tmp_path):
         assert (got["kernel"], got["stride"], got["pad"], got["skip"], got["in_len"], got["out_len"]) == \
             (b.kernel, b.stride, b.pad, b.skip, b.in_len, b.out_len)
         assert got["macs"] == b.out_len * b.kernel * b.cin * b.channels
-    header = (tmp_path / generate.HEADER_NAME).read_text()
-    full = int(re.search(r"#define BITEAR_MODEL_FULL_BINARY_MACS (\d+)", header)[1])
+    full = define(tmp_path / generate.HEADER_NAME, "BITEAR_MODEL_FULL_BINARY_MACS")
     assert m["binary_macs_full"] == full == sum(layers[f"block{i}"]["macs"] for i in range(3))
     assert [e["binary_macs_to_exit"] for e in m["exits"]] == list(np.cumsum([layers[f"block{i}"]["macs"] for i in range(3)]))
     assert [e["threshold"] for e in m["exits"]] == [0.35, 0.35, None]
@@ -482,8 +484,6 @@ def test_committed_tables_are_fresh():
 
 def test_committed_vectors_match_committed_tables():
     """The on-board test vectors were generated with the committed tables (same checkpoint)."""
-    import re
-    header = (REPO_ROOT / "firmware" / "lib" / "bitear" / generate.HEADER_NAME).read_text()
     vectors = cli.DEFAULT_VECTORS.read_text()
-    sha = re.search(r'BITEAR_MODEL_SHA256 "(\w+)"', header)[1]
+    sha = manifest.read(REPO_ROOT / "firmware" / "lib" / "bitear")["checkpoint_sha256"]
     assert f'VECTORS_MODEL_SHA256 "{sha}"' in vectors, "run: .venv/bin/python -m codegen CHECKPOINT"

@@ -5,7 +5,6 @@ Streaming audio through the firmware: tests/test_firmware_stream.py."""
 
 import dataclasses
 import os
-import re
 import subprocess
 
 import pytest
@@ -29,8 +28,8 @@ def assert_stopped(pid):
 
 
 def model_sha256():
-    header = (emulator.ROOT / "firmware/lib/bitear/bitear_model_tables.h").read_text()
-    return re.search(r'#define BITEAR_MODEL_SHA256 "([0-9a-f]{64})"', header)[1]
+    from codegen import manifest
+    return manifest.read(emulator.ROOT / "firmware/lib/bitear")["checkpoint_sha256"]
 
 
 def test_ready_frame_then_hello_and_stats(firmware_elf):

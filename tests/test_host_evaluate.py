@@ -31,7 +31,7 @@ def eval_elf():
 
 
 READBACK_CONFIGS = {
-    "valid": None,  # model.student.DEFAULT_CONFIG
+    "valid": dict(DEFAULT_CONFIG, time_padding="valid"),
     "same": dict(DEFAULT_CONFIG, time_padding="same"),
     "10 classes, 2 blocks": {"frames": 49, "bins": 40, "classes": 10, "time_padding": "valid",
                              "stem": {"kernel": 3, "stride": 3, "channels": 32},
