@@ -100,7 +100,7 @@ def test_python_types_limits_and_names_match_the_c_header(driver):
     assert set(P.MESSAGE_CLASSES) == set(P.MsgType)
     header = (C_DIR / "bitear_protocol.h").read_text()
     assert P._macro_names("bitear_protocol.h", "BITEAR_PROTO_DECODER_COUNTERS") == P.COUNTERS
-    assert len(P.STATS_FIELDS) == 14 and P.STATS_FIELDS[0] == "frames_received"
+    assert len(P.STATS_FIELDS) == 15 and P.STATS_FIELDS[0] == "frames_received" and P.STATS_FIELDS[-1] == "resyncs"
     consts = {m[1]: m[2] for m in re.finditer(r"#define BITEAR_PROTO_(\w+) \(?(-?\w+)u?\)?", header)}
     assert int(consts["VERSION"].rstrip("u")) == P.VERSION
     assert int(consts["AUDIO_SAMPLES"].rstrip("u")) == P.AUDIO_SAMPLES
