@@ -33,6 +33,9 @@
 #if BITEAR_MODEL_CLASSES > BITEAR_DETECTOR_MAX_CLASSES || BITEAR_MODEL_CLASSES > BITEAR_PROTO_MAX_CLASSES
 #error "the network has more classes than the detector or RESULT can carry"
 #endif
+#if APP_MODEL_ID_CHARS > BITEAR_PROTO_MAX_MODEL_CHARS
+#error "the model identity is longer than READY may carry"
+#endif
 #if BITEAR_FRONTEND_HOP != BITEAR_PROTO_AUDIO_SAMPLES
 #error "an AUDIO frame must carry exactly one front-end hop"
 #endif
@@ -83,7 +86,7 @@ static void send_credit(app_t *app)
 static void send_ready(app_t *app)
 {
     char model_id[APP_MODEL_ID_CHARS + 1];
-    char labels[BITEAR_MODEL_CLASSES * 24];
+    char labels[BITEAR_MODEL_CLASSES * (BITEAR_PROTO_MAX_LABEL_CHARS + 1u)];
     memcpy(model_id, BITEAR_MODEL_SHA256, APP_MODEL_ID_CHARS);
     model_id[APP_MODEL_ID_CHARS] = '\0';
     const size_t labels_len = bitear_proto_labels_join(bitear_model_labels, BITEAR_MODEL_CLASSES, labels,

@@ -48,6 +48,16 @@
 /* COBS adds one byte per started block of 254, then the delimiter: 654 bytes at most. */
 #define BITEAR_PROTO_MAX_FRAME (BITEAR_PROTO_MAX_PAYLOAD + BITEAR_PROTO_MAX_PAYLOAD / 254u + 2u)
 #define BITEAR_PROTO_MAX_CLASSES 32u /* scores a RESULT can carry */
+/* READY banner limits (the strings of section 2 of docs/protocol.md), so that a model's labels always
+ * fit: model/checkpoint.py refuses checkpoints whose labels break them. */
+#define BITEAR_PROTO_MAX_LABEL_CHARS 23u /* one label (app.c keeps 24 bytes per label, NUL included) */
+#define BITEAR_PROTO_MAX_BOARD_CHARS 31u /* the board name */
+#define BITEAR_PROTO_MAX_MODEL_CHARS 16u /* the model identity (sha256 prefix in hex) */
+#define BITEAR_PROTO_READY_FIXED 10u     /* bytes before the strings */
+/* What is left for the labels block (every label + its NUL): 585 bytes. */
+#define BITEAR_PROTO_READY_LABELS_BYTES                                                              \
+    (BITEAR_PROTO_MAX_BODY - BITEAR_PROTO_READY_FIXED - (BITEAR_PROTO_MAX_BOARD_CHARS + 1u) -       \
+     (BITEAR_PROTO_MAX_MODEL_CHARS + 1u))
 
 /* SET_THRESHOLD: exit index meaning "every early exit"; BITEAR_PROTO_THRESHOLD_NEVER there is
  * "full depth" (bitear_model.h: BITEAR_MODEL_ALL_EXITS, BITEAR_THRESHOLD_NEVER). */
