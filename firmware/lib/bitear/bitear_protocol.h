@@ -316,7 +316,8 @@ size_t bitear_proto_labels_join(const char *const *list, unsigned n, char *dst, 
  *                          (stats->resyncs, expected = hop + 2, queued as d == 0). One stray frame
  *                          therefore never moves the stream; a host that renumbers loses one hop.
  * Far means more than BITEAR_PROTO_RESYNC_HOPS, larger than any credit window (CREDIT.capacity <=
- * 255), so frames lost on the line never look far off. Every counter saturates at 0xFFFFFFFF.
+ * 255), so frames lost on the line never look far off. The confirming frame is checked before the
+ * stale rule. The counters touched here saturate at 0xFFFFFFFF.
  * Returns BITEAR_PROTO_ADMIT_* flags: QUEUE (put the samples in the queue), RESYNC (the stream
  * position moved: the board ACKs the AUDIO frame with status 0 to tell the host), REFUSED (far off
  * or hop 0xFFFFFFFF: the board NACKs the AUDIO frame with BITEAR_ERR_ARG); 0: dropped quietly.
