@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -14,7 +15,7 @@ SCRIPT = ROOT / "scripts" / "fuzz.sh"
 
 
 def _fuzz(out: Path, seconds: int) -> subprocess.CompletedProcess:
-    env = dict(os.environ, FUZZ_SECONDS=str(seconds))
+    env = dict(os.environ, FUZZ_SECONDS=str(seconds), PYTHON=sys.executable)   # this Python writes the seeds
     return subprocess.run(["bash", str(SCRIPT), str(out)], capture_output=True, text=True, env=env, cwd=ROOT)
 
 
