@@ -3,7 +3,7 @@
 #   Debian packages   scripts/setup_apt.sh           (apt-get, via sudo when not root)
 #   .venv             python3 -m venv + pip install -r requirements.txt (pinned)
 #   .pio-core         scripts/setup_platformio.py    (PlatformIO core prepared for offline builds)
-# Targets: setup, build, test, demo, listen, bench, clean.
+# Targets: setup, build, test, demo, listen, bench, fuzz, clean.
 
 PYTHON ?= python3
 VENV := $(CURDIR)/.venv
@@ -17,7 +17,7 @@ export PLATFORMIO_CORE_DIR := $(CURDIR)/.pio-core
 export PLATFORMIO_SETTING_ENABLE_TELEMETRY := No
 export PLATFORMIO_DISABLE_UPGRADE_CHECK := true
 
-.PHONY: setup apt build test demo listen bench clean
+.PHONY: setup apt build test demo listen bench fuzz clean
 
 setup: apt $(VENV_STAMP) $(CORE_STAMP)
 
@@ -53,6 +53,12 @@ listen: setup
 # Builds the application first so flash/RAM are those of the qemu_m4 firmware (pio test leaves its test image there).
 bench: build
 	$(VENV_PY) -m host.bench
+
+# libFuzzer + ASan/UBSan on the protocol decoder and the front end (firmware/fuzz/), FUZZ_SECONDS
+# each; the corpus stays in .pio/fuzz/ between runs. CI runs them for a few seconds (tests/test_fuzz.py).
+FUZZ_SECONDS ?= 120
+fuzz: setup
+	FUZZ_SECONDS=$(FUZZ_SECONDS) PYTHON=$(VENV_PY) scripts/fuzz.sh
 
 clean:
 	rm -rf .pio

@@ -12,7 +12,8 @@ writes nothing and exits 1 when any of these files differs from what the checkpo
 be used: the runtime includes "bitear_model_tables.h" from its own folder first.
 
 Errors a user can fix (missing, corrupt, truncated or incompatible checkpoint, front-end
-parameters that differ from the C front end's) are one line on stderr and exit code 2.
+parameters that differ from the C front end's; model.checkpoint's validator, the same as
+model.evaluate's) are one line on stderr and exit code 2.
 """
 from __future__ import annotations
 
@@ -22,41 +23,15 @@ import sys
 import warnings
 from pathlib import Path
 
+from model import checkpoint
 from model.errors import BitearError
 from model.paths import REPO_ROOT
 
 DEFAULT_OUT = REPO_ROOT / "firmware" / "lib" / "bitear"
 DEFAULT_VECTORS = REPO_ROOT / "firmware" / "test" / "test_kernels" / "model_vectors.h"
 
-# Front-end fields that must equal the C front end's; source_hash only warns (a comment edit
-# changes it without changing a single feature value).
-_FRONTEND_WARN_ONLY = ("source_hash",)
-
-
-def check_frontend(frontend: dict, config: dict, current: dict | None) -> list[str]:
-    """Raise BitearError when the checkpoint's front end differs from the C front end's; return warnings."""
-    if not isinstance(frontend, dict):
-        raise BitearError("checkpoint: metadata 'frontend' is not an object")
-    for key, want in (("bins", config["bins"]), ("frames", config["frames"])):
-        if key in frontend and frontend[key] != want:
-            raise BitearError(f"checkpoint: front end gives {key} = {frontend[key]} but the network expects {want}")
-    if current is None:
-        return ["model.frontend is not available: front-end parameters not checked against the C front end"]
-    warns = []
-    for key in sorted(current):
-        if key not in frontend:
-            if key in _FRONTEND_WARN_ONLY:
-                warns.append(f"checkpoint has no front-end {key}: cannot tell whether the C front end changed")
-                continue
-            raise BitearError(f"checkpoint: front-end parameter '{key}' is missing (C front end has {current[key]!r})")
-        if frontend[key] != current[key]:
-            if key in _FRONTEND_WARN_ONLY:
-                warns.append(f"the C front end's sources changed since training ({key} differs): "
-                             "features may differ, re-check accuracy or retrain")
-                continue
-            raise BitearError(f"checkpoint: front-end parameter '{key}' is {frontend[key]!r} but the C front end "
-                              f"has {current[key]!r}: retrain with the current front end")
-    return warns
+# The front-end check is model.checkpoint's (one validator for codegen and model.evaluate).
+check_frontend = checkpoint.check_frontend
 
 
 def current_frontend() -> dict | None:
@@ -77,7 +52,7 @@ def load(checkpoint: str | Path, frontend_params: dict | None | str = "current")
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
     current = current_frontend() if frontend_params == "current" else frontend_params
     try:
-        warns = check_frontend(meta["frontend"], meta["config"], current)
+        warns = check_frontend(meta["frontend"], meta["config"], current, path)
         model = intmodel.build(tensors, meta, sha)
     except (KeyError, TypeError, ValueError, IndexError) as e:
         raise BitearError(f"checkpoint {path}: incompatible metadata or tensors ({type(e).__name__}: {e})") from None

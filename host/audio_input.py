@@ -8,11 +8,13 @@
         for chunk in mic.chunks():                              # endless; stop with mic.stop()
             ...
 
-WavSource reads the whole file with model.audio.read_wav (errors name the file: missing, empty,
-corrupt, not 16-bit PCM), mixes the channels down and resamples to 16 kHz with soxr, appends
-`tail_s` seconds of silence (so the last word still gets the results the detector needs), and
-yields chunks of `chunk_hops` 20 ms hops — at once, or paced to the wall clock with
-`realtime=True`.
+WavSource checks the file when it is made (model.audio.audio_info: errors name the file —
+missing, empty, corrupt, an absurd sample rate), then reads it piece by piece while streaming
+(model.audio.stream_16k: PCM 8..32-bit, float, WAVE_FORMAT_EXTENSIBLE, FLAC, ...; channels mixed
+down, resampled to 16 kHz with a soxr.ResampleStream), so memory stays bounded whatever the
+file's length. It appends `tail_s` seconds of silence (so the last word still gets the results the
+detector needs) and yields chunks of `chunk_hops` 20 ms hops — as fast as they are taken, or paced
+to the wall clock with `realtime=True`.
 
 MicSource opens a sounddevice input stream at the device's own rate (mono, int16) and resamples
 it to 16 kHz with a soxr.ResampleStream as it arrives. The audio callback only queues blocks;
@@ -23,14 +25,13 @@ no input channels) are BitearError with what to do.
 from __future__ import annotations
 
 import queue
-import struct
 import time
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
-from model.audio import read_wav, resample, to_mono
+from model.audio import audio_info, stream_16k
 from model.errors import BitearError
 from model.facts import HOP, SAMPLE_RATE
 
@@ -40,35 +41,45 @@ class WavSource:
 
     def __init__(self, path: str | Path, realtime: bool = False, chunk_hops: int = 4, tail_s: float = 1.0):
         self.path = Path(path)
-        try:
-            samples, rate = read_wav(self.path)
-        except (RuntimeError, EOFError, struct.error) as e:   # damage that slips past read_wav's own checks
-            raise BitearError(f"file {self.path}: not a readable PCM WAV file (corrupt chunk: "
-                              f"{type(e).__name__} {e})".replace(" )", ")")) from None
-        self.source_rate = rate
-        self.source_channels = 1 if samples.ndim == 1 else samples.shape[1]
-        audio = resample(to_mono(samples), rate, SAMPLE_RATE)
-        self.audio = np.concatenate([audio, np.zeros(int(round(tail_s * SAMPLE_RATE)), np.int16)])
+        info = audio_info(self.path)          # BitearError naming the file, before any board is opened
+        self.source_rate = info.rate
+        self.source_channels = info.channels
+        self.samples = int(round(info.frames * SAMPLE_RATE / info.rate))   # at 16 kHz, without the tail
+        self.tail = int(round(tail_s * SAMPLE_RATE))
         self.realtime = realtime
         self.chunk = max(1, chunk_hops) * HOP
         self.dropped_samples = 0
 
     @property
     def duration_s(self) -> float:
-        return len(self.audio) / SAMPLE_RATE
+        return (self.samples + self.tail) / SAMPLE_RATE
 
     def describe(self) -> str:
         return (f"{self.path.name} ({self.source_rate} Hz, {self.source_channels} ch -> 16 kHz mono, "
                 f"{self.duration_s:.1f} s{', real time' if self.realtime else ''})")
 
+    def _audio(self) -> Iterator[np.ndarray]:
+        yield from stream_16k(self.path)
+        yield np.zeros(self.tail, np.int16)
+
     def chunks(self) -> Iterator[np.ndarray]:
+        """Chunks of `chunk` samples (the last one shorter); the file is read as they are taken."""
         t0 = time.monotonic()
-        for start in range(0, len(self.audio), self.chunk):
-            if self.realtime:
-                due = t0 + start / SAMPLE_RATE
-                if (wait := due - time.monotonic()) > 0:
-                    time.sleep(wait)
-            yield self.audio[start:start + self.chunk]
+        sent = 0
+        pending = np.zeros(0, np.int16)
+        for block in self._audio():
+            pending = np.concatenate([pending, block])
+            while len(pending) >= self.chunk:
+                yield self._paced(pending[:self.chunk], t0, sent)
+                sent += self.chunk
+                pending = pending[self.chunk:]
+        if len(pending):
+            yield self._paced(pending, t0, sent)
+
+    def _paced(self, chunk: np.ndarray, t0: float, start: int) -> np.ndarray:
+        if self.realtime and (wait := t0 + start / SAMPLE_RATE - time.monotonic()) > 0:
+            time.sleep(wait)
+        return chunk
 
     def __enter__(self) -> "WavSource":
         return self

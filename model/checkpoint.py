@@ -8,10 +8,19 @@ exit thresholds, teacher hash, a description of the training data.
 The reader here is plain numpy (no tinygrad) so `codegen` can use it, and every way a file
 can be wrong — missing, truncated, not safetensors, not ours, wrong version, missing or
 mis-shaped tensors — is a `BitearError` naming the file and the problem.
+
+One validator for every user of a checkpoint (`model.evaluate`, `model.calibrate`, `codegen`, ...):
+`read_checkpoint` refuses NaN or infinite weights, labels that are not `classes` distinct strings
+the C string table and the READY banner can carry (printable ASCII, 1 .. 23 characters, 585 bytes
+in all: `bitear_protocol.h`), and exit thresholds that are not finite numbers in [0, 1];
+`check_frontend` refuses front-end parameters other than the C front end's (another hop, other
+bins, ...), which `model.evaluate` and `codegen` both call before using the checkpoint.
 """
 from __future__ import annotations
 
 import json
+import math
+import re
 import struct
 from pathlib import Path
 
@@ -27,6 +36,26 @@ DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "kws12.sa
 _DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "I64": np.int64, "I32": np.int32,
            "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_}
 REQUIRED_METADATA = ("config", "labels", "frontend", "exit_thresholds")
+PROTOCOL_HEADER = Path(__file__).resolve().parent.parent / "firmware" / "lib" / "bitear" / "bitear_protocol.h"
+# Front-end fields that only warn when they differ: a comment edit changes the C sources' hash
+# without changing a single feature value.
+FRONTEND_WARN_ONLY = ("source_hash",)
+
+
+def _c_limit(name: str) -> int:
+    """An integer #define of bitear_protocol.h (a plain number, or the READY labels budget)."""
+    text = PROTOCOL_HEADER.read_text()
+    found = re.search(rf"#define {name} (\d+)u", text)
+    if found is None:
+        raise RuntimeError(f"{PROTOCOL_HEADER}: no numeric #define {name}")
+    return int(found.group(1))
+
+
+MAX_CLASSES = _c_limit("BITEAR_PROTO_MAX_CLASSES")               # scores a RESULT carries
+MAX_LABEL_CHARS = _c_limit("BITEAR_PROTO_MAX_LABEL_CHARS")
+# BITEAR_PROTO_READY_LABELS_BYTES: the largest body, less the fixed fields, board name and model id
+READY_LABELS_BYTES = (4 + 2 * _c_limit("BITEAR_PROTO_AUDIO_SAMPLES") - _c_limit("BITEAR_PROTO_READY_FIXED")
+                      - (_c_limit("BITEAR_PROTO_MAX_BOARD_CHARS") + 1) - (_c_limit("BITEAR_PROTO_MAX_MODEL_CHARS") + 1))
 
 
 def read_safetensors(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
@@ -98,9 +127,77 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
     if unexpected:
         raise BitearError(f"checkpoint {path}: unexpected tensor '{unexpected[0]}' ({len(unexpected)} not in the config's student)")
     n_exits = sum(1 for b in meta["config"]["blocks"] if b.get("exit"))
-    if len(meta["exit_thresholds"]) != n_exits - 1:
-        raise BitearError(f"checkpoint {path}: {len(meta['exit_thresholds'])} exit thresholds, config has {n_exits - 1} early exits")
+    validate_content(path, tensors, meta, n_exits - 1)
     return tensors, meta
+
+
+def validate_content(path: Path, tensors: dict[str, np.ndarray], meta: dict, early_exits: int) -> None:
+    """Weights finite, labels and exit thresholds usable by the C and the protocol (module docstring)."""
+    for name, value in tensors.items():
+        if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+            raise BitearError(f"checkpoint {path}: tensor '{name}' contains NaN or infinite values")
+    check_labels(path, meta["labels"], meta["config"]["classes"])
+    thresholds = meta["exit_thresholds"]
+    if not isinstance(thresholds, list) or len(thresholds) != early_exits:
+        found = f"{len(thresholds)} exit thresholds" if isinstance(thresholds, list) else f"exit_thresholds {thresholds!r}"
+        raise BitearError(f"checkpoint {path}: {found}, config has {early_exits} early exits")
+    for i, t in enumerate(thresholds):
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or not 0 <= t <= 1:
+            raise BitearError(f"checkpoint {path}: exit threshold {i} is {t!r}, expected a number in [0, 1]")
+
+
+def check_labels(path: Path, labels, classes: int) -> None:
+    """`classes` distinct labels, each 1 .. MAX_LABEL_CHARS printable ASCII characters, all of them
+    (with a NUL each) within READY_LABELS_BYTES."""
+    if not isinstance(labels, list):
+        raise BitearError(f"checkpoint {path}: labels are {type(labels).__name__} {labels!r}, expected a list of strings")
+    if len(labels) != classes:
+        raise BitearError(f"checkpoint {path}: {len(labels)} labels but config has {classes} classes")
+    if not 2 <= classes <= MAX_CLASSES:
+        raise BitearError(f"checkpoint {path}: {classes} classes, the firmware carries 2 .. {MAX_CLASSES}")
+    for i, label in enumerate(labels):
+        if not isinstance(label, str):
+            raise BitearError(f"checkpoint {path}: label {i} is {type(label).__name__} {label!r}, expected a string")
+        shown = repr(label) if len(label) <= 40 else f"{label[:40]!r}..."      # never echo 5,000 characters
+        if not 1 <= len(label) <= MAX_LABEL_CHARS:
+            raise BitearError(f"checkpoint {path}: label {i} {shown} has {len(label)} characters, "
+                              f"the READY banner carries 1 .. {MAX_LABEL_CHARS}")
+        if not all(32 <= ord(ch) < 127 for ch in label):
+            raise BitearError(f"checkpoint {path}: label {i} {shown}: only printable ASCII fits the C string table")
+    if len(set(labels)) != len(labels):
+        raise BitearError(f"checkpoint {path}: labels repeat: {sorted({x for x in labels if labels.count(x) > 1})}")
+    total = sum(len(label) + 1 for label in labels)
+    if total > READY_LABELS_BYTES:
+        raise BitearError(f"checkpoint {path}: the labels take {total} bytes with their NULs, "
+                          f"the READY banner has room for {READY_LABELS_BYTES}")
+
+
+def check_frontend(frontend, config: dict, current: dict | None, path: str | Path = "") -> list[str]:
+    """Raise BitearError when the checkpoint's front end differs from the C front end's `current`
+    parameters (None: not available, only the network's own shape is checked); return warnings."""
+    where = f"checkpoint {path}" if path else "checkpoint"
+    if not isinstance(frontend, dict):
+        raise BitearError(f"{where}: metadata 'frontend' is not an object")
+    for key, want in (("bins", config["bins"]), ("frames", config["frames"])):
+        if key in frontend and frontend[key] != want:
+            raise BitearError(f"{where}: front end gives {key} = {frontend[key]} but the network expects {want}")
+    if current is None:
+        return ["model.frontend is not available: front-end parameters not checked against the C front end"]
+    warns = []
+    for key in sorted(current):
+        if key not in frontend:
+            if key in FRONTEND_WARN_ONLY:
+                warns.append(f"checkpoint has no front-end {key}: cannot tell whether the C front end changed")
+                continue
+            raise BitearError(f"{where}: front-end parameter '{key}' is missing (C front end has {current[key]!r})")
+        if frontend[key] != current[key]:
+            if key in FRONTEND_WARN_ONLY:
+                warns.append(f"the C front end's sources changed since training ({key} differs): "
+                             "features may differ, re-check accuracy or retrain")
+                continue
+            raise BitearError(f"{where}: front-end parameter '{key}' is {frontend[key]!r} but the C front end "
+                              f"has {current[key]!r}: retrain with the current front end")
+    return warns
 
 
 def _state_shapes(student) -> dict:

@@ -13,7 +13,6 @@ is <= threshold_i. Threshold 0 never stops early (unless a head is certain), 1 a
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import weakref
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from model.errors import BitearError, run_cli
+from model.jsonout import json_line
 
 EVAL_BATCH = 256
 SPLIT_SALT = "bitear"  # salt of the speaker split used by model.train (sha1 of salt + speaker id)
@@ -246,13 +246,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args) -> int:
-    from model.checkpoint import load_checkpoint
+    from model.checkpoint import check_frontend, load_checkpoint
     from model.datasets import LABELS
     from model.feature_cache import features_cached
 
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         raise BitearError(f"--threshold must be in [0, 1], found {args.threshold}")
     student, meta = load_checkpoint(args.checkpoint)
+    from model.frontend import FRONTEND_PARAMS   # features come from this C front end: the checkpoint must match it
+    for warning in check_frontend(meta["frontend"], meta["config"], dict(FRONTEND_PARAMS), args.checkpoint):
+        print(f"warning: {warning}", file=sys.stderr)
     clips = load_eval_clips(args.data, progress=not args.json)
     if args.speakers != "all":
         split = meta.get("training", {}).get("config", {})
@@ -284,7 +287,7 @@ def _run(args) -> int:
     print_exits(report)
     print_per_class(report, LABELS)
     if args.json:
-        print(json.dumps(report))
+        print(json_line(report))
     return 0
 
 

@@ -7,7 +7,8 @@
 #   gcc-arm-none-eabi libnewlib-arm-none-eabi  Cortex-M4 firmware (env qemu_m4)
 #   qemu-system-arm                            the emulated board mps2-an386
 #   gcc libc6-dev                              host builds (env host, front end for Python)
-#   clang                                      tinygrad's CPU backend
+#   clang                                      tinygrad's CPU backend; with libclang-rt-dev: libFuzzer and
+#   libclang-rt-dev                            the sanitizers of clang (make fuzz, tests/test_fuzz.py)
 #   python3 python3-venv                       the project's .venv
 #   espeak-ng flite sox                        synthetic speech and audio conversion
 #   libportaudio2                              microphone access for host/listen.py (sounddevice)
@@ -15,7 +16,7 @@ set -euo pipefail
 
 PACKAGES=(
   gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
-  gcc libc6-dev clang python3 python3-venv
+  gcc libc6-dev clang libclang-rt-dev python3 python3-venv
   espeak-ng flite sox libportaudio2
 )
 

@@ -7,6 +7,7 @@ import pytest
 from model import evaluate
 from model.checkpoint import save_checkpoint
 from model.datasets import LABELS
+from model.frontend import FRONTEND_PARAMS
 from model.student import BinaryStudent
 
 
@@ -62,7 +63,8 @@ def _write_folder(root, n_per_class=2):
 
 def test_command_line_json_and_errors(tmp_path, capsys):
     ckpt = tmp_path / "s.safetensors"
-    save_checkpoint(ckpt, BinaryStudent(), {"labels": list(LABELS), "frontend": {}, "exit_thresholds": [0.3, 0.3]})
+    save_checkpoint(ckpt, BinaryStudent(), {"labels": list(LABELS), "frontend": dict(FRONTEND_PARAMS),
+                                            "exit_thresholds": [0.3, 0.3]})
     data = tmp_path / "data"
     _write_folder(data)
     assert evaluate.main([str(ckpt), str(data), "--json", "--plots", str(tmp_path / "plots")]) == 0

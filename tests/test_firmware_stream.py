@@ -5,7 +5,8 @@ driven by host.board.BoardClient exactly as host/listen.py drives a board.
 per N hops (N from READY), exactly; STATS say no frame was lost and every frame sent was received;
 malformed bytes on the line are counted and the board keeps working; commands are ACKed (and
 refused with the right status); SET_THRESHOLD at full depth makes every RESULT take the last exit;
-a host that ignores credit gets its losses counted, not a hung board. No test asserts which word
+a host that ignores credit gets its losses counted, not a hung board; one stray AUDIO frame with a
+good CRC and a far-off hop is refused (NACK) and the stream goes on. No test asserts which word
 was heard: these tests check the firmware's plumbing with whatever tables are generated (a retrained
 or reshaped model must not break them); what the network hears is measured by host.evaluate.
 
@@ -21,7 +22,8 @@ import pytest
 
 from host import emulator
 from host.emulator import Emulator
-from host.protocol import (AUDIO_SAMPLES, EXIT_ALL, Audio, BitearError, GetStats, Hello, Result, encode)
+from host.protocol import (AUDIO_SAMPLES, EXIT_ALL, Ack, Audio, BitearError, GetStats, Hello, MsgType, Result,
+                           encode)
 
 pytestmark = [pytest.mark.timeout(300),
               pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="needs qemu-system-arm")]
@@ -182,3 +184,22 @@ def test_a_host_ignoring_credit_gets_losses_counted_not_a_hung_board(firmware_el
         assert results[0].hop == FIRST_RESULT_HOP
         stats = board.get_stats()
         assert stats.frames_dropped == stats.overruns == stats.rx_dropped == 0
+
+
+def test_one_stray_far_off_audio_frame_does_not_kill_the_stream(firmware_elf, speech):
+    """Issue 15: an AUDIO frame with a good CRC and hop = current + 100,000 made the board treat every
+    later hop as stale (all discarded, visible only as bad_commands). Now it is refused alone."""
+    with Emulator(firmware_elf) as emu:
+        n = emu.ready.infer_every_hops
+        board = emu.client()
+        hops, first = len(speech) // AUDIO_SAMPLES, 60
+        assert board.send_audio(speech[:first * AUDIO_SAMPLES]) == first
+        stray = board.send(Audio, first + 100_000, bytes(2 * AUDIO_SAMPLES))
+        assert board.send_audio(speech[first * AUDIO_SAMPLES:hops * AUDIO_SAMPLES]) == hops - first
+        nack = board.wait_for(lambda m: isinstance(m, Ack) and m.ack_seq == stray, 30, "NACK of the stray AUDIO")
+        assert (nack.ack_type, nack.status) == (MsgType.AUDIO, -2)          # BITEAR_ERR_ARG
+        results, _ = collect_results(board, results_expected(hops, n))
+        assert [r.hop for r in results] == [FIRST_RESULT_HOP + i * n for i in range(len(results))]
+        stats = board.get_stats()
+        assert stats.audio_frames == stats.hops == hops                     # before the fix: 61
+        assert stats.bad_commands == 1 and stats.frames_dropped == stats.resyncs == 0

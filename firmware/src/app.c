@@ -33,6 +33,9 @@
 #if BITEAR_MODEL_CLASSES > BITEAR_DETECTOR_MAX_CLASSES || BITEAR_MODEL_CLASSES > BITEAR_PROTO_MAX_CLASSES
 #error "the network has more classes than the detector or RESULT can carry"
 #endif
+#if APP_MODEL_ID_CHARS > BITEAR_PROTO_MAX_MODEL_CHARS
+#error "the model identity is longer than READY may carry"
+#endif
 #if BITEAR_FRONTEND_HOP != BITEAR_PROTO_AUDIO_SAMPLES
 #error "an AUDIO frame must carry exactly one front-end hop"
 #endif
@@ -56,7 +59,7 @@ static unsigned audio_capacity(const app_t *app)
 
 static uint32_t current_limit(const app_t *app)
 {
-    return bitear_proto_credit_limit(app->expected, app->mic ? 0u : app->queue_count, audio_capacity(app));
+    return bitear_proto_credit_limit(app->audio.expected, app->mic ? 0u : app->queue_count, audio_capacity(app));
 }
 
 static void send_credit(app_t *app)
@@ -71,7 +74,7 @@ static void send_credit(app_t *app)
 static void send_ready(app_t *app)
 {
     char model_id[APP_MODEL_ID_CHARS + 1];
-    char labels[BITEAR_MODEL_CLASSES * 24];
+    char labels[BITEAR_MODEL_CLASSES * (BITEAR_PROTO_MAX_LABEL_CHARS + 1u)];
     memcpy(model_id, BITEAR_MODEL_SHA256, APP_MODEL_ID_CHARS);
     model_id[APP_MODEL_ID_CHARS] = '\0';
     const size_t labels_len = bitear_proto_labels_join(bitear_model_labels, BITEAR_MODEL_CLASSES, labels,
@@ -135,7 +138,8 @@ static bitear_status_t restart_stream(app_t *app)
     app->queue_head = 0u;
     app->queue_count = 0u;
     app->mic_fill = 0u;
-    app->expected = 0u;
+    app->audio.expected = 0u;
+    app->audio.resync_hop = 0u;
     return st;
 }
 
@@ -181,12 +185,22 @@ void app_start(app_t *app)
 
 /* ---- messages -------------------------------------------------------------------------------- */
 
-static void take_audio(app_t *app, const bitear_proto_audio_t *audio)
+/* Admission by the rule of docs/protocol.md section 4. AUDIO is not acknowledged, except a frame
+ * that moved the stream position (a CREDIT, then ACK status 0) or was refused as far off (NACK
+ * BITEAR_ERR_ARG). */
+static void take_audio(app_t *app, const bitear_proto_audio_t *audio, uint16_t seq)
 {
-    if (bitear_proto_audio_admit(&app->expected, audio->hop, app->queue_count, audio_capacity(app), &app->stats)) {
+    const int r = bitear_proto_audio_admit(&app->audio, audio->hop, app->queue_count, audio_capacity(app), &app->stats);
+    if (r & BITEAR_PROTO_ADMIT_QUEUE) {
         const unsigned slot = (app->queue_head + app->queue_count) % APP_QUEUE_HOPS;
         bitear_proto_audio_samples(audio, app->queue[slot]);
         app->queue_count++;
+    }
+    if (r & BITEAR_PROTO_ADMIT_RESYNC) {
+        send_credit(app); /* the limit moved with the stream position: the whole truth first */
+        send_ack(app, seq, BITEAR_PROTO_AUDIO, BITEAR_OK);
+    } else if (r & BITEAR_PROTO_ADMIT_REFUSED) {
+        send_ack(app, seq, BITEAR_PROTO_AUDIO, BITEAR_ERR_ARG);
     }
 }
 
@@ -228,8 +242,8 @@ static void handle(app_t *app, const bitear_proto_msg_t *msg)
     bitear_status_t st = BITEAR_OK;
     switch (msg->type) {
     case BITEAR_PROTO_AUDIO:
-        take_audio(app, &msg->body.audio);
-        return; /* not acknowledged */
+        take_audio(app, &msg->body.audio, msg->seq);
+        return; /* acknowledged only on a resync or refusal */
     case BITEAR_PROTO_HELLO:
         app_start(app);
         break;

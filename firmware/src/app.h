@@ -72,7 +72,7 @@ typedef struct {
     uint8_t queue_count;          /* hops queued */
     uint16_t mic_fill;            /* samples already in the slot after the last queued hop (mic) */
     uint8_t mic;                  /* 1: audio from the microphone, not from AUDIO frames */
-    uint32_t expected;            /* hop index of the next AUDIO frame wanted */
+    bitear_proto_audio_window_t audio; /* next AUDIO hop wanted, pending resync (bitear_protocol.h) */
     uint32_t credit_limit;        /* CREDIT.limit last sent */
     bitear_proto_stats_t stats;   /* the application's counters (the decoder's are added at STATS) */
     uint32_t rx_dropped_base;     /* board's count at the last statistics reset */

@@ -431,30 +431,54 @@ void bitear_proto_stats_from_decoder(const bitear_proto_decoder_t *dec, bitear_p
     stats->bad_commands = c->bad_length;
 }
 
-int bitear_proto_audio_admit(uint32_t *expected, uint32_t hop, unsigned queued, unsigned capacity,
+/* stats counters saturate: a counter that wrapped would read as a small number */
+static void count_up(uint32_t *counter, uint32_t n)
+{
+    *counter = *counter > UINT32_MAX - n ? UINT32_MAX : *counter + n;
+}
+
+int bitear_proto_audio_admit(bitear_proto_audio_window_t *w, uint32_t hop, unsigned queued, unsigned capacity,
                              bitear_proto_stats_t *stats)
 {
-    if (expected == NULL || stats == NULL) {
+    if (w == NULL || stats == NULL) {
         return 0;
     }
-    const int32_t ahead = (int32_t)(hop - *expected);
-    if (ahead < 0) {
-        stats->bad_commands++; /* stale or repeated */
-        return 0;
+    const uint32_t confirm = w->resync_hop; /* only the very next AUDIO frame can confirm */
+    const uint32_t expected = w->expected;
+    int flags = 0;
+    w->resync_hop = 0u;
+    if (hop > BITEAR_PROTO_HOP_MAX) {
+        count_up(&stats->bad_commands, 1u);
+        return BITEAR_PROTO_ADMIT_REFUSED;
     }
-    stats->frames_dropped += (uint32_t)ahead;
-    *expected = hop + 1u;
+    if (hop == expected) {
+        /* in order */
+    } else if (hop > expected && hop - expected <= BITEAR_PROTO_RESYNC_HOPS) {
+        count_up(&stats->frames_dropped, hop - expected);
+    } else if (confirm != 0u && hop == confirm) {
+        count_up(&stats->resyncs, 1u);
+        flags = BITEAR_PROTO_ADMIT_RESYNC;
+    } else if (hop < expected && expected - hop <= BITEAR_PROTO_RESYNC_HOPS) {
+        count_up(&stats->bad_commands, 1u); /* stale or repeated */
+        return 0;
+    } else {
+        count_up(&stats->bad_commands, 1u); /* far off: wait for the next frame to confirm it */
+        w->resync_hop = hop + 1u;           /* hop <= HOP_MAX: never 0 */
+        return BITEAR_PROTO_ADMIT_REFUSED;
+    }
+    w->expected = hop + 1u; /* hop <= HOP_MAX: no wrap */
     if (queued >= capacity) {
-        stats->overruns++;
-        return 0;
+        count_up(&stats->overruns, 1u);
+        return flags;
     }
-    stats->audio_frames++;
-    return 1;
+    count_up(&stats->audio_frames, 1u);
+    return flags | BITEAR_PROTO_ADMIT_QUEUE;
 }
 
 uint32_t bitear_proto_credit_limit(uint32_t expected, unsigned queued, unsigned capacity)
 {
-    return expected + (queued < capacity ? (uint32_t)(capacity - queued) : 0u);
+    const uint32_t free_slots = queued < capacity ? (uint32_t)(capacity - queued) : 0u;
+    return expected > UINT32_MAX - free_slots ? UINT32_MAX : expected + free_slots;
 }
 
 /* ---- encoder ------------------------------------------------------------------------------- */

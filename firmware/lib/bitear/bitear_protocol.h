@@ -48,6 +48,16 @@
 /* COBS adds one byte per started block of 254, then the delimiter: 654 bytes at most. */
 #define BITEAR_PROTO_MAX_FRAME (BITEAR_PROTO_MAX_PAYLOAD + BITEAR_PROTO_MAX_PAYLOAD / 254u + 2u)
 #define BITEAR_PROTO_MAX_CLASSES 32u /* scores a RESULT can carry */
+/* READY banner limits (the strings of section 2 of docs/protocol.md), so that a model's labels always
+ * fit: model/checkpoint.py refuses checkpoints whose labels break them. */
+#define BITEAR_PROTO_MAX_LABEL_CHARS 23u /* one label (app.c keeps 24 bytes per label, NUL included) */
+#define BITEAR_PROTO_MAX_BOARD_CHARS 31u /* the board name */
+#define BITEAR_PROTO_MAX_MODEL_CHARS 16u /* the model identity (sha256 prefix in hex) */
+#define BITEAR_PROTO_READY_FIXED 10u     /* bytes before the strings */
+/* What is left for the labels block (every label + its NUL): 585 bytes. */
+#define BITEAR_PROTO_READY_LABELS_BYTES                                                              \
+    (BITEAR_PROTO_MAX_BODY - BITEAR_PROTO_READY_FIXED - (BITEAR_PROTO_MAX_BOARD_CHARS + 1u) -       \
+     (BITEAR_PROTO_MAX_MODEL_CHARS + 1u))
 
 /* SET_THRESHOLD: exit index meaning "every early exit"; BITEAR_PROTO_THRESHOLD_NEVER there is
  * "full depth" (bitear_model.h: BITEAR_MODEL_ALL_EXITS, BITEAR_THRESHOLD_NEVER). */
@@ -118,7 +128,7 @@ typedef struct {
     X(crc_errors,       "frames with a bad CRC")                                                    \
     X(framing_errors,   "COBS errors, empty, short and oversize frames")                            \
     X(unknown_commands, "unknown type or version, or a board->host type sent to the board")         \
-    X(bad_commands,     "wrong body length or content; stale AUDIO (hop below the expected one)")  \
+    X(bad_commands,     "wrong body length or content; stale or far-off AUDIO hop")               \
     X(audio_frames,     "AUDIO frames accepted into the queue")                                     \
     X(frames_dropped,   "AUDIO frames missing from the hop sequence (damaged or lost on the line)") \
     X(overruns,         "AUDIO frames dropped for lack of queue space (or microphone data lost)")   \
@@ -127,7 +137,8 @@ typedef struct {
     X(inferences,       "inferences run")                                                           \
     X(detections,       "keyword events")                                                           \
     X(stack_used,       "stack high-water mark, bytes (0: not measured)")                           \
-    X(stack_size,       "stack size, bytes (0: not measured)")
+    X(stack_size,       "stack size, bytes (0: not measured)")                                       \
+    X(resyncs,          "AUDIO stream position moved to a far-off hop (two in a row, section 4)")
 
 typedef struct {
     BITEAR_PROTO_STATS_LIST(BITEAR_PROTO_COUNTER_FIELD_)
@@ -295,17 +306,37 @@ const char *bitear_proto_ready_label(const bitear_proto_ready_t *ready, unsigned
 size_t bitear_proto_labels_join(const char *const *list, unsigned n, char *dst, size_t cap);
 
 /*
- * The board's rule for an AUDIO frame (docs/protocol.md, section 4): *expected is the hop index
- * the board wants next, queued/capacity its AUDIO queue. hop == expected: queue it (1), unless the
- * queue is full: stats->overruns, drop (0); hop > expected: the missing frames are added to
- * stats->frames_dropped, then as hop == expected; hop < expected: stale, stats->bad_commands,
- * drop. *expected becomes hop + 1 unless the frame was stale; stats->audio_frames counts frames
- * queued. Comparisons wrap modulo 2^32.
+ * The board's rule for an AUDIO frame (docs/protocol.md, section 4). d = hop - expected, computed
+ * without wrapping (hops and the expected hop never wrap: hop 0xFFFFFFFF is refused):
+ *   d == 0                 in order: queue it (unless the queue is full: stats->overruns, drop);
+ *   0 < d <= RESYNC_HOPS   a gap: the d missing frames are added to stats->frames_dropped, then as d == 0;
+ *   -RESYNC_HOPS <= d < 0  stale or repeated: stats->bad_commands, drop;
+ *   otherwise (far off)    refused and dropped (stats->bad_commands) and remembered: when the NEXT
+ *                          AUDIO frame is hop + 1, the board takes the sender's numbering
+ *                          (stats->resyncs, expected = hop + 2, queued as d == 0). One stray frame
+ *                          therefore never moves the stream; a host that renumbers loses one hop.
+ * Far means more than BITEAR_PROTO_RESYNC_HOPS, larger than any credit window (CREDIT.capacity <=
+ * 255), so frames lost on the line never look far off. The confirming frame is checked before the
+ * stale rule. The counters touched here saturate at 0xFFFFFFFF.
+ * Returns BITEAR_PROTO_ADMIT_* flags: QUEUE (put the samples in the queue), RESYNC (the stream
+ * position moved: the board ACKs the AUDIO frame with status 0 to tell the host), REFUSED (far off
+ * or hop 0xFFFFFFFF: the board NACKs the AUDIO frame with BITEAR_ERR_ARG); 0: dropped quietly.
  */
-int bitear_proto_audio_admit(uint32_t *expected, uint32_t hop, unsigned queued, unsigned capacity,
+#define BITEAR_PROTO_RESYNC_HOPS 256u
+#define BITEAR_PROTO_HOP_MAX 0xFFFFFFFEu /* the largest stream position; then RESET the stream */
+#define BITEAR_PROTO_ADMIT_QUEUE 1
+#define BITEAR_PROTO_ADMIT_RESYNC 2
+#define BITEAR_PROTO_ADMIT_REFUSED 4
+
+typedef struct {
+    uint32_t expected;   /* hop index of the next AUDIO frame wanted */
+    uint32_t resync_hop; /* the hop that confirms a resynchronisation (a far-off hop + 1); 0: none */
+} bitear_proto_audio_window_t;
+
+int bitear_proto_audio_admit(bitear_proto_audio_window_t *w, uint32_t hop, unsigned queued, unsigned capacity,
                              bitear_proto_stats_t *stats);
 
-/* CREDIT.limit the board announces: expected + free queue slots. */
+/* CREDIT.limit the board announces: expected + free queue slots, at most 0xFFFFFFFF (never wraps). */
 uint32_t bitear_proto_credit_limit(uint32_t expected, unsigned queued, unsigned capacity);
 
 /* 1 for a host -> board type (a command the board accepts), 0 otherwise. */

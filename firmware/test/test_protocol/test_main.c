@@ -87,7 +87,7 @@ void test_vector_fields(void)
     TEST_ASSERT_EQUAL_INT16(BITEAR_ERR_ARG, msg.body.ack.status);
     feed_all(vector_12_stats, sizeof vector_12_stats, NULL);
     TEST_ASSERT_EQUAL_UINT32(1, msg.body.stats.frames_received);
-    TEST_ASSERT_EQUAL_UINT32(BITEAR_PROTO_STATS_COUNT, msg.body.stats.stack_size);
+    TEST_ASSERT_EQUAL_UINT32(BITEAR_PROTO_STATS_COUNT, msg.body.stats.resyncs); /* the last field */
 }
 
 void test_all_vectors_back_to_back_and_split_by_garbage(void)
@@ -230,29 +230,95 @@ void test_feed_bytes_decodes_every_vector_like_feed(void)
     TEST_ASSERT_EQUAL_UINT32(VECTOR_COUNT, dec.counters.frames);
 }
 
+#define Q BITEAR_PROTO_ADMIT_QUEUE
+#define RESYNC BITEAR_PROTO_ADMIT_RESYNC
+#define REFUSED BITEAR_PROTO_ADMIT_REFUSED
+#define FAR BITEAR_PROTO_RESYNC_HOPS
+
 void test_audio_admission_and_credit_follow_the_documented_rules(void)
 {
     bitear_proto_stats_t stats;
-    uint32_t expected = 0;
+    bitear_proto_audio_window_t w = {0u, 0u};
     memset(&stats, 0, sizeof stats);
-    TEST_ASSERT_EQUAL_UINT32(4, bitear_proto_credit_limit(expected, 0, 4));
-    TEST_ASSERT_EQUAL_INT(1, bitear_proto_audio_admit(&expected, 0, 0, 4, &stats)); /* in order */
-    TEST_ASSERT_EQUAL_INT(1, bitear_proto_audio_admit(&expected, 3, 1, 4, &stats)); /* 1, 2 lost */
-    TEST_ASSERT_EQUAL_UINT32(4, expected);
+    TEST_ASSERT_EQUAL_UINT32(4, bitear_proto_credit_limit(w.expected, 0, 4));
+    TEST_ASSERT_EQUAL_INT(Q, bitear_proto_audio_admit(&w, 0, 0, 4, &stats)); /* in order */
+    TEST_ASSERT_EQUAL_INT(Q, bitear_proto_audio_admit(&w, 3, 1, 4, &stats)); /* 1, 2 lost */
+    TEST_ASSERT_EQUAL_UINT32(4, w.expected);
     TEST_ASSERT_EQUAL_UINT32(2, stats.frames_dropped);
-    TEST_ASSERT_EQUAL_INT(0, bitear_proto_audio_admit(&expected, 2, 2, 4, &stats)); /* stale */
+    TEST_ASSERT_EQUAL_INT(0, bitear_proto_audio_admit(&w, 2, 2, 4, &stats)); /* stale */
     TEST_ASSERT_EQUAL_UINT32(1, stats.bad_commands);
-    TEST_ASSERT_EQUAL_UINT32(4, expected);
-    TEST_ASSERT_EQUAL_INT(0, bitear_proto_audio_admit(&expected, 4, 4, 4, &stats)); /* queue full */
+    TEST_ASSERT_EQUAL_UINT32(4, w.expected);
+    TEST_ASSERT_EQUAL_INT(0, bitear_proto_audio_admit(&w, 4, 4, 4, &stats)); /* queue full */
     TEST_ASSERT_EQUAL_UINT32(1, stats.overruns);
-    TEST_ASSERT_EQUAL_UINT32(5, expected);
+    TEST_ASSERT_EQUAL_UINT32(5, w.expected);
     TEST_ASSERT_EQUAL_UINT32(2, stats.audio_frames);
-    TEST_ASSERT_EQUAL_UINT32(5, bitear_proto_credit_limit(expected, 4, 4)); /* no room: limit = expected */
-    TEST_ASSERT_EQUAL_UINT32(7, bitear_proto_credit_limit(expected, 2, 4));
-    expected = 0xFFFFFFFFu; /* the hop counter wraps */
-    TEST_ASSERT_EQUAL_INT(1, bitear_proto_audio_admit(&expected, 0xFFFFFFFFu, 0, 4, &stats));
-    TEST_ASSERT_EQUAL_INT(1, bitear_proto_audio_admit(&expected, 0u, 0, 4, &stats));
-    TEST_ASSERT_EQUAL_UINT32(2, stats.frames_dropped);
+    TEST_ASSERT_EQUAL_UINT32(5, bitear_proto_credit_limit(w.expected, 4, 4)); /* no room: limit = expected */
+    TEST_ASSERT_EQUAL_UINT32(7, bitear_proto_credit_limit(w.expected, 2, 4));
+    TEST_ASSERT_EQUAL_UINT32(0, stats.resyncs);
+}
+
+void test_far_off_hops_are_refused_alone_and_followed_two_in_a_row(void)
+{
+    bitear_proto_stats_t stats;
+    bitear_proto_audio_window_t w = {1000u, 0u};
+    memset(&stats, 0, sizeof stats);
+    /* the window edges: FAR ahead is a gap, FAR behind is stale, one more is far off */
+    TEST_ASSERT_EQUAL_INT(Q, bitear_proto_audio_admit(&w, 1000u + FAR, 0, 4, &stats));
+    TEST_ASSERT_EQUAL_UINT32(FAR, stats.frames_dropped);
+    w.expected = 1000u;
+    TEST_ASSERT_EQUAL_INT(0, bitear_proto_audio_admit(&w, 1000u - FAR, 0, 4, &stats));
+    TEST_ASSERT_EQUAL_UINT32(1, stats.bad_commands);
+    TEST_ASSERT_EQUAL_INT(REFUSED, bitear_proto_audio_admit(&w, 1000u + FAR + 1u, 0, 4, &stats));
+    TEST_ASSERT_EQUAL_INT(REFUSED, bitear_proto_audio_admit(&w, 1000u - FAR - 1u, 0, 4, &stats));
+    TEST_ASSERT_EQUAL_UINT32(3, stats.bad_commands);
+    TEST_ASSERT_EQUAL_UINT32(1000u, w.expected); /* refused frames never move the stream */
+    /* a stray frame followed by the expected one: nothing changes */
+    TEST_ASSERT_EQUAL_INT(REFUSED, bitear_proto_audio_admit(&w, 101000u, 0, 4, &stats));
+    TEST_ASSERT_EQUAL_INT(Q, bitear_proto_audio_admit(&w, 1000u, 0, 4, &stats));
+    TEST_ASSERT_EQUAL_INT(Q, bitear_proto_audio_admit(&w, 1001u, 0, 4, &stats));
+    TEST_ASSERT_EQUAL_UINT32(FAR, stats.frames_dropped);
+    /* two in a row: the board takes the new numbering (also when the queue is full) */
+    TEST_ASSERT_EQUAL_INT(REFUSED, bitear_proto_audio_admit(&w, 7u, 0, 4, &stats));
+    TEST_ASSERT_EQUAL_INT(RESYNC | Q, bitear_proto_audio_admit(&w, 8u, 0, 4, &stats));
+    TEST_ASSERT_EQUAL_UINT32(9u, w.expected);
+    TEST_ASSERT_EQUAL_UINT32(1, stats.resyncs);
+    TEST_ASSERT_EQUAL_INT(REFUSED, bitear_proto_audio_admit(&w, 90000u, 4, 4, &stats));
+    TEST_ASSERT_EQUAL_INT(RESYNC, bitear_proto_audio_admit(&w, 90001u, 4, 4, &stats));
+    TEST_ASSERT_EQUAL_UINT32(2, stats.resyncs);
+    TEST_ASSERT_EQUAL_UINT32(1, stats.overruns);
+    /* only the very next frame confirms */
+    TEST_ASSERT_EQUAL_INT(REFUSED, bitear_proto_audio_admit(&w, 5u, 0, 4, &stats));
+    TEST_ASSERT_EQUAL_INT(Q, bitear_proto_audio_admit(&w, 90002u, 0, 4, &stats));
+    TEST_ASSERT_EQUAL_INT(REFUSED, bitear_proto_audio_admit(&w, 6u, 0, 4, &stats));
+    TEST_ASSERT_EQUAL_UINT32(90003u, w.expected);
+    TEST_ASSERT_EQUAL_UINT32(2, stats.resyncs);
+}
+
+void test_hops_and_counters_never_wrap(void)
+{
+    bitear_proto_stats_t stats;
+    bitear_proto_audio_window_t w = {200u, 0u};
+    memset(&stats, 0, sizeof stats);
+    /* 0xFFFFFFFF is no stream position: refused even when it is the expected hop */
+    TEST_ASSERT_EQUAL_INT(REFUSED, bitear_proto_audio_admit(&w, 0xFFFFFFFFu, 0, 4, &stats));
+    TEST_ASSERT_EQUAL_INT(REFUSED, bitear_proto_audio_admit(&w, 0xFFFFFFFFu, 0, 4, &stats)); /* not a confirmation */
+    TEST_ASSERT_EQUAL_UINT32(0, stats.resyncs);
+    w.expected = 0xFFFFFFF0u;
+    TEST_ASSERT_EQUAL_INT(Q, bitear_proto_audio_admit(&w, 0xFFFFFFFEu, 0, 4, &stats));
+    TEST_ASSERT_EQUAL_UINT32(0xFFFFFFFFu, w.expected);
+    TEST_ASSERT_EQUAL_INT(REFUSED, bitear_proto_audio_admit(&w, 0xFFFFFFFFu, 0, 4, &stats));
+    TEST_ASSERT_EQUAL_INT(REFUSED, bitear_proto_audio_admit(&w, 0u, 0, 4, &stats)); /* no wrap to 0 */
+    TEST_ASSERT_EQUAL_UINT32(0xFFFFFFFFu, w.expected);
+    TEST_ASSERT_EQUAL_UINT32(0xFFFFFFFFu, bitear_proto_credit_limit(0xFFFFFFFEu, 0, 4)); /* saturates */
+    TEST_ASSERT_EQUAL_UINT32(0xFFFFFFFFu, bitear_proto_credit_limit(0xFFFFFFFFu, 0, 255));
+    TEST_ASSERT_EQUAL_UINT32(0xFFFFFFFEu, bitear_proto_credit_limit(0xFFFFFFFCu, 2, 4));
+    /* counters saturate instead of wrapping to small numbers */
+    stats.frames_dropped = 0xFFFFFF00u;
+    stats.audio_frames = 0xFFFFFFFFu;
+    w.expected = 10u;
+    TEST_ASSERT_EQUAL_INT(Q, bitear_proto_audio_admit(&w, 10u + FAR, 0, 4, &stats));
+    TEST_ASSERT_EQUAL_UINT32(0xFFFFFFFFu, stats.frames_dropped);
+    TEST_ASSERT_EQUAL_UINT32(0xFFFFFFFFu, stats.audio_frames);
 }
 
 void test_decoding_an_audio_frame_costs_few_instructions(void)
@@ -287,6 +353,8 @@ int main(void)
     RUN_TEST(test_ready_from_a_label_list);
     RUN_TEST(test_feed_bytes_decodes_every_vector_like_feed);
     RUN_TEST(test_audio_admission_and_credit_follow_the_documented_rules);
+    RUN_TEST(test_far_off_hops_are_refused_alone_and_followed_two_in_a_row);
+    RUN_TEST(test_hops_and_counters_never_wrap);
     RUN_TEST(test_decoding_an_audio_frame_costs_few_instructions);
     return UNITY_END();
 }

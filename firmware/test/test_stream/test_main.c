@@ -9,8 +9,9 @@
  * to running bitear_stream + bitear_detector directly on the same samples; STATS; SET_THRESHOLD
  * (full depth: all results at the last exit; always stop: all at the first), RESET, SET_DETECTOR,
  * NACKs; malformed bytes counted and the application still answering; a host ignoring credit gets
- * overruns, gaps and stale hops counted. No test asserts which word was heard: the checks hold for
- * any generated tables (what the network hears is measured by host.evaluate).
+ * overruns, gaps and stale hops counted; far-off hops (a stray frame, a host that renumbers, hop
+ * 0xFFFFFFFF) neither kill the stream nor wrap a counter. No test asserts which word was heard: the
+ * checks hold for any generated tables (what the network hears is measured by host.evaluate).
  */
 #include <stdint.h>
 #include <string.h>
@@ -569,7 +570,7 @@ void test_a_host_ignoring_credit_gets_overruns_gaps_and_stale_hops_counted(void)
     TEST_ASSERT_EQUAL_UINT32(3, s->overruns);
     TEST_ASSERT_EQUAL_UINT32(2, s->frames_dropped);
     TEST_ASSERT_EQUAL_UINT32(1, s->bad_commands);
-    TEST_ASSERT_EQUAL_UINT32(C + 4u + 1u, app.expected);
+    TEST_ASSERT_EQUAL_UINT32(C + 4u + 1u, app.audio.expected);
     /* the board works off its queue and grants credit from the next expected hop */
     const unsigned credits = host.credits;
     while (app_step(&app)) {
@@ -577,6 +578,79 @@ void test_a_host_ignoring_credit_gets_overruns_gaps_and_stale_hops_counted(void)
     TEST_ASSERT_EQUAL_UINT(credits + C, host.credits);
     TEST_ASSERT_EQUAL_UINT32(C + 5u + C, host.credit.limit);
     TEST_ASSERT_EQUAL_UINT32(C, get_stats()->hops);
+}
+
+/* Hops first .. end-1 as a well-behaved host (obeying CREDIT), then the queue worked off. */
+static void stream_range(uint32_t first, uint32_t end)
+{
+    uint32_t next = first;
+    while (next < end || app.queue_count > 0u) {
+        if (next < end && next < host.credit.limit) {
+            send_audio(next++);
+        } else {
+            TEST_ASSERT_TRUE_MESSAGE(app_step(&app), "no credit and nothing queued: flow control is stuck");
+        }
+    }
+}
+
+/* One AUDIO frame with a good CRC far from the expected hop; returns the status of the ACK it got
+ * (1 when it got none). */
+static int stray_audio(uint32_t hop)
+{
+    const unsigned acks = host.acks;
+    send_audio(hop);
+    if (host.acks == acks) {
+        return 1;
+    }
+    TEST_ASSERT_EQUAL_UINT(acks + 1u, host.acks);
+    TEST_ASSERT_EQUAL_UINT(BITEAR_PROTO_AUDIO, host.ack.type);
+    TEST_ASSERT_EQUAL_UINT((uint16_t)(host_seq - 1u), host.ack.seq);
+    return host.ack.status;
+}
+
+void test_one_stray_far_ahead_audio_frame_does_not_kill_the_stream(void)
+{
+    stream_range(0u, 100u);
+    const uint32_t limit = host.credit.limit;
+    TEST_ASSERT_EQUAL_INT(BITEAR_ERR_ARG, stray_audio(100u + 100000u)); /* refused, NACKed */
+    stream_range(100u, 300u);                /* before the fix: all 200 stale, counted as bad */
+    const bitear_proto_stats_t *s = get_stats();
+    TEST_ASSERT_EQUAL_UINT32(300, s->audio_frames);
+    TEST_ASSERT_EQUAL_UINT32(300, s->hops);
+    TEST_ASSERT_EQUAL_UINT32(1, s->bad_commands);
+    TEST_ASSERT_EQUAL_UINT32(0, s->frames_dropped + s->overruns + s->resyncs);
+    TEST_ASSERT_TRUE(limit <= 100u + C);     /* the stray frame never widened the credit */
+    TEST_ASSERT_TRUE(host.seq_ok);
+    TEST_ASSERT_EQUAL_UINT(0, host.damaged);
+}
+
+void test_a_host_that_renumbers_from_zero_is_followed_after_one_hop(void)
+{
+    stream_range(0u, 300u);
+    TEST_ASSERT_EQUAL_INT(BITEAR_ERR_ARG, stray_audio(0u)); /* far behind: refused, remembered */
+    TEST_ASSERT_EQUAL_INT(BITEAR_OK, stray_audio(1u));      /* continues it: resync, told with ACK 0 */
+    stream_range(2u, 60u);
+    const bitear_proto_stats_t *s = get_stats();
+    TEST_ASSERT_EQUAL_UINT32(1, s->resyncs);
+    TEST_ASSERT_EQUAL_UINT32(300u + 59u, s->audio_frames);
+    TEST_ASSERT_EQUAL_UINT32(300u + 59u, s->hops);
+    TEST_ASSERT_EQUAL_UINT32(1, s->bad_commands);
+    TEST_ASSERT_EQUAL_UINT32(0, s->frames_dropped + s->overruns);
+}
+
+void test_hop_ffffffff_and_huge_jumps_wrap_nothing(void)
+{
+    stream_range(0u, 200u);
+    TEST_ASSERT_EQUAL_INT(BITEAR_ERR_ARG, stray_audio(200u + 0x7FFFFFF0u)); /* far ahead */
+    TEST_ASSERT_EQUAL_INT(BITEAR_ERR_ARG, stray_audio(0xFFFFFFFFu));        /* never a stream position */
+    TEST_ASSERT_EQUAL_INT(BITEAR_ERR_ARG, stray_audio(0xFFFFFFFFu));
+    stream_range(200u, 260u);
+    const bitear_proto_stats_t *s = get_stats();
+    TEST_ASSERT_EQUAL_UINT32(0, s->frames_dropped); /* before the fix: 4294967294 */
+    TEST_ASSERT_EQUAL_UINT32(260, s->audio_frames);
+    TEST_ASSERT_EQUAL_UINT32(3, s->bad_commands);
+    TEST_ASSERT_EQUAL_UINT32(0, s->resyncs + s->overruns);
+    TEST_ASSERT_EQUAL_UINT32(260u + C, host.credit.limit);
 }
 
 void test_a_microphone_board_asks_for_no_audio_frames(void)
@@ -606,6 +680,9 @@ int main(void)
     RUN_TEST(test_set_detector_is_checked_and_acknowledged);
     RUN_TEST(test_malformed_input_is_counted_and_answered_and_the_app_keeps_working);
     RUN_TEST(test_a_host_ignoring_credit_gets_overruns_gaps_and_stale_hops_counted);
+    RUN_TEST(test_one_stray_far_ahead_audio_frame_does_not_kill_the_stream);
+    RUN_TEST(test_a_host_that_renumbers_from_zero_is_followed_after_one_hop);
+    RUN_TEST(test_hop_ffffffff_and_huge_jumps_wrap_nothing);
     RUN_TEST(test_a_microphone_board_asks_for_no_audio_frames);
     return UNITY_END();
 }
