@@ -189,14 +189,17 @@ def read_truth_csv(path: Path) -> tuple[list[Keyword], int]:
 def wav_stream(wav: Path, truth_csv: Path, tail_s: float = 1.0) -> Stream:
     """A recording (any rate / channels -> 16 kHz mono, `tail_s` of silence appended as host.listen
     does, so the last word still gets its results) and its truth CSV."""
-    from host.audio_input import WavSource
+    from model.audio import audio_info, stream_16k
 
     keywords, distractors = read_truth_csv(truth_csv)
-    src = WavSource(wav, tail_s=tail_s)
-    length_s = (len(src.audio) - round(tail_s * SAMPLE_RATE)) / SAMPLE_RATE
+    recording = np.concatenate([np.zeros(0, np.int16), *stream_16k(wav)])   # the stream is scored whole
+    audio = np.concatenate([recording, np.zeros(round(tail_s * SAMPLE_RATE), np.int16)])
+    length_s = len(recording) / SAMPLE_RATE
     late = [k for k in keywords if k.onset_ms > length_s * 1000]
     if late:
         raise BitearError(f"truth file {truth_csv}: keyword {late[0].word!r} starts at {late[0].onset_ms / 1000:g} s, "
                           f"after the end of {wav} ({length_s:.2f} s)")
-    audio = src.audio[:len(src.audio) // HOP * HOP]
-    return Stream(audio, keywords, distractors, f"recording: {src.describe()}, truth {Path(truth_csv).name}")
+    info = audio_info(wav)
+    return Stream(audio[:len(audio) // HOP * HOP], keywords, distractors,
+                  f"recording: {Path(wav).name} ({info.rate} Hz, {info.channels} ch -> 16 kHz mono, {length_s:.1f} s), "
+                  f"truth {Path(truth_csv).name}")

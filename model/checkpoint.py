@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import struct
 from pathlib import Path
 
 import numpy as np
 
 from model.errors import BitearError
+from model.facts import AUDIO_SAMPLES, MAX_BOARD_CHARS, MAX_CLASSES, MAX_LABEL_CHARS, MAX_MODEL_CHARS, READY_FIXED
 
 FORMAT = "bitear-student"
 FORMAT_VERSION = 1
@@ -36,26 +36,14 @@ DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "kws12.sa
 _DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "I64": np.int64, "I32": np.int32,
            "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_}
 REQUIRED_METADATA = ("config", "labels", "frontend", "exit_thresholds")
-PROTOCOL_HEADER = Path(__file__).resolve().parent.parent / "firmware" / "lib" / "bitear" / "bitear_protocol.h"
 # Front-end fields that only warn when they differ: a comment edit changes the C sources' hash
 # without changing a single feature value.
 FRONTEND_WARN_ONLY = ("source_hash",)
 
 
-def _c_limit(name: str) -> int:
-    """An integer #define of bitear_protocol.h (a plain number, or the READY labels budget)."""
-    text = PROTOCOL_HEADER.read_text()
-    found = re.search(rf"#define {name} (\d+)u", text)
-    if found is None:
-        raise RuntimeError(f"{PROTOCOL_HEADER}: no numeric #define {name}")
-    return int(found.group(1))
-
-
-MAX_CLASSES = _c_limit("BITEAR_PROTO_MAX_CLASSES")               # scores a RESULT carries
-MAX_LABEL_CHARS = _c_limit("BITEAR_PROTO_MAX_LABEL_CHARS")
+# MAX_CLASSES (scores a RESULT carries) and MAX_LABEL_CHARS come from bitear_protocol.h through model.facts
 # BITEAR_PROTO_READY_LABELS_BYTES: the largest body, less the fixed fields, board name and model id
-READY_LABELS_BYTES = (4 + 2 * _c_limit("BITEAR_PROTO_AUDIO_SAMPLES") - _c_limit("BITEAR_PROTO_READY_FIXED")
-                      - (_c_limit("BITEAR_PROTO_MAX_BOARD_CHARS") + 1) - (_c_limit("BITEAR_PROTO_MAX_MODEL_CHARS") + 1))
+READY_LABELS_BYTES = 4 + 2 * AUDIO_SAMPLES - READY_FIXED - (MAX_BOARD_CHARS + 1) - (MAX_MODEL_CHARS + 1)
 
 
 def read_safetensors(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:

@@ -204,6 +204,10 @@ EXIT_ALL: int = define(_PROTO, "BITEAR_PROTO_EXIT_ALL")
 THRESHOLD_NEVER: int = define(_PROTO, "BITEAR_PROTO_THRESHOLD_NEVER")
 RESET_STATS: int = define(_PROTO, "BITEAR_PROTO_RESET_STATS")
 RESET_STREAM: int = define(_PROTO, "BITEAR_PROTO_RESET_STREAM")
+MAX_LABEL_CHARS: int = define(_PROTO, "BITEAR_PROTO_MAX_LABEL_CHARS")       # one label in the READY banner
+MAX_BOARD_CHARS: int = define(_PROTO, "BITEAR_PROTO_MAX_BOARD_CHARS")
+MAX_MODEL_CHARS: int = define(_PROTO, "BITEAR_PROTO_MAX_MODEL_CHARS")
+READY_FIXED: int = define(_PROTO, "BITEAR_PROTO_READY_FIXED")               # READY body bytes before the strings
 # READY.cost_unit -> "instructions", "cycles", "microseconds" (BITEAR_PROTO_COST_*)
 COST_UNITS: dict[int, str] = {define(_PROTO, name): name[len("BITEAR_PROTO_COST_"):].lower()
                               for name in _defines(_PROTO) if name.startswith("BITEAR_PROTO_COST_")}

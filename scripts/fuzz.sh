@@ -3,7 +3,7 @@
 # and run each for FUZZ_SECONDS seconds (default 120). `make fuzz` runs it; tests/test_fuzz.py
 # runs it for a few seconds. Usage: scripts/fuzz.sh [OUT_DIR]   (default .pio/fuzz)
 # The corpus of each target stays in OUT_DIR/corpus_<target> between runs (the protocol target is
-# seeded with the example frames of host/protocol.py); an input that crashes is written to
+# seeded with the example frames of firmware/test/test_protocol/make_vectors.py); an input that crashes is written to
 # OUT_DIR/crash-<sha1> and the script exits 1. Last line: "fuzz: ok" or "fuzz: FAILED <target>".
 set -euo pipefail
 
@@ -21,11 +21,14 @@ if ! command -v clang >/dev/null 2>&1; then
 fi
 
 seed_protocol() {  # first byte 0: raw bytes off the line (firmware/fuzz/fuzz_protocol.c)
-  "$python" - "$1" <<'PY' || echo "fuzz: no seeds (host.protocol not importable with $python)"
-import sys
+  "$python" - "$1" <<'PY' || echo "fuzz: no seeds (host.protocol or firmware/test/test_protocol/make_vectors.py not importable with $python)"
+import importlib.util, sys
 from pathlib import Path
-from host.protocol import encode, example_messages
-for i, msg in enumerate(example_messages()):
+from host.protocol import encode
+spec = importlib.util.spec_from_file_location("make_vectors", "firmware/test/test_protocol/make_vectors.py")
+vectors = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(vectors)
+for i, msg in enumerate(vectors.example_messages()):
     Path(sys.argv[1], f"seed-{i:02d}").write_bytes(b"\x00" + encode(msg))
 PY
 }

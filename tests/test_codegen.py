@@ -151,7 +151,7 @@ def test_bn_thresholds_exact_on_every_accumulator(seed):
 def test_binary_thresholds_in_popcount_domain(model):
     """bit = (P > thr) ^ flip reproduces the exact batch-norm sign for every popcount P."""
     from model.checkpoint import read_checkpoint
-    tensors, _ = read_checkpoint(testing.cached_random_checkpoint(seed=0, exit_thresholds=[0.35, 0.35]))
+    tensors, _ = read_checkpoint(testing.cached_random_checkpoint(seed=0, exit_thresholds=[0.35, 0.35], config=VALID_CONFIG))
     for b in model.blocks:
         gamma, beta, mean, v = im._bn_params(tensors, f"blocks.{b.index}")
         K = b.k_bits

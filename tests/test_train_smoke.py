@@ -63,7 +63,7 @@ def test_distillation_loss_falls_and_student_beats_chance(tmp_path):
     train, val = _clips(1, 24, noise), _clips(99, 10, noise)
     teacher = PrototypeTeacher(train.audio, train.labels)
     assert {label_of(w) for w in WORDS} | {0} == set(train.labels.tolist())
-    cfg = TrainConfig(seed=3, epochs=8, batch=32, lr=3e-3, copies=3, kd_weight=0.5, stream_windows=60, val_stream_windows=30)
+    cfg = TrainConfig(seed=3, epochs=10, batch=32, lr=1e-2, copies=3, kd_weight=0.5, stream_windows=60, val_stream_windows=30)
     pool = build_pool(cfg, train, noise, teacher.logits, compute_features, key=None, progress=False)
     assert len(pool.labels) == 3 * len(train) + 60
     windows = pool.sources == "stream"  # labelled by the teacher's top class on exactly their audio
