@@ -17,7 +17,8 @@ board's credit — a WAV goes as fast as the board takes it (`--realtime` paces 
 microphone audio the board cannot take in time is dropped on the host and counted.
 
 Output: on a terminal a live view (rich): recent detections (time, word, score, exit, cost),
-score bars of the latest RESULT, stream statistics (hops sent, dropped, overruns, CRC errors).
+score bars of the latest RESULT, stream statistics (hops sent, dropped, overruns, CRC errors,
+the board's AUDIO notices: resyncs and refused hops, docs/protocol.md §4).
 Without a terminal plain lines (detections, resets, a closing summary; `--results` adds every
 RESULT). `--json`: one JSON object per event and line (ready, result, detection, stats, reset,
 end, error).
@@ -144,6 +145,7 @@ class Session:
             elif not self._bytes_waiting() and time.monotonic() >= deadline:
                 break
         self.summary.crc_errors_host = self.board.decoder.counters["crc_errors"]
+        self.summary.resyncs, self.summary.refused_audio = self.board.resyncs, self.board.refused_audio
         if self.board.ready is not self.known_ready:
             self.board_reset()
 
