@@ -68,6 +68,33 @@ class EmulatorError(RuntimeError):
     """The emulated board could not be started or did not answer."""
 
 
+EM_ARM = 40                  # ELF e_machine of Arm (AArch32)
+_ELF_MACHINES = {3: "x86", 40: "Arm", 62: "x86-64", 183: "AArch64", 243: "RISC-V"}
+
+
+def check_elf(path: Path) -> None:
+    """BitearError (a user error, one line) unless path is a 32-bit Arm ELF file: missing, empty,
+    not an ELF, or an ELF for another machine. Read before QEMU starts: QEMU would load any file
+    as a raw image and lock up on it."""
+    try:
+        head = Path(path).read_bytes()[:20]
+    except FileNotFoundError:
+        raise BitearError(f"firmware ELF not found: {path} (build it with `make build`)") from None
+    except OSError as err:
+        raise BitearError(f"{path}: cannot read the firmware ELF ({err.strerror})") from None
+    if not head:
+        raise BitearError(f"{path}: the firmware ELF is empty (0 bytes)")
+    if head[:4] != b"\x7fELF":
+        raise BitearError(f"{path}: not an ELF file (starts with {head[:4]!r}, expected b'\\x7fELF')")
+    if len(head) < 20:
+        raise BitearError(f"{path}: ELF header cut short ({len(head)} bytes)")
+    machine = int.from_bytes(head[18:20], "little" if head[5] == 1 else "big")
+    if machine != EM_ARM or head[4] != 1:
+        name = _ELF_MACHINES.get(machine, f"machine {machine}")
+        raise BitearError(f"{path}: an ELF for {name}{'' if head[4] == 1 else ' (64-bit)'}, not for 32-bit Arm "
+                          f"(e_machine {machine}, expected {EM_ARM}): pass the qemu_m4 firmware.elf")
+
+
 def platformio_environment():
     """Environment for PlatformIO as the Makefile sets it (core dir in the project, quiet)."""
     env = dict(os.environ)
@@ -137,8 +164,10 @@ class Emulator:
         if qemu is None:
             raise EmulatorError(f"{QEMU} not found: install the Debian package qemu-system-arm (`make setup` does)")
         elf = self.elf_path if self.elf_path is not None else build_firmware()
-        if not elf.is_file():
-            raise EmulatorError(f"firmware ELF not found: {elf} (build it with `make build`)")
+        try:
+            check_elf(elf)
+        except BitearError as err:
+            raise EmulatorError(str(err)) from None
         self.elf_path = elf
 
         cmd = [qemu, "-M", MACHINE, "-nographic", "-monitor", "none",
@@ -203,11 +232,15 @@ class Emulator:
         return self._stderr.read().decode("utf-8", "replace")
 
     def _fail(self, what, received=b""):
-        exit_note = "" if self.process.poll() is None else f" (QEMU exited with code {self.process.returncode})"
-        raise EmulatorError(
-            f"{what}{exit_note}\n  ELF: {self.elf_path}\n  received from the board: {received!r}\n"
-            f"  QEMU stderr:\n    " + ("\n    ".join(self.qemu_stderr().rstrip().splitlines()) or "(empty)")
-        )
+        """EmulatorError in one line: what, QEMU's exit code and its own first words on stderr
+        (e.g. "qemu: fatal: Lockup: ..."; the register dump after them is left out)."""
+        if self.process.poll() is None:
+            time.sleep(0.2)               # a QEMU that is dying: let its reason reach stderr
+        exit_note = "" if self.process.poll() is None else f", QEMU exited with code {self.process.returncode}"
+        lines = [line.strip() for line in self.qemu_stderr().splitlines()
+                 if line.strip() and "waiting for connection" not in line]
+        raise EmulatorError(f"{what}{exit_note} (ELF {self.elf_path}; received {len(received)} bytes "
+                            f"{received[-40:]!r}; QEMU stderr: {lines[0] if lines else '(empty)'})")
 
     def _wait_for_tcp_port(self, deadline):
         # "... info: QEMU waiting for connection on: disconnected:tcp:127.0.0.1:41235,server=on"
@@ -232,7 +265,14 @@ class Emulator:
         hello_seq = None
         ask_at = time.monotonic() + HELLO_AFTER_S
         while time.monotonic() < deadline:
-            data = self.port.read(self.port.in_waiting or 1)
+            try:
+                data = self.port.read(self.port.in_waiting or 1)
+            except serial.SerialException:        # QEMU closed the socket: it stopped
+                try:
+                    self.process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    pass
+                self._fail("the firmware stopped before its READY frame", received[-200:])
             received += data
             for msg in decoder.feed(data):
                 if isinstance(msg, Ready):
