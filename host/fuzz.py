@@ -14,7 +14,7 @@ end of each pass; any difference is a failure:
   - HELLO still gets READY (and the board's QEMU is alive);
   - the board's STATS equal the prediction: its decoder counters (frames_received, crc_errors,
     framing_errors, unknown_commands, bad_commands) equal a host-side FrameDecoder fed the same
-    bytes plus what the application refuses, rx_dropped is 0, the NACKs of refused AUDIO equal
+    bytes plus what the application refuses, rx_dropped and results_dropped are 0, the NACKs of refused AUDIO equal
     the far-off hops sent, resyncs equal the resynchronisations asked for;
   - the stack high-water mark (STATS.stack_used) stays below the stack (STATS.stack_size);
   - at the end of a pass, its RESULTs and DETECTIONs equal the reference run's (every field but
@@ -254,6 +254,7 @@ class Fuzzer:
             "unknown_commands": c["bad_version"] + c["unknown_type"] + self.port.board_types,
             "bad_commands": c["bad_length"] + self.expect.app_bad,
             "rx_dropped": 0,
+            "results_dropped": 0,
             "resyncs": self.expect.resyncs,
         }
         if self.expect.audio_hops is not None:      # under credit: every hop queued, none lost or overrun
