@@ -114,6 +114,11 @@ class BoardClient:
             self.refused_audio += 1
             self.last_audio_refusal = P.status_name(ack.status)   # BITEAR_ERR_ARG: far off; else malformed
 
+    @property
+    def next_seq(self) -> int:
+        """Sequence number of the next frame this client sends."""
+        return self._seq
+
     def send(self, msg_type: type[P.Message], *args, **kw) -> int:
         """Send a message with the next sequence number; returns that number."""
         seq = self._seq

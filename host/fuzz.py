@@ -180,12 +180,12 @@ class Fuzzer:
             if time.monotonic() > deadline:
                 raise BitearError(f"the board's AUDIO queue did not empty within {TIMEOUT_S:g} s "
                                   f"(credit limit {self.client.credit.limit}, next hop {self.client.next_hop})")
-            self.client._pump()
+            self.drain(0.01)
 
     def garbage_round(self) -> None:
         budget = GARBAGE_BYTES
         for _ in range(64):
-            seq = (self.client._seq + 0x8000 + self.rng.randrange(0x4000)) & 0xFFFF
+            seq = (self.client.next_seq + 0x8000 + self.rng.randrange(0x4000)) & 0xFFFF
             item: Garbage = self.traffic.item(self.client.next_hop, seq)
             if len(item.data) > budget:
                 if budget < GARBAGE_BYTES:
