@@ -33,12 +33,17 @@ $(CORE_STAMP): $(VENV_STAMP) scripts/setup_platformio.py
 	$(VENV_PY) scripts/setup_platformio.py
 	@touch $@
 
+# PlatformIO builds of qemu_m4 hold the build directory's lock (host/emulator.py: build_lock), so
+# concurrent runs in one checkout wait for each other instead of breaking each other's build.
+BUILD_LOCK = .pio/build/.bitear-build.lock
+LOCKED = mkdir -p .pio/build && { flock -n $(BUILD_LOCK) true || echo "waiting for another build of this checkout to finish (lock $(BUILD_LOCK)) ..." >&2; } && flock $(BUILD_LOCK)
+
 build: setup
-	$(PIO) run -e qemu_m4
+	$(LOCKED) $(PIO) run -e qemu_m4
 
 test: setup
 	$(VENV_PY) -m pytest -q tests
-	$(PIO) test -e qemu_m4
+	$(LOCKED) $(PIO) test -e qemu_m4
 	$(PIO) test -e host
 
 # The ten keywords (synthesized once, cached) streamed to the emulated board; ends with a summary.

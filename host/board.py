@@ -12,7 +12,10 @@ one (known USB serial boards, else the emulated board).
         print(board.get_stats().frames_dropped)
 
 The credit rule (AUDIO hop < CREDIT.limit) lives here only: BoardClient.free_hops() says how
-many hops may go now, send_audio() waits for credit before each hop. The wire format is
+many hops may go now, send_audio() waits for credit before each hop. The board's notices about
+AUDIO (docs/protocol.md §4: an ACK of an AUDIO frame) are counted, not handed to the caller:
+status 0 = the board resynchronised to a new numbering (`.resyncs`), a NACK = an AUDIO hop it
+refused as far off (`.refused_audio`). The wire format is
 host/protocol.py; the conversation is docs/protocol.md.
 """
 from __future__ import annotations
@@ -40,8 +43,11 @@ class BoardClient:
     Commands wait up to `timeout` s for their ACK; a NACK raises BitearError naming the status.
     send_audio() sends AUDIO frames only while the board has granted credit (CREDIT: hop <
     limit), so a host faster than the board waits instead of overrunning it. READY, CREDIT and
-    STATS update `.ready`, `.credit`, `.stats`; every other message (RESULT, DETECTION, ...) is
-    kept in order for read()/messages(). The port stays open when the block ends (it belongs to
+    STATS update `.ready`, `.credit`, `.stats`; an ACK of an AUDIO frame is a notice, counted in
+    `.resyncs` (status 0) or `.refused_audio` (a NACK; `.last_audio_refusal` names its status,
+    BITEAR_ERR_ARG for a far-off hop);
+    every other message (RESULT, DETECTION, command ACKs, ...) is kept in order for
+    read()/messages(). The port stays open when the block ends (it belongs to
     the caller); its read timeout is set to `poll_s`.
     Errors: BitearError when the board does not answer in time or the port fails.
     """
@@ -55,6 +61,9 @@ class BoardClient:
         self.credit: P.Credit | None = None
         self.stats: P.Stats | None = None       # the last STATS received
         self.next_hop = 0                       # hop index of the next AUDIO frame
+        self.resyncs = 0                        # the board took a new AUDIO numbering (ACK of AUDIO, status 0)
+        self.refused_audio = 0                  # AUDIO frames it refused (NACK of AUDIO: far off, BITEAR_ERR_ARG)
+        self.last_audio_refusal: str | None = None   # status name of the last of them
         self._seq = 0
         self._inbox: collections.deque[P.Message] = collections.deque()
         self._pending = np.zeros(0, np.int16)   # samples short of a whole hop
@@ -90,10 +99,25 @@ class BoardClient:
                 self.ready = msg
             elif isinstance(msg, P.Stats):
                 self.stats = msg
+            elif isinstance(msg, P.Ack) and msg.ack_type == P.MsgType.AUDIO:
+                self._audio_notice(msg)
             else:
                 self._inbox.append(msg)
                 got = True
         return got
+
+    def _audio_notice(self, ack: P.Ack) -> None:
+        """AUDIO is not acknowledged; an ACK of it is the board's notice (docs/protocol.md §4)."""
+        if ack.ok:
+            self.resyncs += 1
+        else:
+            self.refused_audio += 1
+            self.last_audio_refusal = P.status_name(ack.status)   # BITEAR_ERR_ARG: far off; else malformed
+
+    @property
+    def next_seq(self) -> int:
+        """Sequence number of the next frame this client sends."""
+        return self._seq
 
     def send(self, msg_type: type[P.Message], *args, **kw) -> int:
         """Send a message with the next sequence number; returns that number."""
@@ -188,11 +212,15 @@ class BoardClient:
     def send_audio(self, samples: np.ndarray, timeout: float | None = None) -> int:
         """Send int16 samples as AUDIO hops, waiting for credit before each; samples short of a
         whole hop (and, after an error, the hops not sent) wait for the next call. Returns the
-        number of hops sent."""
+        number of hops sent. BitearError past hop HOP_MAX (0xFFFFFFFE, 2.7 years of audio): the
+        stream must be RESET (reset(stream=True)) to go on."""
         buf = np.concatenate([self._pending, np.asarray(samples, np.int16).ravel()])
         sent = 0
         try:
             while len(buf) - sent * P.AUDIO_SAMPLES >= P.AUDIO_SAMPLES:
+                if self.next_hop > P.HOP_MAX:
+                    raise BitearError(f"AUDIO hop {self.next_hop} is past the last stream position {P.HOP_MAX} "
+                                      "(docs/protocol.md §4): RESET the stream (BoardClient.reset) to go on")
                 self.wait_credit(timeout or self.timeout)
                 pcm = buf[sent * P.AUDIO_SAMPLES:(sent + 1) * P.AUDIO_SAMPLES].astype("<i2").tobytes()
                 self.send(P.Audio, self.next_hop, pcm)

@@ -29,6 +29,10 @@ end QEMU with an exit code). The boot wait reads up to the end of the CREDIT tha
 handed over on a frame boundary with nothing pending. TCP_NODELAY is set on both ends: without
 it, small frames (CREDIT, commands) waited for delayed ACKs and streaming ran 2.5x slower.
 
+Concurrent runs in one checkout: build_firmware() holds an flock on the build directory while
+PlatformIO builds (a second run says it waits) and returns a per-process copy of the ELF; an ELF
+given from the build directory is copied under the same lock before QEMU boots it.
+
 QEMU is always stopped when the `with` block ends, errors included, and also dies with this
 Python process (Linux PR_SET_PDEATHSIG). Errors are EmulatorError with a message that says
 what to do: QEMU missing, ELF missing or failing to build, no READY in time (with QEMU's
@@ -39,7 +43,10 @@ statistics after a HELLO, and exits.
 """
 
 import argparse
+import atexit
+import contextlib
 import ctypes
+import fcntl
 import os
 import re
 import shutil
@@ -68,6 +75,33 @@ class EmulatorError(RuntimeError):
     """The emulated board could not be started or did not answer."""
 
 
+EM_ARM = 40                  # ELF e_machine of Arm (AArch32)
+_ELF_MACHINES = {3: "x86", 40: "Arm", 62: "x86-64", 183: "AArch64", 243: "RISC-V"}
+
+
+def check_elf(path: Path) -> None:
+    """BitearError (a user error, one line) unless path is a 32-bit Arm ELF file: missing, empty,
+    not an ELF, or an ELF for another machine. Read before QEMU starts: QEMU would load any file
+    as a raw image and lock up on it."""
+    try:
+        head = Path(path).read_bytes()[:20]
+    except FileNotFoundError:
+        raise BitearError(f"firmware ELF not found: {path} (build it with `make build`)") from None
+    except OSError as err:
+        raise BitearError(f"{path}: cannot read the firmware ELF ({err.strerror})") from None
+    if not head:
+        raise BitearError(f"{path}: the firmware ELF is empty (0 bytes)")
+    if head[:4] != b"\x7fELF":
+        raise BitearError(f"{path}: not an ELF file (starts with {head[:4]!r}, expected b'\\x7fELF')")
+    if len(head) < 20:
+        raise BitearError(f"{path}: ELF header cut short ({len(head)} bytes)")
+    machine = int.from_bytes(head[18:20], "little" if head[5] == 1 else "big")
+    if machine != EM_ARM or head[4] != 1:
+        name = _ELF_MACHINES.get(machine, f"machine {machine}")
+        raise BitearError(f"{path}: an ELF for {name}{'' if head[4] == 1 else ' (64-bit)'}, not for 32-bit Arm "
+                          f"(e_machine {machine}, expected {EM_ARM}): pass the qemu_m4 firmware.elf")
+
+
 def platformio_environment():
     """Environment for PlatformIO as the Makefile sets it (core dir in the project, quiet)."""
     env = dict(os.environ)
@@ -82,14 +116,54 @@ def build_dir():
     return Path(os.environ.get("PLATFORMIO_BUILD_DIR") or ROOT / ".pio" / "build")
 
 
+BUILD_LOCK = ".bitear-build.lock"     # in build_dir(); the Makefile's `pio test` takes it too (flock)
+
+
+@contextlib.contextmanager
+def build_lock(shared=False, out=sys.stderr):
+    """Holds flock(2) on build_dir()/.bitear-build.lock: exclusive while PlatformIO builds, shared
+    while an ELF is copied out of the build directory, so two runs in one checkout (make demo,
+    make test, listen.py --emulator, host.evaluate) never build at once nor boot a half-written
+    ELF. Says once on `out` when it has to wait for another build."""
+    path = build_dir() / BUILD_LOCK
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as lock:
+        mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+        try:
+            fcntl.flock(lock, mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting for another build of this checkout to finish (lock {path}) ...", file=out, flush=True)
+            fcntl.flock(lock, mode)
+        yield
+
+
+_run_dir = None
+
+
+def run_copy(elf):
+    """A copy of elf in this process's own temporary folder (removed at exit), made under the
+    shared build lock: what QEMU boots, so a build or `pio test` that rewrites the ELF meanwhile
+    cannot change it."""
+    global _run_dir
+    if _run_dir is None:
+        _run_dir = Path(tempfile.mkdtemp(prefix="bitear-run-"))
+        atexit.register(shutil.rmtree, _run_dir, True)
+    elf = Path(elf)
+    target = _run_dir / f"{len(list(_run_dir.iterdir()))}-{elf.name}"
+    shutil.copyfile(elf, target)
+    return target
+
+
 def build_firmware(env_name="qemu_m4"):
-    """`pio run -e qemu_m4` (incremental; about a second when up to date). Returns the ELF."""
+    """`pio run -e qemu_m4` (incremental; about a second when up to date) under the build lock.
+    Returns a copy of the ELF made before the lock is released (run_copy)."""
     cmd = [sys.executable, "-m", "platformio", "run", "--silent", "-e", env_name, "-d", str(ROOT)]
-    result = subprocess.run(cmd, cwd=ROOT, env=platformio_environment(), capture_output=True, text=True)
-    if result.returncode != 0:
-        tail = "\n".join((result.stdout + result.stderr).splitlines()[-30:])
-        raise EmulatorError(f"building the firmware failed: {' '.join(cmd)}\n{tail}\n(run `make setup` first?)")
-    return build_dir() / env_name / "firmware.elf"
+    with build_lock():
+        result = subprocess.run(cmd, cwd=ROOT, env=platformio_environment(), capture_output=True, text=True)
+        if result.returncode != 0:
+            tail = "\n".join((result.stdout + result.stderr).splitlines()[-30:])
+            raise EmulatorError(f"building the firmware failed: {' '.join(cmd)}\n{tail}\n(run `make setup` first?)")
+        return run_copy(build_dir() / env_name / "firmware.elf")
 
 
 def _die_with_parent():
@@ -137,16 +211,21 @@ class Emulator:
         if qemu is None:
             raise EmulatorError(f"{QEMU} not found: install the Debian package qemu-system-arm (`make setup` does)")
         elf = self.elf_path if self.elf_path is not None else build_firmware()
-        if not elf.is_file():
-            raise EmulatorError(f"firmware ELF not found: {elf} (build it with `make build`)")
+        try:
+            check_elf(elf)
+        except BitearError as err:
+            raise EmulatorError(str(err)) from None
         self.elf_path = elf
+        if elf.resolve().is_relative_to(build_dir().resolve()):
+            with build_lock(shared=True):       # an ELF a build may be rewriting: boot a copy of it
+                elf = run_copy(elf)
 
         cmd = [qemu, "-M", MACHINE, "-nographic", "-monitor", "none",
                "-serial", "tcp:127.0.0.1:0,server=on,wait=on,nodelay=on",
                "-semihosting-config", "enable=on,target=native"]
         if self.icount:
             cmd += ["-icount", "shift=0,align=off,sleep=off"]
-        cmd += ["-kernel", str(elf)]
+        cmd += ["-kernel", str(elf)]           # a per-run copy when it came from the build directory
         self._stderr = tempfile.TemporaryFile()
         self.process = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                         stderr=self._stderr, preexec_fn=_die_with_parent)
@@ -203,11 +282,15 @@ class Emulator:
         return self._stderr.read().decode("utf-8", "replace")
 
     def _fail(self, what, received=b""):
-        exit_note = "" if self.process.poll() is None else f" (QEMU exited with code {self.process.returncode})"
-        raise EmulatorError(
-            f"{what}{exit_note}\n  ELF: {self.elf_path}\n  received from the board: {received!r}\n"
-            f"  QEMU stderr:\n    " + ("\n    ".join(self.qemu_stderr().rstrip().splitlines()) or "(empty)")
-        )
+        """EmulatorError in one line: what, QEMU's exit code and its own first words on stderr
+        (e.g. "qemu: fatal: Lockup: ..."; the register dump after them is left out)."""
+        if self.process.poll() is None:
+            time.sleep(0.2)               # a QEMU that is dying: let its reason reach stderr
+        exit_note = "" if self.process.poll() is None else f", QEMU exited with code {self.process.returncode}"
+        lines = [line.strip() for line in self.qemu_stderr().splitlines()
+                 if line.strip() and "waiting for connection" not in line]
+        raise EmulatorError(f"{what}{exit_note} (ELF {self.elf_path}; received {len(received)} bytes "
+                            f"{received[-40:]!r}; QEMU stderr: {lines[0] if lines else '(empty)'})")
 
     def _wait_for_tcp_port(self, deadline):
         # "... info: QEMU waiting for connection on: disconnected:tcp:127.0.0.1:41235,server=on"
@@ -232,7 +315,14 @@ class Emulator:
         hello_seq = None
         ask_at = time.monotonic() + HELLO_AFTER_S
         while time.monotonic() < deadline:
-            data = self.port.read(self.port.in_waiting or 1)
+            try:
+                data = self.port.read(self.port.in_waiting or 1)
+            except serial.SerialException:        # QEMU closed the socket: it stopped
+                try:
+                    self.process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    pass
+                self._fail("the firmware stopped before its READY frame", received[-200:])
             received += data
             for msg in decoder.feed(data):
                 if isinstance(msg, Ready):

@@ -17,7 +17,8 @@ board's credit — a WAV goes as fast as the board takes it (`--realtime` paces 
 microphone audio the board cannot take in time is dropped on the host and counted.
 
 Output: on a terminal a live view (rich): recent detections (time, word, score, exit, cost),
-score bars of the latest RESULT, stream statistics (hops sent, dropped, overruns, CRC errors).
+score bars of the latest RESULT, stream statistics (hops sent, dropped, overruns, CRC errors,
+the board's AUDIO notices: resyncs and refused hops, docs/protocol.md §4).
 Without a terminal plain lines (detections, resets, a closing summary; `--results` adds every
 RESULT). `--json`: one JSON object per event and line (ready, result, detection, stats, reset,
 end, error).
@@ -49,7 +50,7 @@ from host.board import BoardClient, open_board
 from host.detector import DetectorParams
 from host.listen_views import DetectionEvent, JsonView, ListenSummary, PlainView, RichView, View
 from model.errors import BitearError
-from model.facts import HOP, SAMPLE_RATE
+from model.facts import DETECTOR_LIMITS, HOP, SAMPLE_RATE
 
 HOP_S = HOP / SAMPLE_RATE
 MAX_BACKLOG_S = 1.0        # microphone audio waiting for credit beyond this is dropped
@@ -144,6 +145,7 @@ class Session:
             elif not self._bytes_waiting() and time.monotonic() >= deadline:
                 break
         self.summary.crc_errors_host = self.board.decoder.counters["crc_errors"]
+        self.summary.resyncs, self.summary.refused_audio = self.board.resyncs, self.board.refused_audio
         if self.board.ready is not self.known_ready:
             self.board_reset()
 
@@ -335,6 +337,16 @@ def options_from(args: argparse.Namespace) -> Options:
         raise BitearError(f"--detect-threshold must be in [0, 1], found {args.detect_threshold}")
     if args.full_depth and args.threshold is not None:
         raise BitearError("--full-depth and --threshold contradict each other: give one")
+    for key, (low, high) in DETECTOR_LIMITS.items():       # the ranges bitear_detector.h takes
+        value = getattr(args, key)
+        if value is not None and not low <= value <= high:
+            raise BitearError(f"--{key.replace('_', '-')} must be in [{low}, {high}] (what the board's detector "
+                              f"takes), found {value}")
+    if not 0.0 <= args.tail < float("inf"):
+        raise BitearError(f"--tail must be a number of seconds >= 0, found {args.tail}")
+    if args.elf is not None:
+        from host.emulator import check_elf
+        check_elf(args.elf)                 # before QEMU starts: a wrong file is the user's error
     device = int(args.device) if args.device is not None and args.device.isdigit() else args.device
     return Options(wav=args.wav, device=device, port=args.port, emulator=args.emulator, elf=args.elf, baud=args.baud,
                    realtime=args.realtime, threshold=args.threshold, full_depth=args.full_depth,

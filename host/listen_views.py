@@ -34,6 +34,8 @@ class ListenSummary:
     resets: int = 0
     stats: dict[str, int] = field(default_factory=dict)
     crc_errors_host: int = 0
+    resyncs: int = 0          # the board's notices about AUDIO (host.board.BoardClient): new numbering taken
+    refused_audio: int = 0    # ... and AUDIO hops it refused (far off)
     audio_s: float = 0.0
     wall_s: float = 0.0
     costs: list[int] = field(default_factory=list)
@@ -75,7 +77,8 @@ def end_text(s: ListenSummary) -> str:
     return (f"end: {s.hops_sent} hops sent = {s.audio_s:.1f} s of audio in {s.wall_s:.1f} s{rate}; "
             f"{s.results} results, {len(s.detections)} detections, {s.resets} board resets; "
             f"dropped on the host {s.host_dropped_hops}, on the board {st.get('frames_dropped', 0)}, "
-            f"overruns {st.get('overruns', 0)}, CRC errors board {st.get('crc_errors', 0)} / host {s.crc_errors_host}")
+            f"overruns {st.get('overruns', 0)}, CRC errors board {st.get('crc_errors', 0)} / host {s.crc_errors_host}, "
+            f"resyncs {s.resyncs}, refused audio {s.refused_audio}")
 
 
 class PlainView(View):
@@ -150,6 +153,7 @@ class JsonView(View):
                     "wall_s": round(summary.wall_s, 2), "results": summary.results,
                     "detections": len(summary.detections), "resets": summary.resets,
                     "host_dropped_hops": summary.host_dropped_hops, "crc_errors_host": summary.crc_errors_host,
+                    "resyncs": summary.resyncs, "refused_audio": summary.refused_audio,
                     "stopped_by_user": summary.stopped_by_user, "stats": summary.stats})
 
 
@@ -224,7 +228,8 @@ class RichView(View):
         stats = Text(f"hops sent {s.hops_sent if s else 0} · dropped host {s.host_dropped_hops if s else 0} / "
                      f"board {st.get('frames_dropped', 0)} · overruns {st.get('overruns', 0)} · CRC errors "
                      f"{st.get('crc_errors', 0)} (host {s.crc_errors_host if s else 0}) · results {s.results if s else 0} · "
-                     f"resets {s.resets if s else 0}{rate}")
+                     f"resets {s.resets if s else 0} · resyncs {s.resyncs if s else 0} · refused audio "
+                     f"{s.refused_audio if s else 0}{rate}")
         words = ", ".join(r.labels[2:]) if r is not None else "…"
         help_text = Text(f"Say one of: {words}.  Ctrl-C stops.", style="dim")
         parts = [det, bars, stats, help_text, *[Text(m, style="yellow") for m in self.messages]]

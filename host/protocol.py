@@ -27,9 +27,9 @@ import numpy as np
 
 from model.errors import BitearError
 # Constants of the wire format, read from bitear_protocol.h / bitear_status.h (re-exported here).
-from model.facts import (AUDIO_SAMPLES, COST_UNITS, CRC_BYTES, EXIT_ALL, HEADER_BYTES, MAX_BODY, MAX_CLASSES,
-                         MAX_FRAME, MAX_PAYLOAD, MESSAGE_TYPES, RESET_STATS, RESET_STREAM, STATS_FIELDS,
-                         STATUS_NAMES, THRESHOLD_NEVER, status_name)
+from model.facts import (AUDIO_SAMPLES, COST_UNITS, CRC_BYTES, EXIT_ALL, HEADER_BYTES, HOP_MAX, MAX_BODY,
+                         MAX_CLASSES, MAX_FRAME, MAX_PAYLOAD, MESSAGE_TYPES, RESET_STATS, RESET_STREAM, RESYNC_HOPS,
+                         STATS_FIELDS, STATUS_NAMES, THRESHOLD_NEVER, status_name)
 from model.facts import DECODER_COUNTERS as COUNTERS
 from model.facts import PROTO_VERSION as VERSION
 

@@ -12,15 +12,16 @@ Read from the C (so Python cannot drift from what the firmware compiles):
   FMAX_HZ, LOG_SCALE, LOG_OFFSET, FLOOR;
 - status codes (`bitear_status.h`, BITEAR_STATUS_LIST): STATUS_NAMES, STATUS_TEXT, status_name();
 - protocol (`bitear_protocol.h`): PROTO_VERSION, AUDIO_SAMPLES, MAX_CLASSES, EXIT_ALL,
-  THRESHOLD_NEVER, RESET_STATS, RESET_STREAM, MAX_PAYLOAD, MAX_FRAME, COST_UNITS,
-  MESSAGE_TYPES (BITEAR_PROTO_MESSAGE_LIST), DECODER_COUNTERS, STATS_FIELDS;
-- detector (`bitear_detector.h`): DETECTOR_MAX_CLASSES, DETECTOR_CAPACITY, DETECTOR_DEFAULTS;
+  THRESHOLD_NEVER, RESET_STATS, RESET_STREAM, MAX_PAYLOAD, MAX_FRAME, COST_UNITS, RESYNC_HOPS,
+  HOP_MAX, MESSAGE_TYPES (BITEAR_PROTO_MESSAGE_LIST), DECODER_COUNTERS, STATS_FIELDS;
+- detector (`bitear_detector.h`): DETECTOR_MAX_CLASSES, DETECTOR_CAPACITY, DETECTOR_DEFAULTS,
+  DETECTOR_LIMITS (the range of each setting: its field's C type, min_count 1..CAPACITY);
 - application (`firmware/src/app.h`): INFER_EVERY (an inference every N hops), QUEUE_HOPS;
 - the emulated board (`firmware/lib/board/board_qemu_mps2.h`): QEMU_INSTRUCTIONS_PER_TICK.
 
 How: object-like `#define NAME value` lines (continuations joined) whose value is integer
-arithmetic over numbers and other such names (`u` suffixes dropped, C integer division), and the
-`X(...)` rows of X-macro lists. A name or list that is missing or not such an expression raises
+arithmetic over numbers and other such names (`u` suffixes dropped, C integer division), the
+`X(...)` rows of X-macro lists, and the `uintN_t` type of a field of a `typedef struct`. A name or list that is missing or not such an expression raises
 BitearError naming the header and the name, at import.
 """
 from __future__ import annotations
@@ -153,6 +154,21 @@ def x_list(path: Path, macro: str) -> list[tuple[str, ...]]:
     return rows
 
 
+_UINT_BITS = {"uint8_t": 8, "uint16_t": 16, "uint32_t": 32}
+
+
+def field_max(path: Path, struct: str, field: str) -> int:
+    """The largest value of `field` in `typedef struct { ... } struct;` of the header at path,
+    from its unsigned fixed-width type (uint8_t -> 255, uint16_t -> 65535, uint32_t)."""
+    m = re.search(rf"typedef\s+struct\s*\{{([^{{}}]*)\}}\s*{struct}\s*;", _text(path))
+    if not m:
+        raise BitearError(f"{path}: no typedef struct {{...}} {struct};")
+    f = re.search(rf"\b(\w+)\s+{field}\s*;", m[1])
+    if not f or f[1] not in _UINT_BITS:
+        raise BitearError(f"{path}: {struct}.{field} is not a field of type {', '.join(_UINT_BITS)}")
+    return (1 << _UINT_BITS[f[1]]) - 1
+
+
 def _string(literal: str) -> str:
     return ast.literal_eval(literal)
 
@@ -208,6 +224,8 @@ MAX_LABEL_CHARS: int = define(_PROTO, "BITEAR_PROTO_MAX_LABEL_CHARS")       # on
 MAX_BOARD_CHARS: int = define(_PROTO, "BITEAR_PROTO_MAX_BOARD_CHARS")
 MAX_MODEL_CHARS: int = define(_PROTO, "BITEAR_PROTO_MAX_MODEL_CHARS")
 READY_FIXED: int = define(_PROTO, "BITEAR_PROTO_READY_FIXED")               # READY body bytes before the strings
+RESYNC_HOPS: int = define(_PROTO, "BITEAR_PROTO_RESYNC_HOPS")  # farther AUDIO hops are "far off" (§4)
+HOP_MAX: int = define(_PROTO, "BITEAR_PROTO_HOP_MAX")          # the largest stream position
 # READY.cost_unit -> "instructions", "cycles", "microseconds" (BITEAR_PROTO_COST_*)
 COST_UNITS: dict[int, str] = {define(_PROTO, name): name[len("BITEAR_PROTO_COST_"):].lower()
                               for name in _defines(_PROTO) if name.startswith("BITEAR_PROTO_COST_")}
@@ -227,6 +245,12 @@ DETECTOR_CAPACITY: int = define(_DET, "BITEAR_DETECTOR_CAPACITY")
 DETECTOR_DEFAULTS: dict[str, int] = {
     key: define(_DET, f"BITEAR_DETECTOR_DEFAULT_{key.upper()}")
     for key in ("window_ms", "threshold_q15", "suppression_ms", "min_count")}
+# setting -> (smallest, largest) the C takes: ms from the field types of bitear_detector_params_t,
+# min_count 1 .. DETECTOR_CAPACITY (bitear_detector_set_params refuses others)
+DETECTOR_LIMITS: dict[str, tuple[int, int]] = {
+    "window_ms": (0, field_max(_DET, "bitear_detector_params_t", "window_ms")),
+    "suppression_ms": (0, field_max(_DET, "bitear_detector_params_t", "suppression_ms")),
+    "min_count": (1, min(DETECTOR_CAPACITY, field_max(_DET, "bitear_detector_params_t", "min_count")))}
 
 # ---- application ------------------------------------------------------------------------------------
 

@@ -12,9 +12,8 @@ import collections
 import dataclasses
 
 from host import protocol as P
+from model.facts import HOP_MAX, RESYNC_HOPS   # BITEAR_PROTO_HOP_MAX, BITEAR_PROTO_RESYNC_HOPS
 
-RESYNC_HOPS = 256            # BITEAR_PROTO_RESYNC_HOPS
-HOP_MAX = 0xFFFFFFFE         # BITEAR_PROTO_HOP_MAX
 ADMIT_QUEUE, ADMIT_RESYNC, ADMIT_REFUSED = 1, 2, 4     # BITEAR_PROTO_ADMIT_*
 U32_MAX = 0xFFFFFFFF
 

@@ -6,6 +6,9 @@ Streaming audio through the firmware: tests/test_firmware_stream.py."""
 import dataclasses
 import os
 import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +16,8 @@ from host import emulator
 from host.emulator import Emulator, EmulatorError
 from host.protocol import Ack, MsgType, Stats, encode, GetStats
 from model.facts import LABELS
+
+ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -111,3 +116,33 @@ def test_silent_firmware_times_out_with_qemu_stderr_and_is_stopped(tmp_path):
             pass
     assert emu.pid is not None
     assert_stopped(emu.pid)
+
+
+def test_two_runs_at_once_in_one_checkout_both_build_and_boot(tmp_path, monkeypatch):
+    """Two `python -m host.emulator` (build + boot, as two `make demo`s do) on a cold build
+    directory, started while this test holds the build lock (so they surely overlap): both say they
+    wait, then build one after the other and boot. Before the lock, two cold builds at once failed
+    ("building the firmware failed": ar/ranlib on files the other one was writing)."""
+    monkeypatch.setenv("PLATFORMIO_BUILD_DIR", str(tmp_path / "build"))
+    errs = [tmp_path / f"err{i}.txt" for i in range(2)]
+    with emulator.build_lock(out=sys.stdout):
+        procs = [subprocess.Popen([sys.executable, "-m", "host.emulator"], cwd=ROOT, stdout=subprocess.PIPE,
+                                  stderr=err.open("w"), text=True) for err in errs]
+        deadline = time.monotonic() + 60                # until both wait for the lock this test holds
+        while not all("waiting for another build" in err.read_text() for err in errs):
+            assert time.monotonic() < deadline and all(p.poll() is None for p in procs), [e.read_text() for e in errs]
+            time.sleep(0.1)
+    outs = [(p.communicate(timeout=240)[0], err.read_text()) for p, err in zip(procs, errs)]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert all("bitear ready protocol=" in out for out, _ in outs)
+
+
+def test_qemu_boots_a_per_run_copy_of_an_elf_from_the_build_directory(firmware_elf):
+    """A `pio test` or build that rewrites .pio/build/qemu_m4/firmware.elf while QEMU loads it cannot
+    touch what this run boots: QEMU's -kernel is a copy in the run's own folder."""
+    built = emulator.build_dir() / "qemu_m4" / "firmware.elf"
+    with Emulator(built) as emu:
+        args = Path(f"/proc/{emu.pid}/cmdline").read_bytes().split(b"\0")
+        kernel = Path(args[args.index(b"-kernel") + 1].decode())
+        assert emu.elf_path == built and kernel != built and not kernel.is_relative_to(emulator.build_dir())
+        assert kernel.read_bytes() == built.read_bytes()

@@ -37,7 +37,10 @@ int main(void)
     NUM(BITEAR_PROTO_MAX_PAYLOAD) NUM(BITEAR_PROTO_MAX_FRAME) NUM(BITEAR_PROTO_HEADER_BYTES) NUM(BITEAR_PROTO_CRC_BYTES)
     NUM(BITEAR_PROTO_EXIT_ALL) NUM(BITEAR_PROTO_THRESHOLD_NEVER) NUM(BITEAR_PROTO_RESET_STATS)
     NUM(BITEAR_PROTO_RESET_STREAM) NUM(BITEAR_PROTO_COST_INSTRUCTIONS) NUM(BITEAR_PROTO_COST_CYCLES)
-    NUM(BITEAR_PROTO_COST_MICROSECONDS)
+    NUM(BITEAR_PROTO_COST_MICROSECONDS) NUM(BITEAR_PROTO_RESYNC_HOPS) NUM(BITEAR_PROTO_HOP_MAX)
+    printf("field window_ms %d\n", (int)sizeof(((bitear_detector_params_t *)0)->window_ms));
+    printf("field suppression_ms %d\n", (int)sizeof(((bitear_detector_params_t *)0)->suppression_ms));
+    printf("field min_count %d\n", (int)sizeof(((bitear_detector_params_t *)0)->min_count));
     NUM(BITEAR_DETECTOR_MAX_CLASSES) NUM(BITEAR_DETECTOR_CAPACITY) NUM(BITEAR_DETECTOR_DEFAULT_WINDOW_MS)
     NUM(BITEAR_DETECTOR_DEFAULT_THRESHOLD_Q15) NUM(BITEAR_DETECTOR_DEFAULT_SUPPRESSION_MS)
     NUM(BITEAR_DETECTOR_DEFAULT_MIN_COUNT)
@@ -83,6 +86,11 @@ def test_numbers_are_what_the_compiler_computes(compiled):
     assert F.DETECTOR_DEFAULTS == {k: c[f"BITEAR_DETECTOR_DEFAULT_{k.upper()}"]
                                    for k in ("window_ms", "threshold_q15", "suppression_ms", "min_count")}
     assert (F.INFER_EVERY, F.QUEUE_HOPS) == (c["APP_INFER_EVERY"], c["APP_QUEUE_HOPS"])
+    assert (F.RESYNC_HOPS, F.HOP_MAX) == (c["BITEAR_PROTO_RESYNC_HOPS"], c["BITEAR_PROTO_HOP_MAX"])
+    field_bytes = {line.split()[1]: int(line.split()[2]) for line in compiled if line.startswith("field ")}
+    assert F.DETECTOR_LIMITS == {"window_ms": (0, 256 ** field_bytes["window_ms"] - 1),
+                                 "suppression_ms": (0, 256 ** field_bytes["suppression_ms"] - 1),
+                                 "min_count": (1, min(c["BITEAR_DETECTOR_CAPACITY"], 256 ** field_bytes["min_count"] - 1))}
     assert F.QEMU_INSTRUCTIONS_PER_TICK == c["BITEAR_QEMU_INSTRUCTIONS_PER_TICK"] == 40
 
 
@@ -116,6 +124,13 @@ def test_errors_name_the_header_and_the_name(tmp_path):
         F.define(h, "C")
     with pytest.raises(BitearError, match=r"x\.h: no X-macro list M\(X\)"):
         F.x_list(h, "M")
+    s = tmp_path / "s.h"
+    s.write_text("typedef struct {\n    uint16_t a; /* ms */\n    int8_t b;\n} s_t;\n")
+    assert F.field_max(s, "s_t", "a") == 65535
+    with pytest.raises(BitearError, match=r"s\.h: s_t\.b is not a field of type uint8_t"):
+        F.field_max(s, "s_t", "b")
+    with pytest.raises(BitearError, match=r"s\.h: no typedef struct \{\.\.\.\} t_t;"):
+        F.field_max(s, "t_t", "a")
     with pytest.raises(BitearError, match=r"missing\.h: cannot read this C header"):
         F.define(tmp_path / "missing.h", "A")
 

@@ -171,3 +171,62 @@ def test_ctrl_c_ends_cleanly_with_the_summary(elf, wav):
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     assert out.splitlines()[-1].startswith("end: ")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--window-ms", "70000"], r"--window-ms must be in \[0, 65535\] .*found 70000"),    # was: struct.error traceback
+    (["--suppression-ms", "99999"], r"--suppression-ms must be in \[0, 65535\] .*found 99999"),
+    (["--min-count", "300"], r"--min-count must be in \[1, 32\] .*found 300"),
+    (["--min-count", "0"], r"--min-count must be in \[1, 32\] .*found 0"),               # was: refused by the board, exit 1
+    (["--tail", "-5"], r"--tail must be a number of seconds >= 0, found -5"),
+    (["--detect-threshold", "nan"], r"--detect-threshold must be in \[0, 1\], found nan"),
+])
+def test_option_ranges_are_checked_before_any_board_is_opened(tmp_path, args, message):
+    """The ranges come from model.facts (what bitear_detector.h takes); a port nobody listens on
+    would fail with exit 1, so exit 2 with the option's message shows the check came first."""
+    import re
+    path = tmp_path / "short.wav"
+    write_wav(path, np.zeros(16000, np.int16))
+    proc = listen("--wav", str(path), "--plain", "--port", "socket://127.0.0.1:1", *args)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2, err
+    assert re.fullmatch(rf"error: {message}.*\n", err), err
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("empty", r"the firmware ELF is empty \(0 bytes\)"),
+    ("text", r"not an ELF file \(starts with b'hell'"),
+    ("x86", r"an ELF for x86-64 \(64-bit\), not for 32-bit Arm \(e_machine 62, expected 40\)"),
+])
+def test_wrong_elf_files_are_one_line_user_errors(tmp_path, kind, message):
+    import re
+    path = tmp_path / f"{kind}.elf"
+    if kind == "text":
+        path.write_text("hello, not firmware\n")
+    elif kind == "x86":
+        path.write_bytes(b"\x7fELF\x02\x01\x01" + bytes(9) + (2).to_bytes(2, "little") + (62).to_bytes(2, "little"))
+    else:
+        path.write_bytes(b"")
+    proc = listen("--emulator", "--elf", str(path), "--wav", str(path), "--plain")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2, err
+    assert re.fullmatch(rf"error: {re.escape(str(path))}: {message}.*\n", err), err
+
+
+@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="arm-none-eabi-gcc not installed")
+def test_an_arm_elf_that_locks_up_keeps_qemus_reason(tmp_path):
+    """A Cortex-M image whose reset vector is 0 (no Thumb bit): QEMU locks up at once. Was a
+    SerialException traceback ("socket disconnected"); now one line with QEMU's own words, exit 1."""
+    source = tmp_path / "lockup.c"
+    source.write_text('__attribute__((section(".vectors"), used)) const unsigned vectors[2] = {0x20001000u, 0u};\n'
+                      "void reset(void) { for (;;) { } }\n")
+    elf = tmp_path / "lockup.elf"
+    subprocess.run(["arm-none-eabi-gcc", "-mcpu=cortex-m4", "-mthumb", "-nostdlib", "-O1", "-Wl,-Ttext=0x100",
+                    "-Wl,--section-start=.vectors=0x0", "-Wl,-e,reset", "-o", str(elf), str(source)], check=True)
+    wav = tmp_path / "short.wav"
+    write_wav(wav, np.zeros(16000, np.int16))
+    proc = listen("--emulator", "--elf", str(elf), "--wav", str(wav), "--plain")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert "the firmware stopped before its READY frame" in err and "qemu: fatal: Lockup" in err, err

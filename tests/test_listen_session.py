@@ -271,3 +271,32 @@ def test_board_with_its_own_microphone_is_only_listened_to(tmp_path):
     write_wav(wav, np.zeros(3200, np.int16))
     with pytest.raises(listen.BitearError, match="own microphone"):
         listen.run(listen.Options(wav=wav), listen.PlainView(out=io.StringIO()), port=MicSimBoard())
+
+
+class NoticeSimBoard(SimBoard):
+    """A SimBoard that, at hop 30, sends the two AUDIO notices of docs/protocol.md §4 (as after
+    stray AUDIO frames from someone else on the line): a NACK (far off) and an ACK 0 (resync)."""
+
+    def process(self, samples):
+        super().process(samples)
+        if self.hops == 30:
+            self.send(P.Ack(0x7000, P.MsgType.AUDIO, -2))
+            self.send(P.Ack(0x7001, P.MsgType.AUDIO, 0))
+
+
+def test_resyncs_and_refused_audio_are_shown():
+    from rich.console import Console
+
+    out = io.StringIO()
+    summary, _ = run_sim(NoticeSimBoard(), audio_with_labels([(0, 60)]), listen.PlainView(out=out))
+    assert (summary.resyncs, summary.refused_audio) == (1, 1)
+    assert out.getvalue().splitlines()[-1].endswith("resyncs 1, refused audio 1")
+    console = Console(file=io.StringIO(), width=160, force_terminal=True, record=True)
+    view = listen.RichView(console=console)
+    run_sim(NoticeSimBoard(), audio_with_labels([(0, 60)]), view)
+    console.print(view._render())
+    assert "resyncs 1 · refused audio 1" in console.export_text()
+    js = io.StringIO()
+    run_sim(NoticeSimBoard(), audio_with_labels([(0, 60)]), listen.JsonView(out=js))
+    end = json.loads(js.getvalue().splitlines()[-1])
+    assert (end["resyncs"], end["refused_audio"]) == (1, 1)

@@ -100,7 +100,7 @@ def test_python_types_limits_and_names_match_the_c_header(driver):
     py_types = {t.name: (int(t), *P.BODY_LIMITS[t]) for t in P.MsgType}
     assert c_types == py_types
     assert set(P.MESSAGE_CLASSES) == set(P.MsgType)
-    assert len(P.STATS_FIELDS) == 15 and P.STATS_FIELDS[0] == "frames_received" and P.STATS_FIELDS[-1] == "resyncs"
+    assert len(P.STATS_FIELDS) == 16 and P.STATS_FIELDS[0] == "frames_received" and P.STATS_FIELDS[-1] == "results_dropped"
     assert P.STATUS_NAMES[-7] == "BITEAR_ERR_CRC" and P.status_name(-2) == "BITEAR_ERR_ARG"
     # the other constants are checked against the compiled C in tests/test_facts.py
 

@@ -187,3 +187,35 @@ def test_board_that_disappears_raises_bitear_error():
             client.read(0.1)
         with pytest.raises(BitearError, match="still connected"):
             client.set_full_depth()
+
+
+SILENT_HOP = bytes(2 * P.AUDIO_SAMPLES)
+
+
+def test_audio_notices_are_counted_not_left_in_the_inbox():
+    board = FakeBoard(capacity=4, consume=1)
+    with BoardClient(board, timeout=1.0) as client:
+        client.send_audio(np.zeros(2 * 320, np.int16))              # hops 0, 1
+        client.send(P.Audio, 100_000, SILENT_HOP)     # far off alone: NACK (refused)
+        client.send(P.Audio, 0xFFFFFFFF, SILENT_HOP)  # never a position: NACK
+        client.send(P.Audio, 500_000, SILENT_HOP)     # far off ...
+        client.send(P.Audio, 500_001, SILENT_HOP)     # ... and continued: resync, ACK 0
+        stats = client.get_stats()                                  # the ACK it waits for comes after the notices
+        assert (client.resyncs, client.refused_audio, client.last_audio_refusal) == (1, 3, "BITEAR_ERR_ARG")
+        assert stats.resyncs == 1 and stats.bad_commands == 3
+        assert client.read(0.05) is None                            # no AUDIO ACK left for the caller
+        assert client.credit.limit >= 500_002                       # the CREDIT of the resync was taken
+
+
+def test_send_audio_refuses_a_hop_past_the_last_position():
+    board = FakeBoard(capacity=4, consume=1)
+    with BoardClient(board, timeout=1.0) as client:
+        client.next_hop = P.HOP_MAX                                 # the last stream position: still allowed
+        client.credit = P.Credit(0xFFFFFFFF, 4)
+        assert client.send_audio(np.zeros(320, np.int16)) == 1
+        frames = board.decoder.counters["frames"]
+        with pytest.raises(BitearError, match=r"hop 4294967295 .* RESET"):
+            client.send_audio(np.zeros(320, np.int16))
+        assert board.decoder.counters["frames"] == frames           # nothing was sent
+        client.reset()
+        assert client.send_audio(np.zeros(320, np.int16)) == 1

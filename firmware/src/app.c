@@ -52,6 +52,19 @@ static void send(app_t *app, bitear_proto_msg_t *msg)
     }
 }
 
+/* The line cannot take a frame now: the host is not reading (app.h). */
+static int line_busy(const app_t *app)
+{
+    return app->tx_busy != NULL && app->tx_busy(app->write_ctx);
+}
+
+static void count_dropped_result(app_t *app)
+{
+    if (app->stats.results_dropped < UINT32_MAX) {
+        app->stats.results_dropped++;
+    }
+}
+
 static unsigned audio_capacity(const app_t *app)
 {
     return app->mic ? 0u : APP_QUEUE_HOPS; /* a microphone board takes no AUDIO frames */
@@ -68,6 +81,7 @@ static void send_credit(app_t *app)
     msg.body.credit.limit = current_limit(app);
     msg.body.credit.capacity = (uint16_t)audio_capacity(app);
     app->credit_limit = msg.body.credit.limit;
+    app->credit_pending = 0u;
     send(app, &msg);
 }
 
@@ -321,7 +335,11 @@ static void report(app_t *app, const bitear_result_t *r, uint32_t cost)
     res->cost = cost;
     res->classes = BITEAR_MODEL_CLASSES;
     memcpy(res->scores_q15, r->scores_q15, sizeof r->scores_q15);
-    send(app, &msg);
+    if (line_busy(app)) {
+        count_dropped_result(app); /* the host is not reading: drop the result, never the audio */
+    } else {
+        send(app, &msg);
+    }
 
     bitear_detector_event_t ev;
     if (bitear_detector_process(&app->detector, hop * APP_HOP_MS, r->scores_q15, &ev) == BITEAR_OK && ev.is_new) {
@@ -330,7 +348,11 @@ static void report(app_t *app, const bitear_result_t *r, uint32_t cost)
         det.body.detection.hop = hop;
         det.body.detection.label = (uint8_t)ev.label;
         det.body.detection.score_q15 = ev.score_q15;
-        send(app, &det);
+        if (line_busy(app)) {
+            count_dropped_result(app);
+        } else {
+            send(app, &det);
+        }
     }
 }
 
@@ -348,12 +370,24 @@ int app_step(app_t *app)
     app->queue_count--;
     app->stats.hops++;
     if (current_limit(app) != app->credit_limit) {
-        send_credit(app); /* the slot is free again: first, so the host can send the next hop */
+        if (line_busy(app)) {
+            app->credit_pending = 1u; /* the host is not reading: app_flush sends it later */
+        } else {
+            send_credit(app); /* the slot is free again: first, so the host can send the next hop */
+        }
     }
     if (st == BITEAR_OK && ready) {
         report(app, &result, bitear_board_cost(ticks));
     }
     return 1;
+}
+
+int app_flush(app_t *app)
+{
+    if (app->credit_pending && !line_busy(app)) {
+        send_credit(app); /* the whole truth: the limit now */
+    }
+    return app->credit_pending;
 }
 
 void app_stats(const app_t *app, bitear_proto_stats_t *out)

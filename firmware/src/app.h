@@ -13,14 +13,22 @@
  *     app_rx(&app, bytes, n);                  // received bytes, any run length: AUDIO is queued,
  *                                              // commands are done and ACKed at once
  *     app_poll_mic(&app);                      // microphone boards: samples into the queue
- *     if (!app_step(&app)) sleep until input;  // one queued hop: front end, every N hops an
- *                                              // inference -> RESULT (+ DETECTION), then CREDIT
+ *     if (!app_step(&app) && !app_flush(&app))  // one queued hop: front end, every N hops an
+ *         sleep until input;                   // inference -> RESULT (+ DETECTION), then CREDIT;
+ *                                              // app_flush: a CREDIT deferred while the line was busy
  *
  * Every frame the application sends goes through write(ctx, frame, len), one whole frame per
  * call (main.c: the UART; the Unity test: a capture buffer). Audio comes either from AUDIO frames
  * under credit flow control (emulated board, boards without a microphone) or from the microphone
  * (then CREDIT.limit stays at the next expected hop: the host is not asked for audio, and AUDIO
  * frames it sends anyway count as overruns).
+ *
+ * A host that stops reading (docs/protocol.md section 4, "A host that stops reading"): with
+ * `app.tx_busy` set (main.c: bitear_board_tx_busy), a RESULT or DETECTION the line cannot take now
+ * is dropped and counted (STATS.results_dropped) and the CREDIT that follows a processed hop is
+ * deferred to app_flush, so the application never waits on the line while audio is queued: it
+ * keeps decoding what arrives and processing hops. Replies to commands (READY, CREDIT of a
+ * RESET, STATS, ACK) are always sent: the host that asked reads them.
  *
  * RESULT.cost is the work of the hop that produced the result (its front end, the window shift and
  * the network; not the detector or the serial line; interrupt handlers that ran meanwhile, e.g. for
@@ -62,6 +70,8 @@
 #define APP_HOP_MS ((uint32_t)BITEAR_FRONTEND_HOP * 1000u / (uint32_t)BITEAR_SAMPLE_RATE)
 
 typedef void (*app_write_fn)(void *ctx, const uint8_t *frame, size_t len);
+/* 1 when the line cannot take a frame now (the host is not reading); called with write_ctx. */
+typedef int (*app_busy_fn)(void *ctx);
 
 typedef struct {
     bitear_stream_t stream;       /* front end, feature window, network (its thresholds, stats) */
@@ -74,12 +84,14 @@ typedef struct {
     uint8_t mic;                  /* 1: audio from the microphone, not from AUDIO frames */
     bitear_proto_audio_window_t audio; /* next AUDIO hop wanted, pending resync (bitear_protocol.h) */
     uint32_t credit_limit;        /* CREDIT.limit last sent */
+    uint8_t credit_pending;       /* 1: a CREDIT was deferred because the line was busy */
     bitear_proto_stats_t stats;   /* the application's counters (the decoder's are added at STATS) */
     uint32_t rx_dropped_base;     /* board's count at the last statistics reset */
     uint32_t mic_dropped_base;
     uint16_t tx_seq;              /* seq of the next frame sent */
     app_write_fn write;
     void *write_ctx;
+    app_busy_fn tx_busy;          /* optional, set after app_init (NULL: the line is never busy) */
     uint8_t tx[APP_TX_BYTES];     /* the frame being sent */
 } app_t;
 
@@ -94,6 +106,10 @@ void app_start(app_t *app);
  * they complete: AUDIO is admitted into the queue (docs/protocol.md section 4), commands take
  * effect and are ACKed (with any reply first), unusable frames are NACKed, damaged ones counted. */
 void app_rx(app_t *app, const uint8_t *data, size_t n);
+
+/* Sends a CREDIT deferred while the line was busy, once it is free. Returns 1 while one is still
+ * deferred (then the board's loop should not sleep: nothing else will wake it to send it). */
+int app_flush(app_t *app);
 
 /* Microphone boards: move waiting samples into the queue while it has room. */
 void app_poll_mic(app_t *app);

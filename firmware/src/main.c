@@ -8,7 +8,9 @@
  *   2. on a board with a microphone (Nano 33 BLE Sense: PDM through board_arduino), its samples
  *      go into the hop queue instead (bitear_board_mic_start says whether there is one);
  *   3. one queued hop is processed (front end; every N hops an inference -> RESULT, detector ->
- *      DETECTION; CREDIT as the queue frees up);
+ *      DETECTION; CREDIT as the queue frees up); while the host is not reading (the line is busy)
+ *      results are dropped and counted and the CREDIT waits for the line (app_flush), so the board
+ *      keeps receiving instead of blocking on a write;
  *   4. with nothing to do the board sleeps until a whole frame may have arrived (QEMU board:
  *      "cpsid i; check; wfi; cpsie i" in bitear_board_wait_for_frame, so a byte arriving in
  *      between is not missed; it sleeps on through the bytes of a frame up to its 0x00).
@@ -37,11 +39,18 @@ static void write_frame(void *ctx, const uint8_t *frame, size_t len)
     bitear_board_write(frame, len);
 }
 
+static int line_busy(void *ctx)
+{
+    (void)ctx;
+    return bitear_board_tx_busy();
+}
+
 void bitear_app_setup(void)
 {
     bitear_board_init();
     const int mic = bitear_board_mic_start(BITEAR_SAMPLE_RATE) == 0;
     (void)app_init(&app, write_frame, NULL, mic);
+    app.tx_busy = line_busy; /* a host that stops reading costs results, not audio (app.h) */
     app_start(&app);
 }
 
@@ -53,7 +62,7 @@ void bitear_app_loop(void)
         app_rx(&app, rx, n);
     }
     app_poll_mic(&app);
-    if (!app_step(&app)) {
+    if (!app_step(&app) && !app_flush(&app)) { /* a deferred CREDIT: poll until the line is free */
         if (app.mic) {
             bitear_board_wait_for_input(); /* microphone samples wake it too */
         } else {

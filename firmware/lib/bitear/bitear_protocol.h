@@ -138,7 +138,8 @@ typedef struct {
     X(detections,       "keyword events")                                                           \
     X(stack_used,       "stack high-water mark, bytes (0: not measured)")                           \
     X(stack_size,       "stack size, bytes (0: not measured)")                                       \
-    X(resyncs,          "AUDIO stream position moved to a far-off hop (two in a row, section 4)")
+    X(resyncs,          "AUDIO stream position moved to a far-off hop (two in a row, section 4)")   \
+    X(results_dropped,  "RESULT / DETECTION frames not sent: the host was not reading (line busy)")
 
 typedef struct {
     BITEAR_PROTO_STATS_LIST(BITEAR_PROTO_COUNTER_FIELD_)

@@ -39,6 +39,12 @@ void bitear_board_putc(uint8_t c);
 void bitear_board_write(const void *data, size_t n);
 void bitear_board_puts(const char *s); /* no newline added */
 
+/* Default 0 (not known: writes may block). 1 when the serial line cannot take a byte now: the host
+ * is not reading (QEMU: the UART's TX register stays full while its socket is full). The
+ * application then drops what it can drop (RESULT, DETECTION; counted in STATS.results_dropped)
+ * and defers its CREDIT instead of blocking, so it keeps receiving and processing audio. */
+int bitear_board_tx_busy(void);
+
 /* Required. Serial input: next received byte (0..255), or -1 when none is waiting. Never blocks. */
 int bitear_board_getc(void);
 

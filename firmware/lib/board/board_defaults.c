@@ -1,6 +1,6 @@
 /* board_defaults.c - weak defaults of the optional board functions (bitear_board.h, "Default"),
  * for boards without the feature: no microphone, no stack painting, no count of lost RX bytes, no
- * known receive-buffer size, no frame-aware sleep. A board that has the feature defines the
+ * known receive-buffer size, no frame-aware sleep, no TX busy flag. A board that has the feature defines the
  * function in its own file; the linker then takes that definition instead of the weak one.
  * (Weak symbols: GCC and Clang, every toolchain bitear builds with.) */
 #include "bitear_board.h"
@@ -48,4 +48,9 @@ BITEAR_WEAK size_t bitear_board_rx_capacity(void)
 BITEAR_WEAK void bitear_board_wait_for_frame(void)
 {
     bitear_board_wait_for_input(); /* cannot tell where frames end: wake for any byte */
+}
+
+BITEAR_WEAK int bitear_board_tx_busy(void)
+{
+    return 0; /* not known: a write waits until the line takes it */
 }

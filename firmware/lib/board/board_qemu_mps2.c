@@ -4,7 +4,8 @@
  * driven (IRQ 0) into a ring buffer; the handler clears the interrupt before draining, and
  * bitear_board_wait_for_input sleeps with "cpsid i; check; wfi; cpsie i" (other orders can
  * sleep through a byte that arrived in between); bitear_board_wait_for_frame does the same until
- * a 0x00 byte has arrived (the handler counts them). TX polls the TX-full flag.
+ * a 0x00 byte has arrived (the handler counts them). TX polls the TX-full flag, which also tells
+ * the application that the host is not reading (bitear_board_tx_busy).
  * Ticks: SysTick from the 25 MHz CPU clock, extended to 32 bits by its wrap interrupt; under
  * QEMU -icount shift=0 one tick is exactly 40 instructions. The counter stops while asleep
  * in bitear_board_wait_for_input: it measures work, not waiting.
@@ -96,6 +97,13 @@ void bitear_board_putc(uint8_t c)
     while (UART_STATE & UART_STATE_TX_FULL) {
     }
     UART_DATA = c;
+}
+
+int bitear_board_tx_busy(void)
+{
+    /* QEMU clears TX_FULL as soon as its character device took the byte; it stays set while the
+     * socket is full (the host does not read). */
+    return (UART_STATE & UART_STATE_TX_FULL) != 0u;
 }
 
 void bitear_board_write(const void *data, size_t n)

@@ -87,7 +87,7 @@ void test_vector_fields(void)
     TEST_ASSERT_EQUAL_INT16(BITEAR_ERR_ARG, msg.body.ack.status);
     feed_all(vector_12_stats, sizeof vector_12_stats, NULL);
     TEST_ASSERT_EQUAL_UINT32(1, msg.body.stats.frames_received);
-    TEST_ASSERT_EQUAL_UINT32(BITEAR_PROTO_STATS_COUNT, msg.body.stats.resyncs); /* the last field */
+    TEST_ASSERT_EQUAL_UINT32(BITEAR_PROTO_STATS_COUNT, msg.body.stats.results_dropped); /* the last field */
 }
 
 void test_all_vectors_back_to_back_and_split_by_garbage(void)

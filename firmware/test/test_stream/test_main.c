@@ -653,6 +653,51 @@ void test_hop_ffffffff_and_huge_jumps_wrap_nothing(void)
     TEST_ASSERT_EQUAL_UINT32(260u + C, host.credit.limit);
 }
 
+static int line_busy_flag;
+
+static int line_busy(void *ctx)
+{
+    (void)ctx;
+    return line_busy_flag;
+}
+
+void test_a_host_that_stops_reading_costs_results_not_audio(void)
+{
+    app.tx_busy = line_busy;
+    line_busy_flag = 0;
+    stream_range(0u, 60u);
+    const unsigned results_before = host.n_results, detections_before = host.n_detections;
+    uint32_t next = 60u;
+    for (int cycle = 0; cycle < 40; cycle++) { /* the host sends what its last CREDIT allows ... */
+        line_busy_flag = 1;                    /* ... and stops reading */
+        const unsigned credits = host.credits;
+        while (next < host.credit.limit) {
+            send_audio(next++);
+        }
+        while (app_step(&app)) {
+        }
+        TEST_ASSERT_EQUAL_UINT(credits, host.credits); /* nothing written while the line is busy */
+        TEST_ASSERT_EQUAL_INT(1, app_flush(&app));     /* the CREDIT waits */
+        line_busy_flag = 0;                            /* the host reads again */
+        TEST_ASSERT_EQUAL_INT(0, app_flush(&app));
+        TEST_ASSERT_EQUAL_UINT(credits + 1u, host.credits);
+        TEST_ASSERT_EQUAL_UINT32(next + C, host.credit.limit); /* the whole truth */
+    }
+    TEST_ASSERT_EQUAL_UINT(results_before, host.n_results); /* every result of the busy time dropped */
+    TEST_ASSERT_EQUAL_UINT(detections_before, host.n_detections);
+    stream_range(next, next + 60u);                         /* and then results flow again */
+    TEST_ASSERT_EQUAL_UINT(results_before + results_expected(next + 60u) - results_expected(next), host.n_results);
+    const bitear_proto_stats_t *s = get_stats();
+    TEST_ASSERT_EQUAL_UINT32(next + 60u, s->hops);          /* no audio lost */
+    TEST_ASSERT_EQUAL_UINT32(next + 60u, s->audio_frames);
+    TEST_ASSERT_EQUAL_UINT32(0, s->frames_dropped + s->overruns + s->bad_commands);
+    TEST_ASSERT_EQUAL_UINT32(results_expected(next) - results_expected(60u) + s->detections - host.n_detections,
+                             s->results_dropped);
+    TEST_ASSERT_TRUE(s->results_dropped > 0u);
+    TEST_ASSERT_TRUE(host.seq_ok);
+    TEST_ASSERT_EQUAL_UINT(0, host.damaged);
+}
+
 void test_a_microphone_board_asks_for_no_audio_frames(void)
 {
     memset(&host, 0, sizeof host);
@@ -683,6 +728,7 @@ int main(void)
     RUN_TEST(test_one_stray_far_ahead_audio_frame_does_not_kill_the_stream);
     RUN_TEST(test_a_host_that_renumbers_from_zero_is_followed_after_one_hop);
     RUN_TEST(test_hop_ffffffff_and_huge_jumps_wrap_nothing);
+    RUN_TEST(test_a_host_that_stops_reading_costs_results_not_audio);
     RUN_TEST(test_a_microphone_board_asks_for_no_audio_frames);
     return UNITY_END();
 }

@@ -1,0 +1,44 @@
+"""host/fuzz_traffic.py, without a board: every item ends with a delimiter (so the host's next
+frame decodes whole), and the frames that pass their CRC are exactly those the item says the
+application must refuse — checked with the board's rules stated in Python (tests/sim_board.py)
+and against the detector limits of model.facts."""
+from __future__ import annotations
+
+import random
+import types
+
+import pytest
+
+from host import protocol as P
+from host.fuzz_traffic import Traffic
+from model.facts import DETECTOR_LIMITS
+from tests.sim_board import ADMIT_QUEUE, ADMIT_REFUSED, admit_hop
+
+
+@pytest.mark.parametrize("expected_hop", [0, 7, 300, 100_000])
+def test_items_end_in_a_delimiter_and_what_passes_the_crc_is_refused(expected_hop):
+    traffic = Traffic(random.Random(expected_hop))
+    kinds = set()
+    for _ in range(3000):
+        item = traffic.item(expected_hop, seq=0x9000)
+        kinds.add(item.kind)
+        assert item.data.endswith(b"\0")
+        decoder = P.FrameDecoder()
+        messages = decoder.feed(item.data)
+        host_messages = [m for m in messages if m.TYPE < 0x80]
+        assert len(host_messages) == item.app_bad, item            # only refused commands get through
+        for msg in host_messages:
+            if isinstance(msg, P.Audio):
+                window = types.SimpleNamespace(expected=expected_hop, resync_hop=0)
+                counts = {}
+                flags = admit_hop(window, msg.hop, 0, 2, counts)
+                assert not flags & ADMIT_QUEUE and counts == {"bad_commands": 1}
+                assert bool(flags & ADMIT_REFUSED) == bool(item.far_off)
+                assert window.expected == expected_hop             # the stream position never moves
+            elif isinstance(msg, P.SetThreshold):
+                assert msg.threshold_q16 > 65536
+            elif isinstance(msg, P.SetDetector):
+                assert msg.min_count < DETECTOR_LIMITS["min_count"][0]
+            else:
+                assert isinstance(msg, P.Reset) and msg.flags & ~(P.RESET_STATS | P.RESET_STREAM)
+    assert kinds == set(Traffic.KINDS) - ({"stale_audio"} if expected_hop == 0 else set())
