@@ -104,7 +104,8 @@ def tables_model(tables_dir: Path = TABLES_DIR):
         channels = h["cin"]
         heads.append(im.HeadInt(i, h["block"], h["length"], channels,
                                 get(f"head{i}", "weights").reshape(classes, channels).astype(np.int8),
-                                np.zeros(classes, np.int64), get(f"head{i}", "bias").astype(np.int64), 1.0, h["frac_bits"], h["mult"], h["shift"]))
+                                np.zeros(classes, np.int64), get(f"head{i}", "bias").astype(np.int64), 1.0,
+                                h["frac_bits"], h["mult"], h["shift"]))
     tables = im.entropy_tables()
     for name in ("exp_hi", "exp_lo", "ln"):
         if not np.array_equal(arr.get(array_name("entropy", name)), tables[name]):
