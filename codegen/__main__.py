@@ -2,10 +2,11 @@
 
 Turns a student checkpoint into C tables for the firmware and a manifest of the model's facts.
 
-It writes `bitear_model_tables.h/.c` and their manifest `bitear_model_manifest.json` (for host
-tools: labels, layers with kernel / stride / pad / skip, exits, thresholds, MACs, front end,
-checkpoint sha256) into DIR (-o/--out, default firmware/lib/bitear) and prints the size and cost
-table. With the default DIR it also writes the on-board test vectors
+It writes `bitear_model_tables.h/.c`, the same integer arrays as `bitear_model_arrays.npz` and
+their manifest `bitear_model_manifest.json` (for host tools: labels, layers with kernel / stride /
+pad / skip, exits, thresholds, MACs, front end, checkpoint sha256, the files' sha256) into DIR
+(-o/--out, default firmware/lib/bitear) and prints the size and cost table. With the default DIR
+it also writes the on-board test vectors
 firmware/test/test_kernels/model_vectors.h (or FILE; `--vectors none` skips them). `--check`
 writes nothing and exits 1 when any of these files differs from what the checkpoint gives
 (stale), 0 when they are current. Tables written elsewhere must end up next to bitear_model.h to
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m codegen", description=__doc__.splitlines()[2])
     parser.add_argument("checkpoint", help="student checkpoint (.safetensors)")
     parser.add_argument("-o", "--out", default=str(DEFAULT_OUT),
-                        help="output folder for the tables and the manifest (default firmware/lib/bitear)")
+                        help="output folder for the tables, their arrays and the manifest (default firmware/lib/bitear)")
     parser.add_argument("--vectors", default=None,
                         help="test vectors header (default: firmware/test/test_kernels/model_vectors.h when -o is the "
                              "default, else none; 'none' to skip)")

@@ -2,8 +2,9 @@
 
 It states the facts of the generated model that host tools need (labels, layer shapes, kernel /
 stride / pad / skip, exits and their thresholds, MACs per layer, front-end parameters, the
-checkpoint's sha256, the arena layout and the sha256 of the two table files it describes), so
-host/evaluate.py, host/bench.py and codegen/harness.py read them here instead of parsing C.
+checkpoint's sha256, the arena layout and the sha256 of the table files it describes: the C
+header and source and their arrays sidecar `bitear_model_arrays.npz`), so host/evaluate.py,
+host/bench.py and codegen/harness.py read them here instead of parsing C.
 Like the tables it depends only on the checkpoint's bytes and the codegen version (byte-identical
 across runs) and `python -m codegen --check` holds it to the checkpoint.
 
@@ -17,13 +18,13 @@ import json
 from pathlib import Path
 
 from codegen import intmodel as im
-from codegen.generate import HEADER_NAME, SOURCE_NAME, STAMP
+from codegen.generate import ARRAYS_NAME, HEADER_NAME, SOURCE_NAME, STAMP
 from model.errors import BitearError
 
 MANIFEST_NAME = "bitear_model_manifest.json"
 FORMAT = "bitear-model-manifest"
 FORMAT_VERSION = 1
-TABLE_FILES = (HEADER_NAME, SOURCE_NAME)
+TABLE_FILES = (HEADER_NAME, SOURCE_NAME, ARRAYS_NAME)
 
 
 def build(model: im.IntModel, layout, tables: dict[str, bytes]) -> dict:
@@ -108,9 +109,12 @@ def read(folder: str | Path, check_tables: bool = True) -> dict:
                 digest = hashlib.sha256(table.read_bytes()).hexdigest()
             except OSError as e:
                 raise BitearError(f"{table}: cannot read ({e.strerror}): run python -m codegen CHECKPOINT") from None
-            if digest != manifest["tables_sha256"].get(name):
+            if name not in manifest["tables_sha256"]:
+                raise BitearError(f"{path}: field 'tables_sha256' has no entry for {name} (an older codegen wrote it): "
+                                  "run python -m codegen CHECKPOINT to regenerate it")
+            if digest != manifest["tables_sha256"][name]:
                 raise BitearError(f"{path} describes other tables than {table} (sha256 differs): "
-                                  "regenerate both with python -m codegen CHECKPOINT")
+                                  "run python -m codegen CHECKPOINT to regenerate them")
     return manifest
 
 

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shutil
 import struct
 import subprocess
@@ -61,37 +60,29 @@ MODE_CLIPS, MODE_STREAM = 1, 2
 
 # ---- the network as the firmware was compiled: IntModel from the generated tables -------------------
 
-def _c_arrays(src: str) -> dict[str, np.ndarray]:
-    """The constant arrays of a generated bitear_model_tables.c, by name (their values are the firmware's)."""
-    out = {}
-    for m in re.finditer(r"static const \w+ (\w+)\[(\d+)\] = \{(.*?)\};", src, re.S):
-        values = [-2**31 if v == "INT32_MIN" else int(v.rstrip("uU"), 0) for v in m[3].replace(",", " ").split()]
-        if len(values) != int(m[2]):
-            raise BitearError(f"generated tables: array {m[1]} has {len(values)} values, declared {m[2]}")
-        out[m[1]] = np.array(values, np.int64)
-    return out
-
-
 def tables_model(tables_dir: Path = TABLES_DIR):
     """The codegen.intmodel.IntModel that the generated tables in tables_dir encode: what the
     firmware computes. Shapes, pad / skip, exits, thresholds and labels come from the codegen
-    manifest beside the tables (which must describe these very files); the integer arrays from
-    bitear_model_tables.c, by the names codegen.generate gives them."""
+    manifest beside the tables; the integer arrays from the sidecar bitear_model_arrays.npz, which
+    holds the arrays of bitear_model_tables.c by their C names (codegen.generate.model_arrays).
+    The manifest must describe these very files (sha256 of the .h, .c and .npz)."""
     from codegen import intmodel as im
     from codegen import manifest as mf
-    from codegen.generate import SOURCE_NAME, array_name
+    from codegen.generate import ARRAYS_NAME, array_name
     from codegen.reference import unpack_bits
 
     m = mf.read(tables_dir)
+    path = tables_dir / ARRAYS_NAME
     try:
-        arr = _c_arrays((tables_dir / SOURCE_NAME).read_text())
-    except OSError as e:
-        raise BitearError(f"generated model tables not readable: {e} (run python -m codegen CHECKPOINT)") from None
+        with np.load(path, allow_pickle=False) as npz:
+            arr = {name: npz[name] for name in npz.files}
+    except (OSError, ValueError, KeyError) as e:
+        raise BitearError(f"{path}: cannot read the model arrays ({e}): run python -m codegen CHECKPOINT") from None
 
     def get(layer: str, what: str) -> np.ndarray:
         name = array_name(layer, what)
         if name not in arr:
-            raise BitearError(f"{tables_dir / SOURCE_NAME}: array {name} not found (regenerate the tables)")
+            raise BitearError(f"{path}: array {name} not found: run python -m codegen CHECKPOINT")
         return arr[name]
 
     classes = m["classes"]
@@ -113,11 +104,12 @@ def tables_model(tables_dir: Path = TABLES_DIR):
         channels = h["cin"]
         heads.append(im.HeadInt(i, h["block"], h["length"], channels,
                                 get(f"head{i}", "weights").reshape(classes, channels).astype(np.int8),
-                                np.zeros(classes, np.int64), get(f"head{i}", "bias"), 1.0, h["frac_bits"], h["mult"], h["shift"]))
+                                np.zeros(classes, np.int64), get(f"head{i}", "bias").astype(np.int64), 1.0,
+                                h["frac_bits"], h["mult"], h["shift"]))
     tables = im.entropy_tables()
     for name in ("exp_hi", "exp_lo", "ln"):
-        if not np.array_equal(arr.get(f"entropy_{name}"), tables[name]):
-            raise BitearError(f"generated tables: entropy_{name} differs from codegen.intmodel's: regenerate the tables")
+        if not np.array_equal(arr.get(array_name("entropy", name)), tables[name]):
+            raise BitearError(f"{path}: entropy_{name} differs from codegen.intmodel's: run python -m codegen CHECKPOINT")
     return im.IntModel(m.get("config", {}), m["labels"], m.get("frontend", {}), stem, blocks, heads,
                        list(m["exit_thresholds_q16"]), m["checkpoint_sha256"], m.get("description", ""), tables,
                        [e["threshold"] for e in m["exits"][:-1]])

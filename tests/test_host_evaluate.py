@@ -67,6 +67,47 @@ def test_tables_model_reads_back_what_codegen_wrote(tmp_path, what):
     assert np.array_equal(r1.logits, r2.logits) and np.array_equal(r1.exit_index, r2.exit_index)
 
 
+def test_tables_model_refuses_a_tampered_or_missing_arrays_sidecar(tmp_path):
+    """The npz must be the one the manifest describes (sha256); else one error naming the file and
+    the command that regenerates it. A consistent manifest over an npz that lacks an array is named too."""
+    import hashlib
+    import io
+
+    from codegen import manifest
+    model, _ = load(testing.cached_random_checkpoint(seed=0, exit_thresholds=[0.35, 0.35], config=READBACK_CONFIGS["valid"]))
+    generate.write(model, tmp_path)
+    npz_path = tmp_path / generate.ARRAYS_NAME
+    good = npz_path.read_bytes()
+    with np.load(io.BytesIO(good)) as npz:
+        arrays = {name: npz[name] for name in npz.files}
+
+    arrays["block1_thresholds"][0] += 1                    # one threshold changed: same size, other sha
+    npz_path.write_bytes(generate.arrays_npz(arrays))
+    with pytest.raises(BitearError, match=rf"describes other tables than .*{generate.ARRAYS_NAME} \(sha256 differs\): "
+                                          r"run python -m codegen CHECKPOINT"):
+        evaluate.tables_model(tmp_path)
+
+    npz_path.unlink()
+    with pytest.raises(BitearError, match=rf"{generate.ARRAYS_NAME}: cannot read .*run python -m codegen CHECKPOINT"):
+        evaluate.tables_model(tmp_path)
+
+    del arrays["head1_bias"]                               # sidecar and manifest agree, an array is missing
+    data = generate.arrays_npz(arrays)
+    npz_path.write_bytes(data)
+    path = tmp_path / manifest.MANIFEST_NAME
+    m = json.loads(path.read_text())
+    m["tables_sha256"][generate.ARRAYS_NAME] = hashlib.sha256(data).hexdigest()
+    path.write_text(manifest.dumps(m))
+    with pytest.raises(BitearError, match=rf"{generate.ARRAYS_NAME}: array head1_bias not found: run python -m codegen"):
+        evaluate.tables_model(tmp_path)
+
+    npz_path.write_bytes(good)                             # a manifest from before the sidecar
+    del m["tables_sha256"][generate.ARRAYS_NAME]
+    path.write_text(manifest.dumps(m))
+    with pytest.raises(BitearError, match=rf"no entry for {generate.ARRAYS_NAME} .*run python -m codegen CHECKPOINT"):
+        evaluate.tables_model(tmp_path)
+
+
 @pytest.fixture(scope="module")
 def generated_set(tmp_path_factory):
     """12 clips in Speech Commands test layout: the ten keywords (espeak-ng), one other word, one noise."""
