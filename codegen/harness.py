@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from codegen.generate import HEADER_NAME, SOURCE_NAME
 from model.errors import BitearError
 from model.paths import REPO_ROOT, cache_dir
 
@@ -40,7 +41,7 @@ def _gen_dir(gen_dir) -> Path:
     return gen
 
 
-TABLE_FILES = ("bitear_model_tables.h", "bitear_model_tables.c")
+TABLE_FILES = (HEADER_NAME, SOURCE_NAME)  # the generated C; the rest of LIB_DIR is hand-written
 
 
 def assemble(gen_dir=None) -> Path:
