@@ -40,6 +40,7 @@ from model.checkpoint import DEFAULT_CHECKPOINT, save_checkpoint
 from model.datasets import KEYWORDS, LABELS, BackgroundNoise, ClipSet
 from model.streams import stream_windows
 from model.errors import BitearError, run_cli
+from model.labels import SILENCE_LABEL
 from model.mfcc import mfcc
 from model.evaluate import SPLIT_SALT, calibrate_thresholds, exit_logits, summarize
 from model.paths import cache_dir, data_dir
@@ -154,7 +155,7 @@ def augment_copies(rng: np.random.Generator, clips: ClipSet, copies: int, noise:
         for c in range(copies):
             y = x
             if c > 0:
-                if clips.labels[i] != 0 and rng.random() < 0.6:
+                if clips.words[i] != SILENCE_LABEL and rng.random() < 0.6:
                     y = augment.speed_perturb(rng, y, (0.85, 1.15))
                 y = augment.time_shift(rng, y, 1600)
                 y = augment.random_gain(rng, y, (-12.0, 6.0))
@@ -373,6 +374,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m model.train", description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=None, help="data folder (default: $BITEAR_DATA or ../shared/data)")
     parser.add_argument("--out", type=Path, default=DEFAULT_CHECKPOINT, help="checkpoint to write")
+    parser.add_argument("--dataset", type=Path, default=None,
+                        help="train on your own words: a folder-per-class dataset (model/train_folder.py); default: the shipped recipe")
+    parser.add_argument("--clips-per-class", type=int, default=None, help="with --dataset: keep N clips per class (seeded)")
+    parser.add_argument("--test-dataset", type=Path, default=None, help="with --dataset: a dataset of the same labels scored after training")
     add_recipe_options(parser)
     parser.add_argument("--resume", action="store_true", help="continue from the last finished epoch in the state folder")
     parser.add_argument("--no-progress", action="store_true")
@@ -381,6 +386,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args) -> int:
+    from model import train_folder
+
+    train_folder.check_dataset_args(args)
+    if args.dataset is not None:
+        if args.out == DEFAULT_CHECKPOINT:
+            raise BitearError("--dataset: name the checkpoint to write with --out (the default is the shipped model)")
+        return train_folder.run(args, recipe_from_args(args))
     from model.frontend import FRONTEND_PARAMS
     from model.feature_cache import features_cached
     from model.student import BinaryStudent, format_cost_table
