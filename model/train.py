@@ -255,11 +255,12 @@ def teacher_function(teacher):
 
 def distill(cfg: TrainConfig, pool: Pool, val_features: np.ndarray, val_labels: np.ndarray, state_dir: Path,
             resume: bool = False, progress: bool = True, log=print, teacher_from_mfcc=None,
-            val_stream: StreamCheck | None = None):
+            val_stream: StreamCheck | None = None, init=None):
     """Train a BinaryStudent on the pool; returns (student, history). Resumable from `state_dir`.
 
     teacher_from_mfcc: (N, 49, 10) MFCC -> (N, 12) teacher logits, needed when `cfg.mix_fraction` > 0.
-    val_stream: validation stream windows; each epoch then also logs every exit's agreement with the teacher there."""
+    val_stream: validation stream windows; each epoch then also logs every exit's agreement with the teacher there.
+    init: called with the new student before training (e.g. model.pretrain.load_backbone)."""
     from tinygrad import Context, Tensor, TinyJit
     from tinygrad.nn.optim import Adam
     from tinygrad.nn.state import get_state_dict, safe_load, safe_save, load_state_dict
@@ -275,6 +276,8 @@ def distill(cfg: TrainConfig, pool: Pool, val_features: np.ndarray, val_labels: 
     Tensor.manual_seed(cfg.seed)
     rng = np.random.default_rng([cfg.seed, 2])
     student = BinaryStudent(cfg.config or None)
+    if init is not None:
+        init(student)
     n_exits = len(student.heads)
     exit_w = list(cfg.exit_weights)[:n_exits] + [1.0] * max(0, n_exits - len(cfg.exit_weights))
     opt = Adam(student.parameters(), lr=cfg.lr)
@@ -378,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="train on your own words: a folder-per-class dataset (model/train_folder.py); default: the shipped recipe")
     parser.add_argument("--clips-per-class", type=int, default=None, help="with --dataset: keep N clips per class (seeded)")
     parser.add_argument("--test-dataset", type=Path, default=None, help="with --dataset: a dataset of the same labels scored after training")
+    parser.add_argument("--init", type=Path, default=None, help="with --dataset: start from a backbone of python -m model.pretrain")
     add_recipe_options(parser)
     parser.add_argument("--resume", action="store_true", help="continue from the last finished epoch in the state folder")
     parser.add_argument("--no-progress", action="store_true")

@@ -14,7 +14,8 @@ Loss: when the labels are not the teacher's 12, cross-entropy on the labels at e
 logit distillation, no teacher mixes, no stream windows); when they are the teacher's (any folder
 order), today's distillation of model.train applies (teacher logits, log-domain mixes), without
 the synthetic-stream windows. `--test-dataset DIR` (same labels) is scored after training and its
-figures stored in the checkpoint.
+figures stored in the checkpoint. `--init BACKBONE` starts the stem and blocks from a backbone of
+`python -m model.pretrain` (representation distillation) and trains the whole network.
 """
 from __future__ import annotations
 
@@ -107,10 +108,16 @@ def run(args, cfg) -> int:
         audio, y, srcs = augment_copies(np.random.default_rng([cfg.seed, 1]), train, cfg.copies, noise)
         pool = Pool(features(audio), np.zeros((len(y), len(labels)), np.float32), y, srcs)
     val_features = features(val.audio)
-    key = hashlib.sha1(json.dumps([dataclasses.asdict(cfg), labels, sorted(clips.paths)]).encode()).hexdigest()[:12]
+    init_sha = hashlib.sha256(Path(args.init).read_bytes()).hexdigest() if args.init is not None else None
+    key = hashlib.sha1(json.dumps([dataclasses.asdict(cfg), labels, sorted(clips.paths), init_sha]).encode()).hexdigest()[:12]
     state_dir = cache_dir("train", f"{args.out.stem}-folder-{key}")
+    init = None
+    if args.init is not None:
+        from model.pretrain import load_backbone
+        init = lambda student: load_backbone(args.init, student)
+        load_backbone(args.init, BinaryStudent(config))  # a bad file fails now, not after the pool
     student, history = distill(cfg, pool, val_features, val.labels, state_dir, args.resume, progress,
-                               teacher_from_mfcc=teacher_function(teacher) if teacher is not None else None)
+                               teacher_from_mfcc=teacher_function(teacher) if teacher is not None else None, init=init)
     macs = student.binary_macs_to_exit()
     logits = exit_logits(student, val_features)
     thresholds = calibrate_thresholds(logits, val.labels, macs, cfg.calibration_drop)
@@ -120,6 +127,7 @@ def run(args, cfg) -> int:
         "data": {"dataset": str(args.dataset), "clips": len(clips), "adjusted": ds.adjusted,
                  "clips_per_class": args.clips_per_class, "split": rule, "train_clips": len(train),
                  "validation_clips": len(val), "pool_clips": int(len(pool.labels))},
+        "init": {"backbone": str(args.init), "sha256": init_sha} if args.init is not None else None,
         "training": {"config": dataclasses.asdict(cfg), "loss": "distillation" if teacher_words else "cross-entropy",
                      "history": history, "seconds": round(time.perf_counter() - t_start),
                      "command": "python -m model.train " + " ".join(sys.argv[1:])},
@@ -141,8 +149,8 @@ def run(args, cfg) -> int:
 
 def check_dataset_args(args) -> None:
     """--clips-per-class and --test-dataset belong to --dataset."""
-    if args.dataset is None and (args.clips_per_class is not None or args.test_dataset is not None):
-        raise BitearError("--clips-per-class and --test-dataset need --dataset DIR")
+    if args.dataset is None and (args.clips_per_class is not None or args.test_dataset is not None or args.init is not None):
+        raise BitearError("--clips-per-class, --test-dataset and --init need --dataset DIR")
     if args.clips_per_class is not None and args.clips_per_class < 1:
         raise BitearError(f"--clips-per-class: expected >= 1, found {args.clips_per_class}")
     if args.dataset is not None and not Path(args.dataset).is_dir():

@@ -145,6 +145,6 @@ def test_bad_datasets_are_one_clear_error(case, message, tmp_path, capsys):
 
 def test_dataset_options_need_dataset_and_an_out(tmp_path, capsys):
     rc, err = _run(["--clips-per-class", "10"], capsys)
-    assert rc == 2 and "--clips-per-class and --test-dataset need --dataset DIR" in err
+    assert rc == 2 and "--clips-per-class, --test-dataset and --init need --dataset DIR" in err
     rc, err = _run(["--dataset", str(tmp_path)], capsys)
     assert rc == 2 and "name the checkpoint to write with --out" in err
