@@ -54,6 +54,16 @@ def backbone_state(student) -> dict:
     return {k: v for k, v in nn.state.get_state_dict(student).items() if not k.startswith("heads.")}
 
 
+def save_backbone(path: str | Path, student, metadata: dict) -> None:
+    """The backbone's tensors and `metadata` (plus format and config) as one safetensors file."""
+    from tinygrad.nn.state import safe_save
+
+    meta = {**metadata, "format": FORMAT, "config": student.config}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    safe_save({k: v.contiguous().realize() for k, v in backbone_state(student).items()}, str(path),
+              metadata={METADATA_KEY: json.dumps(meta, sort_keys=True)})
+
+
 def load_backbone(path: str | Path, student) -> dict:
     """Copy a backbone file's tensors into `student` (same stem and blocks); returns its metadata."""
     from tinygrad import Tensor
@@ -144,8 +154,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args) -> int:
-    from tinygrad.nn.state import safe_save
-
     from model.feature_cache import features_cached
     from model.mfcc import mfcc
     from model.teacher import Teacher
@@ -172,12 +180,9 @@ def _run(args) -> int:
     print(f"pretrain: {len(audio)} clips ({sources['clips']} sources x {args.copies}), teacher embeddings "
           f"{emb.shape[1]}-d, ready after {time.perf_counter() - t0:.0f} s")
     student, history = pretrain(features, target, config, args.epochs, args.batch, args.lr, args.seed, progress)
-    meta = {"format": FORMAT, "config": student.config, "teacher_sha256": teacher.sha256, "data": sources,
-            "copies": args.copies, "history": history, "seconds": round(time.perf_counter() - t0),
-            "command": "python -m model.pretrain " + " ".join(sys.argv[1:])}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    safe_save({k: v.contiguous().realize() for k, v in backbone_state(student).items()}, str(args.out),
-              metadata={METADATA_KEY: json.dumps(meta, sort_keys=True)})
+    save_backbone(args.out, student, {"teacher_sha256": teacher.sha256, "data": sources, "copies": args.copies,
+                                      "history": history, "seconds": round(time.perf_counter() - t0),
+                                      "command": "python -m model.pretrain " + " ".join(sys.argv[1:])})
     print(f"wrote {args.out} after {(time.perf_counter() - t0) / 60:.1f} min")
     return 0
 
