@@ -148,3 +148,30 @@ def test_dataset_options_need_dataset_and_an_out(tmp_path, capsys):
     assert rc == 2 and "--clips-per-class, --test-dataset and --init need --dataset DIR" in err
     rc, err = _run(["--dataset", str(tmp_path)], capsys)
     assert rc == 2 and "name the checkpoint to write with --out" in err
+
+
+def test_init_from_a_backbone(tmp_path, capsys):
+    """--init loads a model.pretrain backbone before training (recorded in the checkpoint); a file that
+    is not a backbone is one clear error."""
+    import hashlib
+
+    from model.pretrain import save_backbone
+    from model.student import BinaryStudent
+    from codegen import testing
+
+    rng = np.random.default_rng(2)
+    root = tmp_path / "d"
+    for word in ("hiss", "hum"):
+        for i in range(12):
+            _wav(root / word / f"s{i % 3}_nohash_{i}.wav", rng)
+    backbone = tmp_path / "bb.safetensors"
+    save_backbone(backbone, BinaryStudent(), {})
+    ckpt = tmp_path / "x.safetensors"
+    base = ["--dataset", str(root), "--out", str(ckpt), "--epochs", "1", "--copies", "1", "--batch", "8", "--no-progress"]
+    rc, err = _run(base + ["--init", str(testing.cached_random_checkpoint(seed=0))], capsys)
+    assert rc == 2 and "not a bitear-backbone file" in err
+    rc, err = _run(base + ["--init", str(backbone)], capsys)
+    assert rc == 0, err
+    _, meta = read_checkpoint(ckpt)
+    assert meta["init"]["sha256"] == hashlib.sha256(backbone.read_bytes()).hexdigest()
+    assert meta["labels"] == ["hiss", "hum"]
