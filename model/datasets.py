@@ -459,11 +459,12 @@ class FolderDataset:
 
 
 def folder_speaker(path: Path) -> str:
-    """The speaker of a file: the name before `_nohash_` (Speech Commands), else before the first '_'
-    of a `{word}_{speaker}_{n}` name (FSDD), else the file itself (each file its own speaker)."""
+    """The speaker of a file: the id before `_nohash_` (Speech Commands: `{speaker}_nohash_{n}`, or
+    `{word}_{speaker}_nohash_{n}` in `_unknown_`), else the middle of a `{word}_{speaker}_{n}` name
+    (FSDD), else the file itself (each file its own speaker)."""
     name = path.name.split(".")[0]
     if _NOHASH in name:
-        return name.split(_NOHASH)[0]
+        return name.split(_NOHASH)[0].split("_")[-1]
     parts = name.split("_")
     return parts[1] if len(parts) == 3 else f"{path.parent.name}/{name}"
 

@@ -6,7 +6,7 @@ without it the shared data's background_noise/ when present, else none). Labels 
 (`_silence_`, `_unknown_` first, the rest sorted) and travel in the checkpoint.
 
 Validation split: speaker-disjoint by sha1 of the speaker id (model.datasets.folder_speaker: the
-name before `_nohash_`, or the middle of `{word}_{speaker}_{n}`, else the file itself): a speaker is
+id before `_nohash_`, or the middle of `{word}_{speaker}_{n}`, else the file itself): a speaker is
 validation when sha1('bitear' + speaker) < 0.3 (TrainConfig.val_fraction); when that leaves a side
 empty (e.g. one speaker), a seeded random 30 % of the clips.
 

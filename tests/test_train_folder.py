@@ -175,3 +175,13 @@ def test_init_from_a_backbone(tmp_path, capsys):
     _, meta = read_checkpoint(ckpt)
     assert meta["init"]["sha256"] == hashlib.sha256(backbone.read_bytes()).hexdigest()
     assert meta["labels"] == ["hiss", "hum"]
+
+
+def test_speaker_of_a_file():
+    from pathlib import Path
+
+    from model.datasets import folder_speaker
+    assert folder_speaker(Path("yes/0a7c2a8d_nohash_1.wav")) == "0a7c2a8d"
+    assert folder_speaker(Path("_unknown_/bed_0a7c2a8d_nohash_0.wav.wav")) == "0a7c2a8d"
+    assert folder_speaker(Path("zero/0_george_12.wav")) == "george"
+    assert folder_speaker(Path("hi/take1.wav")) == "hi/take1"
