@@ -3,7 +3,7 @@
 #   Debian packages   scripts/setup_apt.sh           (apt-get, via sudo when not root)
 #   .venv             python3 -m venv + pip install -r requirements.txt (pinned)
 #   .pio-core         scripts/setup_platformio.py    (PlatformIO core prepared for offline builds)
-# Targets: setup, build, test, demo, listen, bench, fuzz, clean.
+# Targets: setup, build, test, demo, listen, bench, fuzz, clean. MODEL_DIR=DIR: a model of your own (below).
 
 PYTHON ?= python3
 VENV := $(CURDIR)/.venv
@@ -16,6 +16,13 @@ CORE_STAMP := $(CURDIR)/.pio-core/.bitear-offline.stamp
 export PLATFORMIO_CORE_DIR := $(CURDIR)/.pio-core
 export PLATFORMIO_SETTING_ENABLE_TELEMETRY := No
 export PLATFORMIO_DISABLE_UPGRADE_CHECK := true
+
+# MODEL_DIR=DIR (written by `python -m codegen CKPT -o DIR`): build, demo and listen use DIR's model
+# tables instead of the committed ones (scripts/pio_model_dir.py); the firmware goes to DIR/build.
+ifneq ($(MODEL_DIR),)
+export BITEAR_MODEL_DIR := $(abspath $(MODEL_DIR))
+export PLATFORMIO_BUILD_DIR := $(abspath $(MODEL_DIR))/build
+endif
 
 .PHONY: setup apt build test demo listen bench fuzz clean
 

@@ -21,6 +21,7 @@ import numpy as np
 from codegen import intmodel as im
 from codegen.intmodel import IntModel
 from codegen.reference import pack_bits
+from model.labels import NEVER_EVENT_LABELS
 from model.errors import BitearError
 
 HEADER_NAME = "bitear_model_tables.h"
@@ -87,6 +88,12 @@ def packed_block_weights(block: im.BlockInt) -> np.ndarray:
 def _ident(label: str) -> str:
     name = re.sub(r"[^0-9A-Za-z]+", "_", label).strip("_").upper()
     return name if name and not name[0].isdigit() else f"L{name}"
+
+
+def never_event_mask(labels) -> int:
+    """Bit c set when class c is `_silence_` or `_unknown_` (model.datasets.NEVER_EVENT_LABELS): the
+    detector never reports them."""
+    return sum(1 << c for c, label in enumerate(labels) if label in NEVER_EVENT_LABELS)
 
 
 def _c_string(text: str) -> str:
@@ -202,6 +209,9 @@ def emit_header(model: IntModel, lay: Layout) -> str:
     lines.append("/* Class indices. */")
     for i, label in enumerate(model.labels):
         lines.append(f"#define BITEAR_MODEL_CLASS_{_ident(label)} {i}")
+    never = [label for label in model.labels if label in NEVER_EVENT_LABELS]
+    lines.append(f"/* Classes that never make a detection ({', '.join(never) or 'none'}): bit c is class c. */")
+    lines.append(f"#define BITEAR_MODEL_NEVER_EVENT_MASK 0x{never_event_mask(model.labels):08x}u")
     lines.append(f"""
 extern const bitear_stem_t bitear_model_stem;
 extern const bitear_block_t bitear_model_blocks[BITEAR_MODEL_BLOCKS];

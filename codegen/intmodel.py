@@ -48,7 +48,7 @@ import numpy as np
 from model.errors import BitearError
 from model.student import BinaryStudent, LayerCost, conv_output_length, conv_pad, conv_skip, time_padding
 
-CODEGEN_VERSION = "1.1.0"  # 1.1: time padding and skip as numbers in the tables, the manifest
+CODEGEN_VERSION = "1.2.0"  # 1.1: time padding and skip as numbers in the tables, the manifest; 1.2: BITEAR_MODEL_NEVER_EVENT_MASK
 
 INT32_MIN = -(1 << 31)
 # Fixed point of the early-exit entropy (shared by codegen.reference and the generated C).

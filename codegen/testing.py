@@ -95,9 +95,10 @@ def default_labels(classes: int) -> list[str]:
 
 
 def save_random_checkpoint(path: str | Path, seed: int = 0, config: dict | None = None,
-                           exit_thresholds: list | None = None, frontend: dict | None = None) -> Path:
-    """Write a random student checkpoint with complete metadata (labels: default_labels of the
-    config's classes); returns the path."""
+                           exit_thresholds: list | None = None, frontend: dict | None = None,
+                           labels: list[str] | None = None) -> Path:
+    """Write a random student checkpoint with complete metadata (labels: `labels`, else
+    default_labels of the config's classes); returns the path."""
     from model.checkpoint import save_checkpoint
 
     student = random_student(seed, config)
@@ -108,7 +109,7 @@ def save_random_checkpoint(path: str | Path, seed: int = 0, config: dict | None 
             frontend = dict(FRONTEND_PARAMS)
         except ImportError:
             frontend = dict(FRONTEND_PLACEHOLDER)
-    meta = {"labels": default_labels(student.config["classes"]), "frontend": frontend,
+    meta = {"labels": list(labels) if labels is not None else default_labels(student.config["classes"]), "frontend": frontend,
             "exit_thresholds": exit_thresholds if exit_thresholds is not None else [0.3] * (n_exits - 1),
             "description": f"random student, seed {seed} (codegen.testing)"}
     save_checkpoint(path, student, meta)

@@ -432,3 +432,107 @@ def noise_silence_clips(rng: np.random.Generator, n: int, noise: BackgroundNoise
     noise = noise or shared_background_noise()
     audio = np.stack([noise.segment(rng, CLIP_SAMPLES, rms=_log_uniform(rng, rms)) for _ in range(n)]) if n else np.zeros((0, CLIP_SAMPLES), np.int16)
     return ClipSet(audio, np.full(n, SILENCE, np.int64), ["_silence_"] * n, [f"noise-{i}" for i in range(n)], ["background_noise"] * n)
+
+
+# ---------------------------------------------------------------------------------------------
+# Any folder-per-class dataset (python -m model.train --dataset DIR)
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aif", ".aiff", ".mp3")
+_NOHASH = "_nohash_"
+
+
+@dataclass
+class FolderDataset:
+    """A folder-per-class dataset: clips labelled by index into `labels`, the optional noise, and
+    what loading adjusted (counts of resampled, mixed-down, cut and padded clips; skipped files)."""
+
+    clips: ClipSet
+    labels: list[str]
+    noise: BackgroundNoise | None
+    adjusted: dict[str, int]
+
+    def report(self) -> str:
+        per_class = Counter(int(l) for l in self.clips.labels)
+        classes = ", ".join(f"{name} {per_class.get(i, 0)}" for i, name in enumerate(self.labels))
+        changes = ", ".join(f"{k} {v}" for k, v in self.adjusted.items())
+        return f"{len(self.clips)} clips of {len(self.labels)} classes ({classes}); adjusted: {changes}"
+
+
+def folder_speaker(path: Path) -> str:
+    """The speaker of a file: the id before `_nohash_` (Speech Commands: `{speaker}_nohash_{n}`, or
+    `{word}_{speaker}_nohash_{n}` in `_unknown_`), else the middle of a `{word}_{speaker}_{n}` name
+    (FSDD), else the file itself (each file its own speaker)."""
+    name = path.name.split(".")[0]
+    if _NOHASH in name:
+        return name.split(_NOHASH)[0].split("_")[-1]
+    parts = name.split("_")
+    return parts[1] if len(parts) == 3 else f"{path.parent.name}/{name}"
+
+
+def _audio_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(AUDIO_SUFFIXES))
+
+
+def load_folder_dataset(root: str | Path, *, clips_per_class: int | None = None, seed: int = 0,
+                        progress: bool = True) -> FolderDataset:
+    """Every audio file of every class folder of `root` (see model.labels for the special names).
+
+    Labels: the folder names, `_silence_`/`_unknown_` first when present, the rest sorted. Every clip is
+    mixed down to mono and resampled to 16 kHz (soxr), then cut to its loudest second or padded with
+    zeros on both sides to 1 s. Unreadable files are counted and skipped (one warning); fewer than two
+    classes, a class folder without audio, label names the firmware cannot carry are BitearErrors.
+    `clips_per_class`: keep that many clips per class, drawn with `seed` (a few-shot dataset)."""
+    from model.audio import read_wav, resample, to_mono
+    from model.checkpoint import MAX_CLASSES, MAX_LABEL_CHARS
+    from model.labels import BACKGROUND_FOLDER, order_labels
+
+    root = _require_dir(root, "dataset")
+    folders = {p.name: p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and p.name != BACKGROUND_FOLDER}
+    labels = order_labels(folders)
+    if len(labels) < 2:
+        raise BitearError(f"dataset {root}: {len(labels)} class folder(s) {labels}, expected at least 2 (one folder per label)")
+    if len(labels) > MAX_CLASSES:
+        raise BitearError(f"dataset {root}: {len(labels)} class folders, the firmware carries at most {MAX_CLASSES}")
+    for name in labels:
+        if not 1 <= len(name) <= MAX_LABEL_CHARS or not all(32 <= ord(ch) < 127 for ch in name):
+            raise BitearError(f"dataset {root}: folder name {name!r} is not a label the firmware can carry "
+                              f"(1 .. {MAX_LABEL_CHARS} printable ASCII characters)")
+    rng = np.random.default_rng(seed)
+    items: list[tuple[Path, int]] = []
+    for index, name in enumerate(labels):
+        files = _audio_files(folders[name])
+        if not files:
+            raise BitearError(f"dataset {root}: class folder {name}/ holds no audio file ({', '.join(AUDIO_SUFFIXES)})")
+        if clips_per_class is not None and len(files) > clips_per_class:
+            files = [files[i] for i in sorted(rng.choice(len(files), clips_per_class, replace=False))]
+        items += [(p, index) for p in files]
+    adjusted = Counter({"resampled": 0, "mixed down": 0, "cut to the loudest 1 s": 0, "padded to 1 s": 0, "skipped": 0})
+    audio, kept, skipped = np.zeros((len(items), CLIP_SAMPLES), np.int16), [], []
+    for i, (path, _) in enumerate(tqdm(items, desc=f"dataset {root.name}", unit="clip", disable=not progress, leave=False)):
+        try:
+            x, rate = read_wav(path)
+        except BitearError as e:
+            skipped.append(str(e))
+            continue
+        if x.ndim > 1 and x.shape[1] > 1:
+            adjusted["mixed down"] += 1
+        x = to_mono(x) if x.ndim > 1 else x
+        if rate != SAMPLE_RATE:
+            adjusted["resampled"] += 1
+            x = resample(x, rate, SAMPLE_RATE)
+        if len(x) != CLIP_SAMPLES:
+            adjusted["cut to the loudest 1 s" if len(x) > CLIP_SAMPLES else "padded to 1 s"] += 1
+        audio[i] = fit_to_one_second(x, align="center")
+        kept.append(i)
+    adjusted["skipped"] = len(skipped)
+    if skipped:
+        warnings.warn(f"dataset {root}: skipped {len(skipped)} of {len(items)} unreadable files: {'; '.join(skipped[:3])}"
+                      + (f" (and {len(skipped) - 3} more)" if len(skipped) > 3 else ""), SkippedFilesWarning, stacklevel=2)
+    missing = [labels[c] for c in range(len(labels)) if not any(items[i][1] == c for i in kept)]
+    if missing:
+        raise BitearError(f"dataset {root}: no readable audio in class folder(s) {', '.join(m + '/' for m in missing)}")
+    chosen = [items[i] for i in kept]
+    clips = ClipSet(audio[kept], np.array([c for _, c in chosen], np.int64), [labels[c] for _, c in chosen],
+                    [folder_speaker(p) for p, _ in chosen], ["dataset"] * len(chosen), [str(p) for p, _ in chosen])
+    noise = BackgroundNoise.load(root / BACKGROUND_FOLDER, progress=progress) if (root / BACKGROUND_FOLDER).is_dir() else None
+    return FolderDataset(clips, labels, noise, dict(adjusted))

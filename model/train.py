@@ -40,6 +40,7 @@ from model.checkpoint import DEFAULT_CHECKPOINT, save_checkpoint
 from model.datasets import KEYWORDS, LABELS, BackgroundNoise, ClipSet
 from model.streams import stream_windows
 from model.errors import BitearError, run_cli
+from model.labels import SILENCE_LABEL
 from model.mfcc import mfcc
 from model.evaluate import SPLIT_SALT, calibrate_thresholds, exit_logits, summarize
 from model.paths import cache_dir, data_dir
@@ -154,7 +155,7 @@ def augment_copies(rng: np.random.Generator, clips: ClipSet, copies: int, noise:
         for c in range(copies):
             y = x
             if c > 0:
-                if clips.labels[i] != 0 and rng.random() < 0.6:
+                if clips.words[i] != SILENCE_LABEL and rng.random() < 0.6:
                     y = augment.speed_perturb(rng, y, (0.85, 1.15))
                 y = augment.time_shift(rng, y, 1600)
                 y = augment.random_gain(rng, y, (-12.0, 6.0))
@@ -254,11 +255,12 @@ def teacher_function(teacher):
 
 def distill(cfg: TrainConfig, pool: Pool, val_features: np.ndarray, val_labels: np.ndarray, state_dir: Path,
             resume: bool = False, progress: bool = True, log=print, teacher_from_mfcc=None,
-            val_stream: StreamCheck | None = None):
+            val_stream: StreamCheck | None = None, init=None):
     """Train a BinaryStudent on the pool; returns (student, history). Resumable from `state_dir`.
 
     teacher_from_mfcc: (N, 49, 10) MFCC -> (N, 12) teacher logits, needed when `cfg.mix_fraction` > 0.
-    val_stream: validation stream windows; each epoch then also logs every exit's agreement with the teacher there."""
+    val_stream: validation stream windows; each epoch then also logs every exit's agreement with the teacher there.
+    init: called with the new student before training (e.g. model.pretrain.load_backbone)."""
     from tinygrad import Context, Tensor, TinyJit
     from tinygrad.nn.optim import Adam
     from tinygrad.nn.state import get_state_dict, safe_load, safe_save, load_state_dict
@@ -274,6 +276,8 @@ def distill(cfg: TrainConfig, pool: Pool, val_features: np.ndarray, val_labels: 
     Tensor.manual_seed(cfg.seed)
     rng = np.random.default_rng([cfg.seed, 2])
     student = BinaryStudent(cfg.config or None)
+    if init is not None:
+        init(student)
     n_exits = len(student.heads)
     exit_w = list(cfg.exit_weights)[:n_exits] + [1.0] * max(0, n_exits - len(cfg.exit_weights))
     opt = Adam(student.parameters(), lr=cfg.lr)
@@ -373,6 +377,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m model.train", description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=None, help="data folder (default: $BITEAR_DATA or ../shared/data)")
     parser.add_argument("--out", type=Path, default=DEFAULT_CHECKPOINT, help="checkpoint to write")
+    parser.add_argument("--dataset", type=Path, default=None,
+                        help="train on your own words: a folder-per-class dataset (model/train_folder.py); default: the shipped recipe")
+    parser.add_argument("--clips-per-class", type=int, default=None, help="with --dataset: keep N clips per class (seeded)")
+    parser.add_argument("--test-dataset", type=Path, default=None, help="with --dataset: a dataset of the same labels scored after training")
+    parser.add_argument("--init", type=Path, default=None, help="with --dataset: start from a backbone of python -m model.pretrain")
     add_recipe_options(parser)
     parser.add_argument("--resume", action="store_true", help="continue from the last finished epoch in the state folder")
     parser.add_argument("--no-progress", action="store_true")
@@ -381,6 +390,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args) -> int:
+    from model import train_folder
+
+    train_folder.check_dataset_args(args)
+    if args.dataset is not None:
+        if args.out == DEFAULT_CHECKPOINT:
+            raise BitearError("--dataset: name the checkpoint to write with --out (the default is the shipped model)")
+        return train_folder.run(args, recipe_from_args(args))
     from model.frontend import FRONTEND_PARAMS
     from model.feature_cache import features_cached
     from model.student import BinaryStudent, format_cost_table
