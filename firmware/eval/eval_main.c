@@ -37,10 +37,8 @@
 #include "bitear_detector.h"
 #include "bitear_stream.h"
 
-/* Tables written by codegen 1.1 lack the mask; they hold the 12 Speech Commands classes, whose
- * _silence_ and _unknown_ are classes 0 and 1. Drop this once the committed tables are regenerated. */
 #ifndef BITEAR_MODEL_NEVER_EVENT_MASK
-#define BITEAR_MODEL_NEVER_EVENT_MASK 0x3u
+#error "tables without BITEAR_MODEL_NEVER_EVENT_MASK (codegen < 1.2): regenerate them with python -m codegen CHECKPOINT"
 #endif
 
 #define EVAL_VERSION 1u
