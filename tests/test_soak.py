@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from host import soak
+from model.facts import HOP, SAMPLE_RATE
 
 pytestmark = [pytest.mark.timeout(300),
               pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="qemu-system-arm not installed"),
@@ -36,7 +37,7 @@ def test_short_soak_passes_and_reports(elf, monkeypatch, capsys):
     assert rc == 0, out
     for key in ("minutes", "hops_sent", "hops_lost", "results_identical", "rss_mb_per_minute", "stack_used_max"):
         assert key in out
-    assert out["hops_sent"] > 0 and out["hops_sent"] % 50 == 0 and out["hops_lost"] == 0
+    assert out["hops_sent"] > 0 and out["hops_sent"] % int(soak.CHUNK_S * SAMPLE_RATE // HOP) == 0 and out["hops_lost"] == 0
     assert out["hops_processed"] == out["reference_hops_processed"] == out["hops_sent"]
     assert out["results_identical"] and out["results_compared"] > 0 and out["mismatches"] == 0
     assert out["bursts"] > 0 and out["garbage_items"] > 0
