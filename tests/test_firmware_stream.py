@@ -22,7 +22,7 @@ import pytest
 
 from host import emulator
 from host.emulator import Emulator
-from host.protocol import (AUDIO_SAMPLES, EXIT_ALL, Audio, BitearError, GetStats, Hello, Result,
+from host.protocol import (AUDIO_SAMPLES, Audio, BitearError, GetStats, Hello, Result,
                            encode)
 
 pytestmark = [pytest.mark.timeout(300),

@@ -13,7 +13,7 @@ import pytest
 from codegen import __main__ as cli
 from codegen import generate, harness, intmodel as im, reference, testing
 from codegen.generate import packed_block_weights
-from model.student import DEFAULT_CONFIG, conv_output_length, conv_pad, conv_skip
+from model.student import DEFAULT_CONFIG, conv_pad, conv_skip
 
 pytestmark = pytest.mark.timeout(300)
 NEVER = im.THRESHOLD_NEVER
