@@ -16,6 +16,9 @@ order), today's distillation of model.train applies (teacher logits, log-domain 
 the synthetic-stream windows. `--test-dataset DIR` (same labels) is scored after training and its
 figures stored in the checkpoint. `--init BACKBONE` starts the stem and blocks from a backbone of
 `python -m model.pretrain` (representation distillation) and trains the whole network.
+`--synthetic-voices N` adds, to the training side only, N clips per class of its folder name spoken
+by the synthetic English voices of model.synth (espeak-ng accents and variants, flite; speed and
+pitch drawn per clip): more speakers than a small dataset has. `_silence_`/`_unknown_` get none.
 """
 from __future__ import annotations
 
@@ -42,6 +45,15 @@ def split(clips: ClipSet, fraction: float, seed: int) -> tuple[ClipSet, ClipSet,
     is_val = np.zeros(len(clips), bool)
     is_val[np.random.default_rng([seed, 5]).permutation(len(clips))[:max(1, int(round(fraction * len(clips))))]] = True
     return clips.subset(~is_val), clips.subset(is_val), f"seeded per clip (seed {seed}), {fraction:.2f}"
+
+
+def synthetic_clips(labels: list[str], per_class: int, seed: int, progress: bool) -> ClipSet:
+    """`per_class` synthetic clips of every label that is a word (not `_silence_`/`_unknown_`): the
+    folder name is the text (`_` and `-` read as spaces); labels index into `labels`."""
+    from model.synth import ENGINES, english_voices, synthesize_words
+    texts = {label.replace("_", " ").replace("-", " ").strip(): label for label in labels if not label.startswith("_")}
+    clips = synthesize_words(list(texts), per_class, seed, voices={e: english_voices(e) for e in ENGINES}, progress=progress)
+    return dataclasses.replace(clips, labels=np.array([labels.index(texts[w]) for w in clips.words], np.int64))
 
 
 def scores(logits: list[np.ndarray], labels: np.ndarray, thresholds: list[float], names: list[str]) -> dict:
@@ -88,6 +100,11 @@ def run(args, cfg) -> int:
     clips = dataclasses.replace(ds.clips, labels=remap[ds.clips.labels])
     train, val, rule = split(clips, cfg.val_fraction, cfg.seed)
     print(f"split ({rule}): {len(train)} training clips, {len(val)} validation clips")
+    if args.synthetic_voices:
+        synthetic = synthetic_clips(labels, args.synthetic_voices, cfg.seed, progress)
+        train = ClipSet.concat([train, synthetic])
+        print(f"synthetic voices: {len(synthetic)} clips ({args.synthetic_voices} per class, {len(set(synthetic.speakers))} voices) "
+              f"added to the training side")
     config = dict(cfg.config or DEFAULT_CONFIG, classes=len(labels))
     cfg = dataclasses.replace(cfg, config=config, stream_windows=0, val_stream_windows=0,
                               **({} if teacher_words else {"kd_weight": 0.0, "mix_fraction": 0.0}))
@@ -109,7 +126,8 @@ def run(args, cfg) -> int:
         pool = Pool(features(audio), np.zeros((len(y), len(labels)), np.float32), y, srcs)
     val_features = features(val.audio)
     init_sha = hashlib.sha256(Path(args.init).read_bytes()).hexdigest() if args.init is not None else None
-    key = hashlib.sha1(json.dumps([dataclasses.asdict(cfg), labels, sorted(clips.paths), init_sha]).encode()).hexdigest()[:12]
+    key = hashlib.sha1(json.dumps([dataclasses.asdict(cfg), labels, sorted(clips.paths), init_sha,
+                                   args.synthetic_voices]).encode()).hexdigest()[:12]
     state_dir = cache_dir("train", f"{args.out.stem}-folder-{key}")
     init = None
     if args.init is not None:
@@ -125,7 +143,7 @@ def run(args, cfg) -> int:
     metadata = {
         "labels": labels, "frontend": FRONTEND_PARAMS, "exit_thresholds": thresholds,
         "data": {"dataset": str(args.dataset), "clips": len(clips), "adjusted": ds.adjusted,
-                 "clips_per_class": args.clips_per_class, "split": rule, "train_clips": len(train),
+                 "clips_per_class": args.clips_per_class, "synthetic_voices": args.synthetic_voices, "split": rule, "train_clips": len(train),
                  "validation_clips": len(val), "pool_clips": int(len(pool.labels))},
         "init": {"backbone": str(args.init), "sha256": init_sha} if args.init is not None else None,
         "training": {"config": dataclasses.asdict(cfg), "loss": "distillation" if teacher_words else "cross-entropy",
@@ -148,10 +166,13 @@ def run(args, cfg) -> int:
 
 
 def check_dataset_args(args) -> None:
-    """--clips-per-class and --test-dataset belong to --dataset."""
-    if args.dataset is None and (args.clips_per_class is not None or args.test_dataset is not None or args.init is not None):
-        raise BitearError("--clips-per-class, --test-dataset and --init need --dataset DIR")
+    """--clips-per-class, --test-dataset, --init and --synthetic-voices belong to --dataset."""
+    if args.dataset is None and (args.clips_per_class is not None or args.test_dataset is not None or args.init is not None
+                                 or args.synthetic_voices):
+        raise BitearError("--clips-per-class, --test-dataset, --init and --synthetic-voices need --dataset DIR")
     if args.clips_per_class is not None and args.clips_per_class < 1:
         raise BitearError(f"--clips-per-class: expected >= 1, found {args.clips_per_class}")
+    if args.synthetic_voices < 0:
+        raise BitearError(f"--synthetic-voices: expected >= 0, found {args.synthetic_voices}")
     if args.dataset is not None and not Path(args.dataset).is_dir():
         raise BitearError(f"--dataset {args.dataset}: not a folder (one sub-folder per label)")
