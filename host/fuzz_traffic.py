@@ -71,8 +71,17 @@ class Traffic:
     def _body(self, n: int | None = None) -> bytes:
         return self.rng.randbytes(self.rng.randint(0, MAX_SHORT) if n is None else n)
 
+    def _no_message(self, draw) -> bytes:
+        """draw() until its bytes decode to no message: a cut frame or random bytes pass their CRC
+        by chance (1 in 65,536, far more often for a frame cut inside its own CRC) and would then be
+        a working command (e.g. SET_DETECTOR with random values) whose effect nothing predicts."""
+        while True:
+            data = draw()
+            if not P.FrameDecoder().feed(data):
+                return data
+
     def random_bytes(self, hop: int, seq: int) -> Garbage:
-        return Garbage("random_bytes", self.rng.randbytes(self.rng.randint(1, MAX_SHORT)) + b"\0")
+        return Garbage("random_bytes", self._no_message(lambda: self.rng.randbytes(self.rng.randint(1, MAX_SHORT)) + b"\0"))
 
     def bad_crc(self, hop: int, seq: int) -> Garbage:
         data = payload(self.rng.choice(ALL_TYPES), seq, self._body(), good_crc=False, flip=self.rng.randint(1, 0xFFFF))
@@ -99,8 +108,10 @@ class Traffic:
 
     def truncated(self, hop: int, seq: int) -> Garbage:
         """A whole frame (a command, or sometimes AUDIO) cut short, then its delimiter."""
-        whole = frame(payload(self.rng.choice(HOST_TYPES), seq, self._body()))[:-1]
-        return Garbage("truncated", whole[:self.rng.randint(1, max(1, len(whole) - 1))] + b"\0")
+        def draw() -> bytes:
+            whole = frame(payload(self.rng.choice(HOST_TYPES), seq, self._body()))[:-1]
+            return whole[:self.rng.randint(1, max(1, len(whole) - 1))] + b"\0"
+        return Garbage("truncated", self._no_message(draw))
 
     def oversize(self, hop: int, seq: int) -> Garbage:
         n = P.MAX_PAYLOAD + self.rng.randint(1, 40)
