@@ -1,7 +1,9 @@
 """Evaluate a student checkpoint with early exits: `python -m model.evaluate CHECKPOINT DATA_DIR [--json]`.
 
-DATA_DIR is a Speech Commands folder in either layout (test-set layout with `_silence_`/`_unknown_`
-folders, or the full dataset's word folders — then its `testing_list.txt` split is used). Prints
+DATA_DIR is, for a checkpoint with the teacher's 12 labels, a Speech Commands folder in either layout
+(test-set layout with `_silence_`/`_unknown_` folders, or the full dataset's word folders — then its
+`testing_list.txt` split is used); for any other checkpoint a folder-per-class dataset
+(model.datasets.load_folder_dataset) whose folder names are labels of the checkpoint. Prints
 accuracy overall and per class, per exit the fraction of clips that stopped there and the accuracy
 there, average and full-depth binary MACs, and accuracy at full depth. `--plots DIR` writes PNGs:
 accuracy vs average compute as the threshold sweeps, the confusion matrix, and which exit each class
@@ -13,9 +15,11 @@ is <= threshold_i. Threshold 0 never stops early (unless a head is certain), 1 a
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import weakref
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -76,10 +80,12 @@ def early_exit(logits: list[np.ndarray], thresholds: list[float]) -> tuple[np.nd
     return pred, taken
 
 
-def summarize(logits: list[np.ndarray], labels: np.ndarray, thresholds: list[float], macs_to_exit: list[int]) -> dict:
-    """The evaluation figures as one dict (the --json object)."""
+def summarize(logits: list[np.ndarray], labels: np.ndarray, thresholds: list[float], macs_to_exit: list[int],
+              names: Sequence[str] | None = None) -> dict:
+    """The evaluation figures as one dict (the --json object); `names`: the class names (default LABELS)."""
     from model.datasets import LABELS
 
+    names = LABELS if names is None else names
     pred, taken = early_exit(logits, thresholds)
     correct = pred == labels
     exits = []
@@ -88,7 +94,7 @@ def summarize(logits: list[np.ndarray], labels: np.ndarray, thresholds: list[flo
         exits.append({"index": i, "fraction": float(here.mean()), "accuracy": float(correct[here].mean()) if here.any() else None,
                       "accuracy_if_all_stopped_here": float((logits[i].argmax(1) == labels).mean()),
                       "binary_macs": int(macs_to_exit[i])})
-    per_class = {name: float(correct[labels == c].mean()) for c, name in enumerate(LABELS) if (labels == c).any()}
+    per_class = {name: float(correct[labels == c].mean()) for c, name in enumerate(names) if (labels == c).any()}
     return {
         "accuracy": float(correct.mean()),
         "accuracy_full_depth": float((logits[-1].argmax(1) == labels).mean()),
@@ -137,12 +143,12 @@ def calibrate_thresholds(logits: list[np.ndarray], labels: np.ndarray, macs_to_e
     return best
 
 
-def write_plots(logits: list[np.ndarray], labels: np.ndarray, thresholds: list[float], macs_to_exit: list[int], out: Path) -> list[Path]:
-    """accuracy-vs-compute, confusion matrix and exit-per-class PNGs into `out`."""
+def write_plots(logits: list[np.ndarray], labels: np.ndarray, thresholds: list[float], macs_to_exit: list[int], out: Path,
+                names: Sequence[str]) -> list[Path]:
+    """accuracy-vs-compute, confusion matrix and exit-per-class PNGs into `out` (`names`: the class names)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from model.datasets import LABELS
 
     out.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -152,7 +158,7 @@ def write_plots(logits: list[np.ndarray], labels: np.ndarray, thresholds: list[f
         sweep.append((np.mean(np.asarray(macs_to_exit)[taken]) / macs_to_exit[-1], (pred == labels).mean(), t))
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot([s[0] * 100 for s in sweep], [s[1] * 100 for s in sweep], marker=".")
-    cur = summarize(logits, labels, thresholds, macs_to_exit)
+    cur = summarize(logits, labels, thresholds, macs_to_exit, names)
     ax.plot([cur["avg_binary_macs"] / macs_to_exit[-1] * 100], [cur["accuracy"] * 100], "r*", markersize=12, label="checkpoint thresholds")
     ax.set_xlabel("average binary MACs (% of full depth)")
     ax.set_ylabel("accuracy (%)")
@@ -165,7 +171,7 @@ def write_plots(logits: list[np.ndarray], labels: np.ndarray, thresholds: list[f
     plt.close(fig)
 
     pred, taken = early_exit(logits, thresholds)
-    k = len(LABELS)
+    k = len(names)
     cm = np.zeros((k, k), int)
     np.add.at(cm, (labels, pred), 1)
     fig, ax = plt.subplots(figsize=(7, 6))
@@ -174,8 +180,8 @@ def write_plots(logits: list[np.ndarray], labels: np.ndarray, thresholds: list[f
         for j in range(k):
             if cm[i, j]:
                 ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7)
-    ax.set_xticks(range(k), LABELS, rotation=60, fontsize=8)
-    ax.set_yticks(range(k), LABELS, fontsize=8)
+    ax.set_xticks(range(k), names, rotation=60, fontsize=8)
+    ax.set_yticks(range(k), names, fontsize=8)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title("confusion matrix (early exit at checkpoint thresholds)")
@@ -194,7 +200,7 @@ def write_plots(logits: list[np.ndarray], labels: np.ndarray, thresholds: list[f
     for e in range(n_exits):
         ax.bar(range(k), frac[:, e] * 100, bottom=bottom * 100, label=f"exit {e}")
         bottom += frac[:, e]
-    ax.set_xticks(range(k), LABELS, rotation=60, fontsize=8)
+    ax.set_xticks(range(k), names, rotation=60, fontsize=8)
     ax.set_ylabel("% of clips")
     ax.set_title("which exit each class takes (sample difficulty)")
     ax.legend(fontsize=8)
@@ -219,13 +225,24 @@ def print_per_class(report: dict, names) -> None:
             print(f"  {name:10} {report['per_class_accuracy'][name] * 100:5.1f} %")
 
 
-def load_eval_clips(data: Path, progress: bool):
-    """Clips of a Speech Commands folder (test-set layout: all; full layout: its test split)."""
-    from model.datasets import is_test_layout, load_speech_commands
+def load_eval_clips(data: Path, names: Sequence[str], progress: bool):
+    """Clips labelled by index into `names` (the checkpoint's labels): the teacher's 12 labels read a
+    Speech Commands folder (test-set layout: all; full layout: its test split), any other labels a
+    folder-per-class dataset whose folder names are among `names`."""
+    from model.datasets import LABELS, is_test_layout, load_folder_dataset, load_speech_commands
 
     if not data.is_dir():
         raise BitearError(f"{data}: data folder not found")
-    clips = load_speech_commands(data, None if is_test_layout(data) else "test", progress=progress)
+    if list(names) == list(LABELS):
+        clips = load_speech_commands(data, None if is_test_layout(data) else "test", progress=progress)
+    else:
+        ds = load_folder_dataset(data, progress=progress)
+        unknown = [label for label in ds.labels if label not in names]
+        if unknown:
+            raise BitearError(f"dataset {data}: class folder(s) {unknown} are not labels of the checkpoint "
+                              f"(expected folders among {list(names)})")
+        remap = np.array([list(names).index(label) for label in ds.labels])
+        clips = dataclasses.replace(ds.clips, labels=remap[ds.clips.labels])
     if len(clips) == 0:
         raise BitearError(f"{data}: no clips found")
     return clips
@@ -234,7 +251,7 @@ def load_eval_clips(data: Path, progress: bool):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m model.evaluate", description=__doc__.split("\n")[0])
     parser.add_argument("checkpoint", type=Path)
-    parser.add_argument("data", type=Path, help="Speech Commands folder (either layout)")
+    parser.add_argument("data", type=Path, help="Speech Commands folder (either layout), or a folder-per-class dataset of the checkpoint's labels")
     parser.add_argument("--json", action="store_true", help="last stdout line: one JSON object")
     parser.add_argument("--threshold", type=float, default=None, help="one exit threshold in [0, 1] for all early exits (default: the checkpoint's)")
     parser.add_argument("--full-depth", action="store_true", help="never exit early")
@@ -247,7 +264,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args) -> int:
     from model.checkpoint import check_frontend, load_checkpoint
-    from model.datasets import LABELS
     from model.feature_cache import features_cached
 
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
@@ -256,7 +272,8 @@ def _run(args) -> int:
     from model.frontend import FRONTEND_PARAMS   # features come from this C front end: the checkpoint must match it
     for warning in check_frontend(meta["frontend"], meta["config"], dict(FRONTEND_PARAMS), args.checkpoint):
         print(f"warning: {warning}", file=sys.stderr)
-    clips = load_eval_clips(args.data, progress=not args.json)
+    names = list(meta["labels"])
+    clips = load_eval_clips(args.data, names, progress=not args.json)
     if args.speakers != "all":
         split = meta.get("training", {}).get("config", {})
         if "val_fraction" not in split:
@@ -275,17 +292,17 @@ def _run(args) -> int:
     else:
         thresholds = list(meta["exit_thresholds"])
     macs = student.binary_macs_to_exit()
-    report = summarize(logits, clips.labels, thresholds, macs)
+    report = summarize(logits, clips.labels, thresholds, macs, names)
     report["checkpoint"] = str(args.checkpoint)
     report["data"] = str(args.data)
     if args.plots:
-        report["plots"] = [str(p) for p in write_plots(logits, clips.labels, thresholds, macs, args.plots)]
+        report["plots"] = [str(p) for p in write_plots(logits, clips.labels, thresholds, macs, args.plots, names)]
     print(f"{report['n']} clips of {args.data}; thresholds {', '.join(f'{t:.2f}' for t in thresholds)}")
     print(f"accuracy {report['accuracy'] * 100:.2f} % (full depth {report['accuracy_full_depth'] * 100:.2f} %)")
     print(f"binary MACs: average {report['avg_binary_macs']:,.0f} of {report['full_binary_macs']:,} full depth "
           f"({report['avg_binary_macs'] / report['full_binary_macs'] * 100:.0f} %)")
     print_exits(report)
-    print_per_class(report, LABELS)
+    print_per_class(report, names)
     if args.json:
         print(json_line(report))
     return 0

@@ -1,7 +1,8 @@
 """`python -m model.train --dataset DIR` on a generated folder-per-class dataset (espeak-ng words in
 folders, a `_silence_` folder of noise, files at other rates, stereo, longer than 1 s, one broken):
 labels from the folder names, counts of what loading adjusted, cross-entropy training, codegen into a
-temporary folder, the host C build equal to the integer reference on every clip; and one clear error
+temporary folder, the host C build equal to the integer reference on every clip, model.evaluate on the
+folder with the checkpoint's labels; and one clear error
 (exit code 2) for each kind of bad dataset. No ../shared needed."""
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from codegen.__main__ import main as codegen_main
 from model.audio import resample, write_wav
 from model.checkpoint import read_checkpoint
 from model.datasets import SkippedFilesWarning, load_folder_dataset
+from model.evaluate import main as evaluate_main
 from model.frontend import compute_features
 from model.train import main as train_main
 
@@ -104,6 +106,20 @@ def test_train_codegen_and_c_equal_reference(dataset, tmp_path, capsys):
     for key in ("label", "exit_index", "entropy_q16", "logits", "scores_q15"):
         assert np.array_equal(np.asarray(got[key]).reshape(-1), np.asarray(getattr(want, key)).reshape(-1)), key
 
+    # model.evaluate reads the same folder with the checkpoint's labels
+    with pytest.warns(SkippedFilesWarning):
+        assert evaluate_main([str(ckpt), str(root), "--json"]) == 0
+    out = capsys.readouterr().out
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report["n"] == len(ds.clips) and set(report["per_class_accuracy"]) == set(meta["labels"])
+    for label in meta["labels"]:
+        assert f"  {label:10} " in out
+    other = tmp_path / "other"
+    _wav(other / "apple" / "a.wav", np.random.default_rng(1))
+    _wav(other / "durian" / "d.wav", np.random.default_rng(2))
+    assert evaluate_main([str(ckpt), str(other)]) == 2
+    assert "class folder(s) ['durian'] are not labels of the checkpoint" in capsys.readouterr().err
+
 
 def _run(argv, capsys) -> tuple[int, str]:
     rc = train_main(argv)
@@ -144,8 +160,11 @@ def test_bad_datasets_are_one_clear_error(case, message, tmp_path, capsys):
 
 
 def test_dataset_options_need_dataset_and_an_out(tmp_path, capsys):
-    rc, err = _run(["--clips-per-class", "10"], capsys)
-    assert rc == 2 and "--clips-per-class, --test-dataset and --init need --dataset DIR" in err
+    for option in (["--clips-per-class", "10"], ["--synthetic-voices", "5"]):
+        rc, err = _run(option, capsys)
+        assert rc == 2 and "--clips-per-class, --test-dataset, --init and --synthetic-voices need --dataset DIR" in err
+    rc, err = _run(["--dataset", str(tmp_path), "--out", str(tmp_path / "x.safetensors"), "--synthetic-voices", "-1"], capsys)
+    assert rc == 2 and "--synthetic-voices: expected >= 0, found -1" in err
     rc, err = _run(["--dataset", str(tmp_path)], capsys)
     assert rc == 2 and "name the checkpoint to write with --out" in err
 
