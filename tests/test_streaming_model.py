@@ -270,3 +270,117 @@ def test_bad_frames_and_thresholds(model):
     with pytest.raises(ValueError, match="thresholds"):
         sm.set_thresholds([im.Q16 + 1] * (len(model.heads) - 1))
     assert math.prod(grid_strides(model)[-1:]) >= 1
+
+
+# ---- the C runtime (firmware/lib/bitear/bitear_stream_model.c) against this reference ----------
+
+def _c_schedule(model, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A long stream (>= 400 inferences) with an infer after every frame, the exit schedule of
+    _exit_schedule (every exit, long stretches at exit 0 then catch-up), a reset in the middle."""
+    F = model.stem.frames
+    stream = random_stream(rng, F - 1 + 646)
+    sched = [_exit_schedule(model, stream)[0]] * (F - 1) + _exit_schedule(model, stream)
+    flags = np.full(len(stream), 1 | 4, np.uint8)
+    flags[300] |= 2   # reset: the stream starts over at frame 300
+    flags[400] = 4  # a frame pushed without an inference
+    return stream, flags, np.array(sched, np.int64)
+
+
+def _python_stream(model, stream, flags, thr) -> dict[str, list]:
+    sm = streaming.StreamingModel(model)
+    out: dict[str, list] = {k: [] for k in ("status", "label", "exit_index", "entropy_q16", "logits", "scores_q15",
+                                            "layer_outputs", "catch_ups", "window_recomputes")}
+    for i, frame in enumerate(stream):
+        if flags[i] & 2:
+            sm.reset()
+        sm.push_frame(frame)
+        sm.set_thresholds(thr[i])
+        if flags[i] & 1 and sm.frames_fed >= model.stem.frames:
+            r = sm.infer()
+            out["status"].append(0)
+            for k in ("label", "exit_index", "entropy_q16"):
+                out[k].append(int(getattr(r, k)[0]))
+            out["logits"].append(r.logits[0])
+            out["scores_q15"].append(r.scores_q15[0])
+        else:
+            out["status"].append(-4 if flags[i] & 1 else 1)  # BITEAR_ERR_STATE: fewer than 49 frames
+            for k in ("label", "exit_index", "entropy_q16", "logits", "scores_q15"):
+                out[k].append(None)
+        out["layer_outputs"].append(list(sm.stats.outputs))
+        out["catch_ups"].append(sm.stats.catch_ups)
+        out["window_recomputes"].append(sm.stats.window_recomputes)
+    return out
+
+
+def _check_c_stream(model, got: dict, want: dict) -> None:
+    assert np.array_equal(got["status"], want["status"])
+    asked = [i for i, s in enumerate(want["status"]) if s == 0]
+    assert len(asked) >= 400
+    for k in ("label", "exit_index", "entropy_q16", "logits", "scores_q15"):
+        w = np.array([want[k][i] for i in asked])
+        assert np.array_equal(got[k][asked], w), k
+    assert np.array_equal(got["layer_outputs"], np.array(want["layer_outputs"]))
+    assert np.array_equal(got["catch_ups"], want["catch_ups"]) and np.array_equal(got["window_recomputes"], want["window_recomputes"])
+    assert set(got["exit_index"][asked]) == set(range(len(model.heads)))
+    assert want["catch_ups"][-1] >= 3 and want["window_recomputes"][-1] >= 2
+
+
+@pytest.fixture(scope="module")
+def gen_dir(model, tmp_path_factory):
+    from codegen import generate
+    out = tmp_path_factory.mktemp("gen")
+    generate.write(model, out)
+    return out
+
+
+def test_c_stream_equals_python_stream_host(model, gen_dir):
+    """Host build: every inference of a long stream (all exits, catch-ups, window recomputes, a reset,
+    a step without inference) equals the Python streaming reference, statistics included; at every
+    aligned step it also equals bitear_model_infer (the full-window C runtime) on that window."""
+    from codegen import harness
+    stream, flags, thr = _c_schedule(model, np.random.default_rng(7))
+    want = _python_stream(model, stream, flags, thr)
+    with harness.open_runtime("host", gen_dir) as rt:
+        got = rt.stream_model(stream, flags, thr)
+        _check_c_stream(model, got, want)
+        F = model.stem.frames
+        start = 300  # the reset
+        steps = [i for i in range(start + F - 1, len(stream)) if aligned(model, i + 1 - start)]
+        assert len(steps) >= 20
+        wins = np.stack([stream[i + 1 - F:i + 1] for i in steps])
+        for thresholds in {tuple(thr[i]) for i in steps}:
+            sel = [j for j, i in enumerate(steps) if tuple(thr[i]) == thresholds]
+            full = rt.run(wins[sel], list(thresholds))
+            for k in ("label", "exit_index", "entropy_q16", "logits", "scores_q15"):
+                assert np.array_equal(got[k][[steps[j] for j in sel]], full[k]), k
+
+
+def test_c_stream_equals_python_stream_cortex_m4(model, gen_dir):
+    """The same stream on the Cortex-M4 build (optimized kernels) in unicorn."""
+    from codegen import harness
+    stream, flags, thr = _c_schedule(model, np.random.default_rng(7))
+    want = _python_stream(model, stream, flags, thr)
+    with harness.open_runtime("m4", gen_dir) as rt:
+        _check_c_stream(model, rt.stream_model(stream, flags, thr), want)
+
+
+def test_c_refuses_same_padding(tmp_path):
+    from codegen import generate, harness
+    m, _ = cli.load(testing.cached_random_checkpoint(seed=0, exit_thresholds=[0.35, 0.35],
+                                                     config=dict(DEFAULT_CONFIG, time_padding="same")))
+    generate.write(m, tmp_path)
+    with harness.open_runtime("host", tmp_path) as rt:
+        assert rt.stream_model_init() == -8  # BITEAR_ERR_UNSUPPORTED
+
+
+def test_c_stream_model_compiles_warning_free(gen_dir):
+    """-Wall -Wextra -Werror -std=c99 -pedantic -Wconversion, host gcc and Cortex-M4 (both kernel paths)."""
+    import subprocess
+    from codegen.harness import assemble
+    lib = assemble(gen_dir)
+    flags = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wshadow", "-Wconversion",
+             "-Wno-sign-conversion", f"-I{lib}", "-c", str(lib / "bitear_stream_model.c"), "-o", "/dev/null"]
+    m4 = ["-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"]
+    for cc in (["gcc"], ["arm-none-eabi-gcc", *m4], ["arm-none-eabi-gcc", *m4, "-DBITEAR_REFERENCE_KERNELS"]):
+        proc = subprocess.run([*cc, *flags], capture_output=True, text=True)
+        assert proc.returncode == 0, f"{' '.join(cc)}:\n{proc.stderr}"
