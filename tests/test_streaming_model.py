@@ -355,12 +355,14 @@ def test_c_stream_equals_python_stream_host(model, gen_dir):
                 assert np.array_equal(got[k][[steps[j] for j in sel]], full[k]), k
 
 
-def test_c_stream_equals_python_stream_cortex_m4(model, gen_dir):
-    """The same stream on the Cortex-M4 build (optimized kernels) in unicorn."""
+@pytest.mark.parametrize("target", ["m4", "m4-ref"])
+def test_c_stream_equals_python_stream_cortex_m4(model, gen_dir, target):
+    """The same stream on the Cortex-M4 builds in unicorn: optimized kernels (the one-output DSP stem
+    bitear_stem_step_opt) and BITEAR_REFERENCE_KERNELS."""
     from codegen import harness
     stream, flags, thr = _c_schedule(model, np.random.default_rng(7))
     want = _python_stream(model, stream, flags, thr)
-    with harness.open_runtime("m4", gen_dir) as rt:
+    with harness.open_runtime(target, gen_dir) as rt:
         _check_c_stream(model, rt.stream_model(stream, flags, thr), want)
 
 

@@ -50,6 +50,7 @@ bitear_status_t bitear_stream_model_reset(bitear_stream_model_t *sm)
     memset(sm->counts, 0, sizeof(sm->counts));
     memset(sm->counted, 0, sizeof(sm->counted));
     memset(sm->produced, 0, sizeof(sm->produced));
+    memset(sm->head_stale, 1, sizeof(sm->head_stale));
     memset(&sm->stats, 0, sizeof(sm->stats));
     sm->frames_fed = 0u;
     sm->infer_frames = 0u;
@@ -127,13 +128,17 @@ bitear_status_t bitear_stream_model_push_frame(bitear_stream_model_t *sm, const 
     sm->stats.frames++;
     if (bitear_due(s->kernel, s->stride, s->skip, sm->frames_fed) > sm->produced[0]) {
         /* the last `kernel` frames, oldest first, start at slot frames_fed % kernel */
+        const uint32_t g = sm->produced[0];
+        const int8_t *patch = sm->frames + (sm->frames_fed % k) * BITEAR_MODEL_BINS;
+#if BITEAR_KERNELS_OPTIMIZED
+        bitear_stem_step_opt(s, patch, sm->stem_scratch, bitear_ring_row(sm, 0, g));
+#else
         bitear_stem_t one = *s;
         one.frames = s->kernel;
         one.out_len = 1;
         one.skip = 0;
-        const uint32_t g = sm->produced[0];
-        bitear_stem_conv1d(&one, sm->frames + (sm->frames_fed % k) * BITEAR_MODEL_BINS, sm->stem_scratch,
-                           bitear_ring_row(sm, 0, g));
+        bitear_stem_conv1d_ref(&one, patch, bitear_ring_row(sm, 0, g));
+#endif
         bitear_store(sm, 0, g);
     }
     return BITEAR_OK;
@@ -188,6 +193,7 @@ static void bitear_catch_up(bitear_stream_model_t *sm, int layer)
         bitear_bconv1d(&one, bitear_ring_row(sm, layer - 1, (uint32_t)c->skip + g * c->stride), row);
         if (e >= 0) {
             bitear_count(sm->counts[e], row, c->out_words, +1);
+            sm->head_stale[e] = 1u;
         }
         bitear_store(sm, layer, g);
     }
@@ -219,28 +225,30 @@ bitear_status_t bitear_stream_model_infer(bitear_stream_model_t *sm, bitear_resu
         return BITEAR_ERR_STATE; /* the first window is not complete yet */
     }
     int exit_index = BITEAR_MODEL_EXITS - 1;
-    uint32_t entropy = 0u;
     for (int b = 0; b < BITEAR_MODEL_BLOCKS; b++) {
         bitear_catch_up(sm, b + 1);
         const int e = bitear_model_blocks[b].head;
         if (e < 0) {
             continue;
         }
-        const bitear_head_t *head = &bitear_model_heads[e];
-        bitear_head_logits(head, sm->counts[e], sm->logits);
-        entropy = bitear_entropy_q16(head, &bitear_model_entropy_tables, sm->logits);
+        if (sm->head_stale[e]) { /* logits and entropy change only with the counts */
+            const bitear_head_t *head = &bitear_model_heads[e];
+            bitear_head_logits(head, sm->counts[e], sm->logits[e]);
+            sm->entropy_q16[e] = bitear_entropy_q16(head, &bitear_model_entropy_tables, sm->logits[e]);
+            sm->head_stale[e] = 0u;
+        }
         if (e == BITEAR_MODEL_EXITS - 1 ||
-            (sm->thresholds_q16[e] >= 0 && entropy <= (uint32_t)sm->thresholds_q16[e])) {
+            (sm->thresholds_q16[e] >= 0 && sm->entropy_q16[e] <= (uint32_t)sm->thresholds_q16[e])) {
             exit_index = e;
             break;
         }
     }
     sm->infer_frames = sm->frames_fed;
     result->exit_index = (int16_t)exit_index;
-    result->label = (int16_t)bitear_argmax(sm->logits, BITEAR_MODEL_CLASSES);
-    result->entropy_q16 = entropy;
-    memcpy(result->logits, sm->logits, sizeof(result->logits));
-    bitear_exit_softmax_q15(&bitear_model_heads[exit_index], &bitear_model_entropy_tables, sm->logits,
+    result->label = (int16_t)bitear_argmax(sm->logits[exit_index], BITEAR_MODEL_CLASSES);
+    result->entropy_q16 = sm->entropy_q16[exit_index];
+    memcpy(result->logits, sm->logits[exit_index], sizeof(result->logits));
+    bitear_exit_softmax_q15(&bitear_model_heads[exit_index], &bitear_model_entropy_tables, sm->logits[exit_index],
                             result->scores_q15);
     sm->stats.inferences++;
     sm->stats.exits[exit_index]++;

@@ -51,8 +51,7 @@
 #define BITEAR_STREAM_MODEL_RING_WORDS (4 * BITEAR_MODEL_ACT_WORDS)
 
 #if BITEAR_KERNELS_OPTIMIZED
-#define BITEAR_STREAM_MODEL_STEM_SCRATCH_WORDS \
-    BITEAR_STEM_SCRATCH_WORDS(BITEAR_MODEL_STEM_KERNEL, BITEAR_MODEL_BINS, BITEAR_MODEL_STEM_KERNEL, 0)
+#define BITEAR_STREAM_MODEL_STEM_SCRATCH_WORDS BITEAR_STEM_STEP_SCRATCH_WORDS(BITEAR_MODEL_BINS, BITEAR_MODEL_STEM_KERNEL)
 #else
 #define BITEAR_STREAM_MODEL_STEM_SCRATCH_WORDS 1
 #endif
@@ -77,7 +76,9 @@ typedef struct {
     uint32_t produced[BITEAR_STREAM_MODEL_LAYERS];     /* outputs computed per layer since reset */
     uint32_t frames_fed;
     uint32_t infer_frames;                             /* frames_fed at the last infer */
-    int32_t logits[BITEAR_MODEL_CLASSES];
+    int32_t logits[BITEAR_MODEL_EXITS][BITEAR_MODEL_CLASSES]; /* per head, from its running counts */
+    uint32_t entropy_q16[BITEAR_MODEL_EXITS];
+    uint8_t head_stale[BITEAR_MODEL_EXITS];            /* counts changed since logits were computed */
     int32_t thresholds_q16[BITEAR_MODEL_EARLY_EXITS_ALLOC];
     bitear_stream_model_stats_t stats;
     uint32_t magic;                                    /* set by init */
