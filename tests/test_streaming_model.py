@@ -11,10 +11,12 @@ import pytest
 
 from codegen import __main__ as cli
 from codegen import intmodel as im, reference, streaming, testing
+from model.facts import STATUS_NAMES
 from model.student import DEFAULT_CONFIG
 
 pytestmark = pytest.mark.timeout(300)
 NEVER = im.THRESHOLD_NEVER
+STATUS = {name: code for code, name in STATUS_NAMES.items()}  # bitear_status.h
 VALID_CONFIG = dict(DEFAULT_CONFIG, time_padding="valid")
 MODELS = {"default valid": (0, VALID_CONFIG, [0.35, 0.35]),
           "10 classes, 4 blocks": (4, testing.TEN_CLASS_CONFIG, [0.5, 0.6])}
@@ -303,7 +305,7 @@ def _python_stream(model, stream, flags, thr) -> dict[str, list]:
             out["logits"].append(r.logits[0])
             out["scores_q15"].append(r.scores_q15[0])
         else:
-            out["status"].append(-4 if flags[i] & 1 else 1)  # BITEAR_ERR_STATE: fewer than 49 frames
+            out["status"].append(STATUS["BITEAR_ERR_STATE"] if flags[i] & 1 else 1)  # fewer than 49 frames
             for k in ("label", "exit_index", "entropy_q16", "logits", "scores_q15"):
                 out[k].append(None)
         out["layer_outputs"].append(list(sm.stats.outputs))
@@ -372,7 +374,7 @@ def test_c_refuses_same_padding(tmp_path):
                                                      config=dict(DEFAULT_CONFIG, time_padding="same")))
     generate.write(m, tmp_path)
     with harness.open_runtime("host", tmp_path) as rt:
-        assert rt.stream_model_init() == -8  # BITEAR_ERR_UNSUPPORTED
+        assert rt.stream_model_init() == STATUS["BITEAR_ERR_UNSUPPORTED"]
 
 
 def test_c_stream_model_compiles_warning_free(gen_dir):
@@ -386,3 +388,17 @@ def test_c_stream_model_compiles_warning_free(gen_dir):
     for cc in (["gcc"], ["arm-none-eabi-gcc", *m4], ["arm-none-eabi-gcc", *m4, "-DBITEAR_REFERENCE_KERNELS"]):
         proc = subprocess.run([*cc, *flags], capture_output=True, text=True)
         assert proc.returncode == 0, f"{' '.join(cc)}:\n{proc.stderr}"
+
+
+def test_streaming_costs_less_than_full_windows_on_the_m4():
+    """Instructions on the emulated Cortex-M4 (codegen.stream_bench), default valid shape at full
+    depth: inferring every 4 frames, a streaming inference costs under a third of a full-window
+    bitear_model_infer, and none (catch-ups included) costs more than one full window."""
+    from codegen import stream_bench
+    seed, config, thresholds = MODELS["default valid"]
+    m, _ = cli.load(testing.cached_random_checkpoint(seed=seed, exit_thresholds=thresholds, config=config))
+    stream = random_stream(np.random.default_rng(8), m.stem.frames + 64)
+    got = stream_bench.measure(m, stream, [4], [NEVER] * (len(m.heads) - 1))
+    full, s4 = got["full_window"], got["stream_period_4"]
+    assert s4["per_inference_mean"] < full["per_inference_mean"] / 3
+    assert s4["per_inference_max"] < full["per_inference_mean"]
