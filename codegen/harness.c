@@ -258,3 +258,28 @@ H_USED int harness_stream_model_infer(bitear_stream_model_t *sm, bitear_result_t
 {
     return bitear_stream_model_infer(sm, r);
 }
+
+/* One stem output with bitear_stem_step_opt (the streaming runtime's DSP kernel) on a caller-made
+ * layer; shape as harness_stem_kernel (frames, stride, out_len, pad, skip not read); x: `kernel`
+ * frames. variant is ignored (there is one variant); -1 where there is no DSP extension. */
+H_USED int harness_stem_step_kernel(int variant, const uint16_t *shape, const int8_t *w, const int32_t *thr,
+                                    const uint32_t *flips, const int8_t *x, uint32_t *out)
+{
+    (void)variant;
+#if defined(__ARM_FEATURE_DSP)
+    const bitear_stem_t layer = {
+        .frames = shape[2], .bins = shape[1], .kernel = shape[2], .stride = 1,
+        .out_len = 1, .channels = shape[5], .pad = 0, .skip = 0,
+        .weights = w, .thresholds = thr, .flips = flips,
+    };
+    static uint32_t scratch[BITEAR_STEM_STEP_SCRATCH_WORDS(64, 9)];
+    if (BITEAR_STEM_STEP_SCRATCH_WORDS(layer.bins, layer.kernel) > (int)(sizeof(scratch) / 4)) {
+        return -2;
+    }
+    bitear_stem_step_opt(&layer, x, scratch, out);
+    return 0;
+#else
+    (void)shape, (void)w, (void)thr, (void)flips, (void)x, (void)out;
+    return -1;
+#endif
+}

@@ -402,3 +402,32 @@ def test_streaming_costs_less_than_full_windows_on_the_m4():
     full, s4 = got["full_window"], got["stream_period_4"]
     assert s4["per_inference_mean"] < full["per_inference_mean"] / 3
     assert s4["per_inference_max"] < full["per_inference_mean"]
+
+
+@pytest.mark.parametrize("bins, kernel", [(40, 3), (40, 5), (36, 3), (38, 3)])
+def test_one_output_dsp_stem_kernel_on_cortex_m4(gen_dir, bins, kernel):
+    """bitear_stem_step_opt equals the reference stem on random layers and patches, with every
+    accumulator near its threshold: patch bytes a multiple of 8, of 4 only, and not of 4 (the plain-C
+    fallback); int8 extremes included."""
+    from codegen import harness
+    rng = np.random.default_rng(bins * 10 + kernel)
+    channels = 64
+    with harness.open_runtime("m4", gen_dir) as rt:
+        for trial in range(6):
+            w = rng.integers(-127, 128, (channels, kernel, bins)).astype(np.int8)
+            x = rng.integers(-128, 128, (1, kernel, bins)).astype(np.int8)
+            if trial == 0:
+                x[:] = -128
+                w[:] = -127
+            stem = im.StemInt(kernel, bins, kernel, 1, 1, channels, w, np.zeros(channels, np.int32),
+                              rng.integers(0, 2, channels).astype(np.uint8), np.ones(channels, np.float32), 0, 0)
+            acc, _ = reference.stem_forward(stem, x)
+            want_acc = np.einsum("ckb,kb->c", w.astype(np.int64), x[0].astype(np.int64))  # by definition
+            assert np.array_equal(acc[0, 0], want_acc)
+            stem.thresholds = (want_acc + rng.integers(-1, 2, channels)).astype(np.int32)
+            _, bits = reference.stem_forward(stem, x)
+            shape = np.array([kernel, bins, kernel, 1, 1, channels, 0, 0], np.uint16)
+            got, _ = rt._kernel("harness_stem_step_kernel", "opt", [shape, w.reshape(-1), stem.thresholds,
+                                                                    reference.pack_bits(stem.flips), x.reshape(-1)],
+                                channels // 32)
+            assert np.array_equal(got, reference.pack_bits(bits[0, 0])), (bins, kernel, trial)

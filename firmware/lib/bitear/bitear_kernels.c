@@ -562,17 +562,21 @@ void bitear_stem_step_opt(const bitear_stem_t *layer, const int8_t *patch, uint3
     }
     for (int w = 0; w < words; w++) {
         uint32_t bits = 0u;
-        for (int b = 0; b < 32; b++) {
+        for (int b = 0; b < 32; b += 2) { /* two channels at a time share every load of the patch */
             const int c = 32 * w + b;
-            const int8_t *wc = layer->weights + (int32_t)c * n;
+            const int8_t *wa = layer->weights + (int32_t)c * n;
+            const int8_t *wb = wa + n;
             const uint32_t *x = scratch;
-            int32_t a0 = 0, a1 = 0;
+            int32_t a0 = 0, a1 = 0, b0 = 0, b1 = 0;
             for (int i = 0; i < n; i += 4, x += 2) {
-                const uint32_t v = bitear_load32(wc + i);
-                a0 = __smlad(x[0], __sxtb16(v), a0);
-                a1 = __smlad(x[1], __sxtb16((v >> 8) | (v << 24)), a1);
+                const uint32_t u = bitear_load32(wa + i), v = bitear_load32(wb + i);
+                a0 = __smlad(x[0], __sxtb16(u), a0);
+                a1 = __smlad(x[1], __sxtb16((u >> 8) | (u << 24)), a1);
+                b0 = __smlad(x[0], __sxtb16(v), b0);
+                b1 = __smlad(x[1], __sxtb16((v >> 8) | (v << 24)), b1);
             }
-            bits |= (uint32_t)(a0 + a1 < layer->thresholds[c]) << b;
+            bits |= ((uint32_t)(a0 + a1 < layer->thresholds[c]) << b) |
+                    ((uint32_t)(b0 + b1 < layer->thresholds[c + 1]) << (b + 1));
         }
         out[w] = bits ^ layer->flips[w];
     }
