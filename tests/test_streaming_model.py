@@ -431,3 +431,45 @@ def test_one_output_dsp_stem_kernel_on_cortex_m4(gen_dir, bins, kernel):
                                                                     reference.pack_bits(stem.flips), x.reshape(-1)],
                                 channels // 32)
             assert np.array_equal(got, reference.pack_bits(bits[0, 0])), (bins, kernel, trial)
+
+
+def test_c_api_arguments(gen_dir):
+    """NULL pointers, an uninitialised state, thresholds out of range, infer before the first window."""
+    import ctypes
+
+    from codegen import harness
+    with harness.open_runtime("host", gen_dir) as rt:
+        L = rt.lib
+        for name in ("bitear_stream_model_init", "bitear_stream_model_reset", "bitear_stream_model_push_frame",
+                     "bitear_stream_model_infer", "bitear_stream_model_set_threshold",
+                     "bitear_stream_model_get_stats", "bitear_stream_model_set_full_depth"):
+            getattr(L, name).restype = ctypes.c_int32
+            getattr(L, name).argtypes = [ctypes.c_void_p] * (1 if name.endswith(("init", "reset", "depth")) else 2)
+        L.bitear_stream_model_set_threshold.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int32]
+        sm = ctypes.create_string_buffer(L.harness_stream_model_size())
+        frame = np.zeros(40, np.int8)
+        result = ctypes.create_string_buffer(256)
+        stats = ctypes.create_string_buffer(256)
+        S = STATUS
+        assert L.bitear_stream_model_init(None) == S["BITEAR_ERR_NULL"]
+        assert L.bitear_stream_model_push_frame(sm, frame.ctypes.data) == S["BITEAR_ERR_STATE"]  # not initialised
+        assert L.bitear_stream_model_infer(sm, result) == S["BITEAR_ERR_STATE"]
+        assert L.bitear_stream_model_reset(sm) == S["BITEAR_ERR_STATE"]
+        assert L.bitear_stream_model_init(sm) == S["BITEAR_OK"]
+        assert L.bitear_stream_model_push_frame(sm, None) == S["BITEAR_ERR_NULL"]
+        assert L.bitear_stream_model_push_frame(None, frame.ctypes.data) == S["BITEAR_ERR_NULL"]
+        assert L.bitear_stream_model_infer(sm, None) == S["BITEAR_ERR_NULL"]
+        assert L.bitear_stream_model_get_stats(sm, None) == S["BITEAR_ERR_NULL"]
+        n_early = int(rt.exits) - 1
+        for e, t in ((0, im.Q16 + 1), (0, -2), (n_early, 0), (-2, 0)):
+            assert L.bitear_stream_model_set_threshold(sm, e, t) == S["BITEAR_ERR_ARG"], (e, t)
+        assert L.bitear_stream_model_set_threshold(sm, -1, im.Q16) == S["BITEAR_OK"]  # all exits
+        assert L.bitear_stream_model_set_full_depth(sm) == S["BITEAR_OK"]
+        for i in range(48):
+            assert L.bitear_stream_model_push_frame(sm, frame.ctypes.data) == S["BITEAR_OK"]
+            assert L.bitear_stream_model_infer(sm, result) == S["BITEAR_ERR_STATE"], i
+        assert L.bitear_stream_model_push_frame(sm, frame.ctypes.data) == S["BITEAR_OK"]
+        assert L.bitear_stream_model_infer(sm, result) == S["BITEAR_OK"]
+        assert L.bitear_stream_model_get_stats(sm, stats) == S["BITEAR_OK"]
+        frames, inferences = np.frombuffer(stats.raw[:8], np.uint32)
+        assert (frames, inferences) == (49, 1)

@@ -75,7 +75,7 @@ bitear_status_t bitear_stream_model_init(bitear_stream_model_t *sm)
     for (int l = 0; l < BITEAR_STREAM_MODEL_LAYERS; l++) {
         const int slack = l + 1 < BITEAR_STREAM_MODEL_LAYERS ? bitear_model_blocks[l].conv.stride - 1 : 0;
         const uint32_t cap = (uint32_t)bitear_layer_out_len(l) + (uint32_t)slack;
-        sm->ring_offset[l] = (uint16_t)offset;
+        sm->ring_offset[l] = offset;
         sm->ring_cap[l] = (uint16_t)cap;
         offset += 2u * cap * (uint32_t)bitear_layer_words(l);
         if (offset > BITEAR_STREAM_MODEL_RING_WORDS) {

@@ -71,7 +71,7 @@ typedef struct {
     uint32_t stem_scratch[BITEAR_STREAM_MODEL_STEM_SCRATCH_WORDS];
     uint16_t counts[BITEAR_MODEL_EXITS][BITEAR_MODEL_HEAD_MAX_CHANNELS]; /* running -1 counts per head */
     uint16_t counted[BITEAR_MODEL_EXITS];              /* outputs inside the running counts */
-    uint16_t ring_offset[BITEAR_STREAM_MODEL_LAYERS];  /* word offset of each layer's ring */
+    uint32_t ring_offset[BITEAR_STREAM_MODEL_LAYERS];  /* word offset of each layer's ring */
     uint16_t ring_cap[BITEAR_STREAM_MODEL_LAYERS];     /* rows per ring */
     uint32_t produced[BITEAR_STREAM_MODEL_LAYERS];     /* outputs computed per layer since reset */
     uint32_t frames_fed;
