@@ -7,6 +7,7 @@
 
 #include "bitear_model.h"
 #include "bitear_stream.h"
+#include "bitear_stream_model.h"
 
 #define H_USED __attribute__((noipa, used))
 
@@ -179,5 +180,106 @@ H_USED int harness_stem_kernel(int variant, const uint16_t *shape, const int8_t 
     return 0;
 #else
     return -1; /* no optimized stem on this target */
+#endif
+}
+
+/* Streaming model (bitear_stream_model.h). Per step i: flags[i] bit 1: reset first; push frame i;
+ * bit 2: set the early-exit thresholds to thr[i * BITEAR_MODEL_EARLY_EXITS_ALLOC ..]; bit 0: infer.
+ * Per step one record of harness_stream_model_record_words() int32: status of infer (1 = not
+ * asked), label, exit, entropy, logits[C], scores[C], layer_outputs[LAYERS], catch_ups,
+ * window_recomputes (the statistics after the step). Returns 0, or the first failing status. */
+H_USED int harness_stream_model_size(void) { return (int)sizeof(bitear_stream_model_t); }
+H_USED int harness_stream_model_record_words(void)
+{
+    return 4 + 2 * BITEAR_MODEL_CLASSES + BITEAR_STREAM_MODEL_LAYERS + 2;
+}
+H_USED int harness_stream_model_init(bitear_stream_model_t *sm) { return bitear_stream_model_init(sm); }
+
+H_USED int harness_stream_model_step(bitear_stream_model_t *sm, const int8_t *frame, int flags, const int32_t *thr,
+                                     int32_t *rec)
+{
+    bitear_result_t r;
+    memset(&r, 0, sizeof(r));
+    int st;
+    if ((flags & 2) && (st = bitear_stream_model_reset(sm)) != BITEAR_OK) {
+        return st;
+    }
+    if ((st = bitear_stream_model_push_frame(sm, frame)) != BITEAR_OK) {
+        return st;
+    }
+    for (int e = 0; (flags & 4) && e < BITEAR_MODEL_EARLY_EXITS; e++) {
+        if ((st = bitear_stream_model_set_threshold(sm, e, thr[e])) != BITEAR_OK) {
+            return st;
+        }
+    }
+    rec[0] = (flags & 1) ? bitear_stream_model_infer(sm, &r) : 1;
+    rec[1] = r.label;
+    rec[2] = r.exit_index;
+    rec[3] = (int32_t)r.entropy_q16;
+    int32_t *p = rec + 4;
+    for (int k = 0; k < BITEAR_MODEL_CLASSES; k++) {
+        *p++ = r.logits[k];
+    }
+    for (int k = 0; k < BITEAR_MODEL_CLASSES; k++) {
+        *p++ = r.scores_q15[k];
+    }
+    bitear_stream_model_stats_t stats;
+    if ((st = bitear_stream_model_get_stats(sm, &stats)) != BITEAR_OK) {
+        return st;
+    }
+    for (int l = 0; l < BITEAR_STREAM_MODEL_LAYERS; l++) {
+        *p++ = (int32_t)stats.layer_outputs[l];
+    }
+    p[0] = (int32_t)stats.catch_ups;
+    p[1] = (int32_t)stats.window_recomputes;
+    return 0;
+}
+
+H_USED int harness_stream_model_run(bitear_stream_model_t *sm, const int8_t *frames, const uint8_t *flags,
+                                    const int32_t *thr, int n, int32_t *out)
+{
+    const int words = harness_stream_model_record_words();
+    for (int i = 0; i < n; i++) {
+        const int st = harness_stream_model_step(sm, frames + i * BITEAR_MODEL_BINS, flags[i],
+                                                 thr + i * BITEAR_MODEL_EARLY_EXITS_ALLOC, out + i * words);
+        if (st != 0) {
+            return st;
+        }
+    }
+    return 0;
+}
+
+/* One push (and infer when asked), for instruction counts on the M4. */
+H_USED int harness_stream_model_push(bitear_stream_model_t *sm, const int8_t *frame)
+{
+    return bitear_stream_model_push_frame(sm, frame);
+}
+H_USED int harness_stream_model_infer(bitear_stream_model_t *sm, bitear_result_t *r)
+{
+    return bitear_stream_model_infer(sm, r);
+}
+
+/* One stem output with bitear_stem_step_opt (the streaming runtime's DSP kernel) on a caller-made
+ * layer; shape as harness_stem_kernel (frames, stride, out_len, pad, skip not read); x: `kernel`
+ * frames. variant is ignored (there is one variant); -1 where there is no DSP extension. */
+H_USED int harness_stem_step_kernel(int variant, const uint16_t *shape, const int8_t *w, const int32_t *thr,
+                                    const uint32_t *flips, const int8_t *x, uint32_t *out)
+{
+    (void)variant;
+#if defined(__ARM_FEATURE_DSP)
+    const bitear_stem_t layer = {
+        .frames = shape[2], .bins = shape[1], .kernel = shape[2], .stride = 1,
+        .out_len = 1, .channels = shape[5], .pad = 0, .skip = 0,
+        .weights = w, .thresholds = thr, .flips = flips,
+    };
+    static uint32_t scratch[BITEAR_STEM_STEP_SCRATCH_WORDS(64, 9)];
+    if (BITEAR_STEM_STEP_SCRATCH_WORDS(layer.bins, layer.kernel) > (int)(sizeof(scratch) / 4)) {
+        return -2;
+    }
+    bitear_stem_step_opt(&layer, x, scratch, out);
+    return 0;
+#else
+    (void)shape, (void)w, (void)thr, (void)flips, (void)x, (void)out;
+    return -1;
 #endif
 }

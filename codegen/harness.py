@@ -27,7 +27,7 @@ from model.errors import BitearError
 from model.paths import REPO_ROOT, cache_dir
 
 LIB_DIR = REPO_ROOT / "firmware" / "lib" / "bitear"
-RUNTIME_SOURCES = ("bitear_kernels.c", "bitear_model.c", "bitear_stream.c", "bitear_frontend.c")
+RUNTIME_SOURCES = ("bitear_kernels.c", "bitear_model.c", "bitear_stream.c", "bitear_frontend.c", "bitear_stream_model.c")
 HOST_CFLAGS = ("-O2", "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-shared", "-fPIC")
 
 HARNESS_C = Path(__file__).resolve().parent / "harness.c"
@@ -129,6 +129,34 @@ class CRuntime:
         out["act"] = rec[:, p:].astype(np.uint32)
         return out
 
+    # ---- streaming model (bitear_stream_model.h) -----------------------------------------------
+    STREAM_INFER, STREAM_RESET, STREAM_THRESHOLDS = 1, 2, 4  # step flags of harness_stream_model_run
+
+    def stream_model(self, frames: np.ndarray, flags: np.ndarray, thresholds_q16: np.ndarray | None = None,
+                     init: bool = True) -> dict[str, np.ndarray]:
+        """Push frames (n, bins) one by one into a bitear_stream_model_t (fresh when init), with per
+        step flags (STREAM_* bits) and thresholds (n, early exits); per step: status (1 = no infer
+        asked), label, exit_index, entropy_q16, logits, scores_q15, layer_outputs (n, layers),
+        catch_ups, window_recomputes (the statistics after the step)."""
+        x = np.ascontiguousarray(frames, np.int8)
+        n = len(x)
+        early = max(1, self.exits - 1)
+        thr = np.zeros((n, early), np.int32) if thresholds_q16 is None else \
+            np.ascontiguousarray(np.asarray(thresholds_q16, np.int64).reshape(n, -1), np.int32)
+        assert thr.shape == (n, early), thr.shape
+        f = np.ascontiguousarray(flags, np.uint8)
+        rec = self._stream_model_run(x, f, thr, init)
+        C = self.classes
+        layers = rec.shape[1] - 4 - 2 * C - 2
+        p = 4 + 2 * C
+        return {"status": rec[:, 0], "label": rec[:, 1], "exit_index": rec[:, 2],
+                "entropy_q16": rec[:, 3].astype(np.uint32).astype(np.int64), "logits": rec[:, 4:4 + C],
+                "scores_q15": rec[:, 4 + C:p], "layer_outputs": rec[:, p:p + layers],
+                "catch_ups": rec[:, p + layers], "window_recomputes": rec[:, p + layers + 1]}
+
+    def _stream_model_run(self, x, flags, thr, init: bool) -> np.ndarray:
+        raise NotImplementedError
+
 
 class HostRuntime(CRuntime):
     def __init__(self, gen_dir=None):
@@ -141,7 +169,9 @@ class HostRuntime(CRuntime):
                            "harness_stem_kernel": [ctypes.c_int] + [ctypes.c_void_p] * 6,
                            "harness_head_kernel": [ctypes.c_int] + [ctypes.c_void_p] * 5,
                            "harness_stream_run": [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int,
-                                                  ctypes.c_int, ctypes.c_void_p, ctypes.c_int]}.items():
+                                                  ctypes.c_int, ctypes.c_void_p, ctypes.c_int],
+                           "harness_stream_model_init": [ctypes.c_void_p],
+                           "harness_stream_model_run": [ctypes.c_void_p] * 4 + [ctypes.c_int, ctypes.c_void_p]}.items():
             getattr(L, name).argtypes = args
             getattr(L, name).restype = ctypes.c_int
         self.model = ctypes.create_string_buffer(L.harness_model_size())
@@ -165,6 +195,23 @@ class HostRuntime(CRuntime):
         out = np.zeros((len(x), self.record_words), np.int32)
         self.lib.harness_run(self.model, x.ctypes.data, len(x), out.ctypes.data)
         return self._decode(out)
+
+    def stream_model_init(self) -> int:
+        """A fresh bitear_stream_model_t; the status of bitear_stream_model_init."""
+        self.sm = ctypes.create_string_buffer(self.lib.harness_stream_model_size())
+        return self.lib.harness_stream_model_init(self.sm)
+
+    def _stream_model_run(self, x, flags, thr, init: bool) -> np.ndarray:
+        if init or getattr(self, "sm", None) is None:
+            st = self.stream_model_init()
+            if st != 0:
+                raise BitearError(f"bitear_stream_model_init returned {st}")
+        out = np.zeros((len(x), self.lib.harness_stream_model_record_words()), np.int32)
+        st = self.lib.harness_stream_model_run(self.sm, x.ctypes.data, flags.ctypes.data, thr.ctypes.data, len(x),
+                                               out.ctypes.data)
+        if st != 0:
+            raise BitearError(f"harness_stream_model_run returned {st}")
+        return out
 
     def bconv(self, variant: str, shape, w, thr, flips, x, out_words_total: int) -> np.ndarray:
         out = np.zeros(out_words_total, np.uint32)
@@ -260,6 +307,56 @@ class M4Runtime(CRuntime):
         if n < 0:
             raise BitearError(f"harness_stream_run failed ({n}) on the M4")
         return rows[:min(n, max_results)]
+
+    def stream_model_init(self) -> int:
+        """A fresh bitear_stream_model_t in the emulator's memory; the status of its init."""
+        p = self.prog
+        if getattr(self, "sm", None) is None:
+            self.sm = p.alloc(p.call("harness_stream_model_size", counting=None).ret)
+        return p.call("harness_stream_model_init", self.sm, counting=None).ret
+
+    def _stream_model_run(self, x, flags, thr, init: bool) -> np.ndarray:
+        p = self.prog
+        if init or getattr(self, "sm", None) is None:
+            st = self.stream_model_init()
+            if st != 0:
+                raise BitearError(f"bitear_stream_model_init returned {st} on the M4")
+        words = p.call("harness_stream_model_record_words", counting=None).ret
+        mark = p.heap_mark()
+        xa, fa, ta = p.put(x), p.put(flags), p.put(thr)
+        out = p.alloc(4 * len(x) * words)
+        st = p.call("harness_stream_model_run", self.sm, xa, fa, ta, len(x), out, counting=None).ret
+        rec = p.get(out, np.int32, len(x) * words).reshape(len(x), words)
+        p.heap_release(mark)
+        if st != 0:
+            raise BitearError(f"harness_stream_model_run returned {st} on the M4")
+        return rec
+
+    def stream_model_instructions(self, frames: np.ndarray, infer: np.ndarray,
+                                  thresholds_q16=None) -> tuple[np.ndarray, np.ndarray]:
+        """Instructions per step on a fresh stream: (push_frame, infer) for each frame (infer 0 when
+        not asked), with these early-exit thresholds (default: the checkpoint's)."""
+        p = self.prog
+        if self.stream_model_init() != 0:
+            raise BitearError("bitear_stream_model_init failed on the M4")
+        for e, t in enumerate(thresholds_q16 or []):
+            if p.call("bitear_stream_model_set_threshold", self.sm, e, int(t) & 0xFFFFFFFF, counting=None).ret != 0:
+                raise BitearError(f"bitear_stream_model_set_threshold({e}, {t}) failed on the M4")
+        mark = p.heap_mark()
+        xa = p.put(np.ascontiguousarray(frames, np.int8))
+        r = p.alloc(256)
+        push, inf = np.zeros(len(frames), np.int64), np.zeros(len(frames), np.int64)
+        bins = frames.shape[1]
+        for i in range(len(frames)):
+            res = p.call("harness_stream_model_push", self.sm, xa + i * bins)
+            push[i] = res.instructions
+            if infer[i]:
+                res = p.call("harness_stream_model_infer", self.sm, r)
+                if res.ret != 0:
+                    raise BitearError(f"bitear_stream_model_infer returned {res.ret} on the M4")
+                inf[i] = res.instructions
+        p.heap_release(mark)
+        return push, inf
 
     def _kernel(self, func: str, variant: str, arrays, out_words_total: int) -> tuple[np.ndarray, int]:
         mark = self.prog.heap_mark()

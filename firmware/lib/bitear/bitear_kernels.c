@@ -541,4 +541,45 @@ void bitear_stem_conv1d_opt(const bitear_stem_t *layer, const int8_t *features, 
     }
 }
 
+/* One stem output from `kernel` consecutive frames (patch, contiguous), for the streaming runtime:
+ * only the patch is widened (into scratch, kernel * bins / 2 words); each weight word is widened
+ * on the fly (SXTB16, SXTB16 ROR 8), since every weight is used once. */
+void bitear_stem_step_opt(const bitear_stem_t *layer, const int8_t *patch, uint32_t *scratch, uint32_t *out)
+{
+    const int n = layer->kernel * layer->bins; /* bytes of a patch and of a channel's weights */
+    const int words = layer->channels / 32;
+    if (n % 4 != 0) {
+        bitear_stem_t one = *layer;
+        one.frames = layer->kernel;
+        one.out_len = 1;
+        one.skip = 0;
+        one.pad = 0;
+        bitear_stem_conv1d_ref(&one, patch, out);
+        return;
+    }
+    for (int i = 0; i < n; i += 4) {
+        bitear_widen4(patch + i, scratch + i / 2);
+    }
+    for (int w = 0; w < words; w++) {
+        uint32_t bits = 0u;
+        for (int b = 0; b < 32; b += 2) { /* two channels at a time share every load of the patch */
+            const int c = 32 * w + b;
+            const int8_t *wa = layer->weights + (int32_t)c * n;
+            const int8_t *wb = wa + n;
+            const uint32_t *x = scratch;
+            int32_t a0 = 0, a1 = 0, b0 = 0, b1 = 0;
+            for (int i = 0; i < n; i += 4, x += 2) {
+                const uint32_t u = bitear_load32(wa + i), v = bitear_load32(wb + i);
+                a0 = __smlad(x[0], __sxtb16(u), a0);
+                a1 = __smlad(x[1], __sxtb16((u >> 8) | (u << 24)), a1);
+                b0 = __smlad(x[0], __sxtb16(v), b0);
+                b1 = __smlad(x[1], __sxtb16((v >> 8) | (v << 24)), b1);
+            }
+            bits |= ((uint32_t)(a0 + a1 < layer->thresholds[c]) << b) |
+                    ((uint32_t)(b0 + b1 < layer->thresholds[c + 1]) << (b + 1));
+        }
+        out[w] = bits ^ layer->flips[w];
+    }
+}
+
 #endif /* __ARM_FEATURE_DSP */

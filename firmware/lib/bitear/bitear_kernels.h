@@ -112,6 +112,12 @@ void bitear_stem_conv1d_opt(const bitear_stem_t *layer, const int8_t *features, 
 #endif
 #define BITEAR_STEM_SCRATCH_WORDS(frames, bins, kernel, pad) \
     (((frames) + 2 * (pad)) * (bins) / 2 + (kernel) * (bins))
+#if defined(__ARM_FEATURE_DSP)
+/* One output of the stem (streaming): patch = `kernel` consecutive frames; pad, skip, frames and
+ * out_len of the descriptor are not read. scratch: BITEAR_STEM_STEP_SCRATCH_WORDS words. */
+void bitear_stem_step_opt(const bitear_stem_t *layer, const int8_t *patch, uint32_t *scratch, uint32_t *out);
+#endif
+#define BITEAR_STEM_STEP_SCRATCH_WORDS(bins, kernel) ((kernel) * (bins) / 2 + 1)
 
 /* counts: scratch of `channels` uint16_t. */
 void bitear_head_ref(const bitear_head_t *head, const uint32_t *act, uint16_t *counts, int32_t *logits);
