@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -31,6 +31,7 @@ DISTRACTORS = ("bed", "bird", "cat", "dog", "house", "marvin", "sheila", "tree",
 FRAME = SAMPLE_RATE // 100                  # 10 ms: the frame of the onset / end rule
 BELOW_PEAK_DB = 20.0
 TRUTH_COLUMNS = ("start_s", "end_s", "label")
+GAP_RMS = (3.0, 300.0)                      # RMS range of the gaps between words (log-uniform)
 
 
 class Keyword(NamedTuple):
@@ -72,15 +73,16 @@ def word_end(clip: np.ndarray, below_peak_db: float = BELOW_PEAK_DB) -> int:
 
 def build_stream(words: list[tuple[str, np.ndarray]], gap_noise: Callable[[int, float], np.ndarray],
                  rng: np.random.Generator, gap_s: tuple[float, float] = (1.0, 2.0),
-                 rms: tuple[float, float] = (3.0, 300.0)) -> tuple[np.ndarray, list[Keyword]]:
+                 rms: tuple[float, float] = GAP_RMS, keywords: Sequence[str] = KEYWORDS) -> tuple[np.ndarray, list[Keyword]]:
     """words: (word, int16 clip) in stream order; gap_noise(n, rms) -> int16 noise. Each word
-    follows a gap; a last gap ends the stream. Returns (audio in whole hops, the keywords)."""
+    follows a gap; a last gap ends the stream. Returns (audio in whole hops, the words that are
+    `keywords`, with their onset and end)."""
     parts, truth, pos = [], [], 0
     for word, clip in words:
         n = int(rng.uniform(*gap_s) * SAMPLE_RATE)
         parts.append(gap_noise(n, float(np.exp(rng.uniform(np.log(rms[0]), np.log(rms[1]))))))
         pos += n
-        if word in KEYWORDS:
+        if word in keywords:
             truth.append(Keyword((pos + speech_onset(clip)) * 1000 // SAMPLE_RATE,
                                  (pos + word_end(clip)) * 1000 // SAMPLE_RATE, word))
         parts.append(np.asarray(clip, np.int16))

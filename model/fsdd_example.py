@@ -5,6 +5,13 @@ shared data folder into OUT/train/<digit>/ (speakers george, jackson, lucas, ywe
 OUT/test/<digit>/ (the held-out speakers nicolas and theo: a fixed speaker-disjoint split). Then:
 
     python -m model.train --dataset OUT/train --test-dataset OUT/test --out fsdd.safetensors
+
+`--silence N` also writes N 1 s clips of background noise (the data folder's background_noise/, a
+random level, log-uniform over the RMS range of the gaps between words in host.stream_truth streams)
+into OUT/train/_silence_/: a class the detector never reports, so the pauses of a stream need not be
+some digit. `--stream N` writes OUT/digits.wav, N digits of the test speakers with 1-2 s gaps of
+background noise (host.stream_truth.build_stream), and its truth OUT/digits.csv (start_s,end_s,label:
+the format of `host.streaming_quality --truth`).
 """
 from __future__ import annotations
 
@@ -13,7 +20,10 @@ import os
 import sys
 from pathlib import Path
 
-from model.datasets import FSDD_DIGITS, _FSDD_NAME
+import numpy as np
+
+from model.audio import SAMPLE_RATE, write_wav
+from model.datasets import FSDD_DIGITS, _FSDD_NAME, BackgroundNoise, load_folder_dataset
 from model.errors import BitearError, run_cli
 from model.paths import data_dir
 
@@ -41,16 +51,58 @@ def make_folders(fsdd: Path, out: Path) -> dict[str, int]:
     return counts
 
 
+def write_silence(noise: BackgroundNoise, folder: Path, n: int, seed: int) -> None:
+    """n clips of 1 s background noise at random levels (GAP_RMS) as folder/silence_{i}.wav."""
+    from host.stream_truth import GAP_RMS
+    rng = np.random.default_rng([seed, 11])
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        rms = float(np.exp(rng.uniform(np.log(GAP_RMS[0]), np.log(GAP_RMS[1]))))
+        write_wav(folder / f"silence_{i}.wav", noise.segment(rng, SAMPLE_RATE, rms))
+
+
+def write_stream(noise: BackgroundNoise, test: Path, out: Path, n: int, seed: int) -> tuple[Path, Path]:
+    """n digits of the test folder, drawn by seed, with noise gaps: (stream WAV, truth CSV)."""
+    from host.stream_truth import build_stream
+    from model.synth import trim_silence
+    clips = load_folder_dataset(test, seed=seed, progress=False).clips
+    rng = np.random.default_rng([seed, 12])
+    order = rng.choice(len(clips), size=min(n, len(clips)), replace=False)
+    audio, truth = build_stream([(clips.words[i], trim_silence(clips.audio[i])) for i in order],
+                                lambda k, rms: noise.segment(rng, k, rms), rng, keywords=FSDD_DIGITS)
+    wav, csv_path = out / "digits.wav", out / "digits.csv"
+    write_wav(wav, audio)
+    csv_path.write_text("start_s,end_s,label\n" + "".join(f"{k.onset_ms / 1000:.3f},{k.end_ms / 1000:.3f},{k.word}\n"
+                                                        for k in truth))
+    return wav, csv_path
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m model.fsdd_example", description=__doc__.splitlines()[0])
     ap.add_argument("out", type=Path, help="folder to write train/ and test/ into")
     ap.add_argument("--fsdd", type=Path, default=None, help="FSDD folder (default: fsdd/ of the data folder)")
+    ap.add_argument("--silence", type=int, default=0, help="write N noise clips into train/_silence_/ (default 0)")
+    ap.add_argument("--stream", type=int, default=0, help="write digits.wav + digits.csv: N test digits in noise (default 0)")
+    ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
     def run() -> int:
         fsdd = args.fsdd or ((data_dir() or Path("../shared/data")) / "fsdd")
         counts = make_folders(fsdd, args.out)
         print(f"{args.out}: train {counts['train']} clips, test {counts['test']} clips (test speakers: {', '.join(TEST_SPEAKERS)})")
+        if args.silence < 0 or args.stream < 0:
+            raise BitearError(f"--silence and --stream: expected >= 0, found {args.silence}, {args.stream}")
+        if args.silence or args.stream:
+            root = data_dir()
+            if root is None or not (root / "background_noise").is_dir():
+                raise BitearError(f"--silence / --stream need the data folder's background_noise/ (found {root}; set BITEAR_DATA)")
+            noise = BackgroundNoise.load(root / "background_noise", progress=False)
+            if args.silence:
+                write_silence(noise, args.out / "train" / "_silence_", args.silence, args.seed)
+                print(f"{args.out / 'train' / '_silence_'}: {args.silence} noise clips")
+            if args.stream:
+                wav, truth = write_stream(noise, args.out / "test", args.out, args.stream, args.seed)
+                print(f"{wav}, {truth}: {args.stream} digits of the test speakers")
         return 0
 
     return run_cli(run)

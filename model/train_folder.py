@@ -13,7 +13,7 @@ empty (e.g. one speaker), a seeded random 30 % of the clips.
 Loss: when the labels are not the teacher's 12, cross-entropy on the labels at every exit (no
 logit distillation, no teacher mixes, no stream windows); when they are the teacher's (any folder
 order), today's distillation of model.train applies (teacher logits, log-domain mixes), without
-the synthetic-stream windows. `--test-dataset DIR` (same labels) is scored after training and its
+the synthetic-stream windows. `--test-dataset DIR` (labels among the training labels: a test set without `_silence_` is fine) is scored after training and its
 figures stored in the checkpoint. `--init BACKBONE` starts the stem and blocks from a backbone of
 `python -m model.pretrain` (representation distillation) and trains the whole network.
 `--synthetic-voices N` adds, to the training side only, N clips per class of its folder name spoken
@@ -90,9 +90,10 @@ def run(args, cfg) -> int:
     test = None
     if args.test_dataset is not None:
         test = load_folder_dataset(args.test_dataset, seed=cfg.seed, progress=progress)
-        if test.labels != ds.labels:
-            raise BitearError(f"--test-dataset {args.test_dataset}: labels {test.labels} differ from the training "
-                              f"dataset's {ds.labels}")
+        extra = [label for label in test.labels if label not in ds.labels]
+        if extra:
+            raise BitearError(f"--test-dataset {args.test_dataset}: class folder(s) {extra} are not labels of the "
+                              f"training dataset {ds.labels}")
         print(f"test dataset {args.test_dataset}: {test.report()}")
     teacher_words = set(ds.labels) == set(LABELS)
     labels = list(LABELS) if teacher_words else ds.labels
@@ -155,7 +156,7 @@ def run(args, cfg) -> int:
         metadata["teacher_sha256"] = teacher.sha256
     print("validation: " + json.dumps({k: validation[k] for k in ("n", "accuracy", "accuracy_full_depth")}))
     if test is not None:
-        test_labels = remap[test.clips.labels]
+        test_labels = np.array([labels.index(name) for name in test.labels])[test.clips.labels]
         metadata["test"] = scores(exit_logits(student, features(test.clips.audio)), test_labels, thresholds, labels)
         metadata["test"]["dataset"] = str(args.test_dataset)
         print("test: " + json.dumps({k: metadata["test"][k] for k in ("n", "accuracy", "accuracy_full_depth", "exits_taken")}))

@@ -83,14 +83,19 @@ def test_train_codegen_and_c_equal_reference(dataset, tmp_path, capsys):
     ckpt = tmp_path / "words.safetensors"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SkippedFilesWarning)
+        test_dir = tmp_path / "test"                      # a test set without _silence_ and cherry
+        for word in ("apple", "banana"):
+            shutil.copytree(root / word, test_dir / word)
         rc = train_main(["--dataset", str(root), "--out", str(ckpt), "--epochs", "2", "--copies", "2",
-                         "--batch", "16", "--no-progress"])
+                         "--batch", "16", "--no-progress", "--test-dataset", str(test_dir)])
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "resampled 9, mixed down 9, cut to the loudest 1 s 9, padded to 1 s 9, skipped 1" in out
     _, meta = read_checkpoint(ckpt)
     assert meta["labels"] == ["_silence_", "apple", "banana", "cherry"]
     assert meta["training"]["loss"] == "cross-entropy" and meta["config"]["classes"] == 4
+    n_test = sum(1 for w in ("apple", "banana") for p in (test_dir / w).iterdir())
+    assert meta["test"]["n"] <= n_test and set(meta["test"]["per_class_accuracy"]) == {"apple", "banana"}
 
     gen = tmp_path / "gen"
     assert codegen_main([str(ckpt), "-o", str(gen), "--quiet"]) == 0
@@ -204,3 +209,27 @@ def test_speaker_of_a_file():
     assert folder_speaker(Path("_unknown_/bed_0a7c2a8d_nohash_0.wav.wav")) == "0a7c2a8d"
     assert folder_speaker(Path("zero/0_george_12.wav")) == "george"
     assert folder_speaker(Path("hi/take1.wav")) == "hi/take1"
+
+
+@needs_espeak
+def test_synthetic_voices_speak_the_folder_names():
+    """--synthetic-voices: every word label gets N clips of its name (`_` read as a space), labelled by
+    its index among the dataset's labels; `_silence_` gets none."""
+    from model.train_folder import synthetic_clips
+    labels = ["_silence_", "apple", "turn_on"]
+    clips = synthetic_clips(labels, 3, seed=0, progress=False)
+    assert sorted(clips.words) == ["apple"] * 3 + ["turn on"] * 3
+    assert [labels[i] for i in clips.labels] == [{"apple": "apple", "turn on": "turn_on"}[w] for w in clips.words]
+    assert clips.audio.shape == (6, 16000) and all(np.abs(clip).max() > 1000 for clip in clips.audio)
+
+
+def test_test_dataset_labels_must_be_training_labels(dataset, tmp_path, capsys):
+    """A test folder may lack classes (`_silence_`), but a class the training set does not have is one error."""
+    root, _ = dataset
+    _wav(tmp_path / "test" / "apple" / "a.wav", np.random.default_rng(1))
+    _wav(tmp_path / "test" / "durian" / "d.wav", np.random.default_rng(2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SkippedFilesWarning)
+        rc, err = _run(["--dataset", str(root), "--test-dataset", str(tmp_path / "test"), "--out",
+                        str(tmp_path / "x.safetensors"), "--no-progress"], capsys)
+    assert rc == 2 and "class folder(s) ['durian'] are not labels of the training dataset" in err
