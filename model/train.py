@@ -383,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test-dataset", type=Path, default=None, help="with --dataset: a dataset of the same labels scored after training")
     parser.add_argument("--init", type=Path, default=None, help="with --dataset: start from a backbone of python -m model.pretrain")
     parser.add_argument("--synthetic-voices", type=int, default=0,
-                        help="with --dataset: N synthetic clips per class, its folder name spoken by espeak-ng/flite English voices (training side only)")
+                        help="with --dataset: N synthetic clips per class, its folder name spoken by espeak-ng/flite English voices (validation voices calibrate the exits)")
     add_recipe_options(parser)
     parser.add_argument("--resume", action="store_true", help="continue from the last finished epoch in the state folder")
     parser.add_argument("--no-progress", action="store_true")

@@ -7,8 +7,8 @@ without it the shared data's background_noise/ when present, else none). Labels 
 
 Validation split: speaker-disjoint by sha1 of the speaker id (model.datasets.folder_speaker: the
 id before `_nohash_`, or the middle of `{word}_{speaker}_{n}`, else the file itself): a speaker is
-validation when sha1('bitear' + speaker) < 0.3 (TrainConfig.val_fraction); when that leaves a side
-empty (e.g. one speaker), a seeded random 30 % of the clips.
+validation when sha1('bitear' + speaker) < 0.3 (TrainConfig.val_fraction); when that leaves a class
+without clips on one side (e.g. few speakers), a seeded random 30 % of the clips.
 
 Loss: when the labels are not the teacher's 12, cross-entropy on the labels at every exit (no
 logit distillation, no teacher mixes, no stream windows); when they are the teacher's (any folder
@@ -16,9 +16,11 @@ order), today's distillation of model.train applies (teacher logits, log-domain 
 the synthetic-stream windows. `--test-dataset DIR` (labels among the training labels: a test set without `_silence_` is fine) is scored after training and its
 figures stored in the checkpoint. `--init BACKBONE` starts the stem and blocks from a backbone of
 `python -m model.pretrain` (representation distillation) and trains the whole network.
-`--synthetic-voices N` adds, to the training side only, N clips per class of its folder name spoken
-by the synthetic English voices of model.synth (espeak-ng accents and variants, flite; speed and
-pitch drawn per clip): more speakers than a small dataset has. `_silence_`/`_unknown_` get none.
+`--synthetic-voices N` adds N clips per class of its folder name spoken by the synthetic English
+voices of model.synth (espeak-ng accents and variants, flite; speed and pitch drawn per clip): more
+speakers than a small dataset has. `_silence_`/`_unknown_` get none. The voices are split like
+speakers (sha1 rule above): clips of validation voices join the validation side, so the exit
+thresholds are calibrated on voices the network never trained on.
 """
 from __future__ import annotations
 
@@ -40,7 +42,8 @@ from model.paths import cache_dir, data_dir
 def split(clips: ClipSet, fraction: float, seed: int) -> tuple[ClipSet, ClipSet, str]:
     """(train, validation, the rule used): speaker-disjoint, else seeded per clip (module docstring)."""
     train, val = clips.split_by_speaker(fraction, salt=SPLIT_SALT)
-    if len(train) and len(val):
+    classes = set(clips.labels.tolist())
+    if set(train.labels.tolist()) == classes == set(val.labels.tolist()):
         return train, val, f"speaker-disjoint: sha1('{SPLIT_SALT}' + speaker) < {fraction:.2f}"
     is_val = np.zeros(len(clips), bool)
     is_val[np.random.default_rng([seed, 5]).permutation(len(clips))[:max(1, int(round(fraction * len(clips))))]] = True
@@ -103,9 +106,10 @@ def run(args, cfg) -> int:
     print(f"split ({rule}): {len(train)} training clips, {len(val)} validation clips")
     if args.synthetic_voices:
         synthetic = synthetic_clips(labels, args.synthetic_voices, cfg.seed, progress)
-        train = ClipSet.concat([train, synthetic])
-        print(f"synthetic voices: {len(synthetic)} clips ({args.synthetic_voices} per class, {len(set(synthetic.speakers))} voices) "
-              f"added to the training side")
+        synthetic_train, synthetic_val = synthetic.split_by_speaker(cfg.val_fraction, salt=SPLIT_SALT)
+        train, val = ClipSet.concat([train, synthetic_train]), ClipSet.concat([val, synthetic_val])
+        print(f"synthetic voices: {len(synthetic)} clips ({args.synthetic_voices} per class, {len(set(synthetic.speakers))} voices): "
+              f"{len(synthetic_train)} training, {len(synthetic_val)} validation (voices split like speakers)")
     config = dict(cfg.config or DEFAULT_CONFIG, classes=len(labels))
     cfg = dataclasses.replace(cfg, config=config, stream_windows=0, val_stream_windows=0,
                               **({} if teacher_words else {"kd_weight": 0.0, "mix_fraction": 0.0}))

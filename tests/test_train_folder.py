@@ -233,3 +233,25 @@ def test_test_dataset_labels_must_be_training_labels(dataset, tmp_path, capsys):
         rc, err = _run(["--dataset", str(root), "--test-dataset", str(tmp_path / "test"), "--out",
                         str(tmp_path / "x.safetensors"), "--no-progress"], capsys)
     assert rc == 2 and "class folder(s) ['durian'] are not labels of the training dataset" in err
+
+
+def test_split_falls_back_when_a_class_has_no_validation_speaker():
+    """Speaker-disjoint when every class is on both sides; else a seeded 30 % of the clips (FSDD with
+    a `_silence_` folder: every noise file its own speaker, but every digit speaker on one side)."""
+    from model.datasets import ClipSet
+    from model.evaluate import SPLIT_SALT
+    from model.train_folder import split
+    from model.datasets import speaker_split
+    speakers = [f"s{i}" for i in range(40)]
+    val_side = speaker_split(speakers, 0.3, SPLIT_SALT)
+    train_only = [s for s, v in zip(speakers, val_side) if not v][:2]
+    both = speakers[:20]
+    def clips(rows):
+        return ClipSet(np.zeros((len(rows), 16000), np.int16), np.array([label for label, _ in rows]),
+                       ["w"] * len(rows), [spk for _, spk in rows], ["t"] * len(rows))
+    mixed = clips([(0, s) for s in both] + [(1, s) for s in both])
+    _, _, rule = split(mixed, 0.3, seed=0)
+    assert rule.startswith("speaker-disjoint")
+    lopsided = clips([(0, s) for s in both] + [(1, s) for s in train_only for _ in range(10)])
+    train, val, rule = split(lopsided, 0.3, seed=0)
+    assert rule.startswith("seeded per clip") and len(val) == round(0.3 * len(lopsided))
