@@ -190,6 +190,7 @@ class Emulator:
         self.port = None
         self.ready = None
         self.banner = None
+        self.boot_hellos = 0             # HELLOs sent because READY did not come within HELLO_AFTER_S
         self._stderr = None
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -336,6 +337,7 @@ class Emulator:
             if ready is None and time.monotonic() > ask_at:
                 hello_seq = HELLO_SEQ
                 self.port.write(encode(Hello(seq=hello_seq)))
+                self.boot_hellos += 1
                 ask_at = time.monotonic() + HELLO_AFTER_S
         what = "no CREDIT after READY" if ready is not None else f"no READY frame (protocol v{VERSION})"
         self._fail(f"{what} within {self.boot_timeout:.0f} s", received[-200:])

@@ -92,6 +92,11 @@ void bitear_head_ref(const bitear_head_t *head, const uint32_t *act, uint16_t *c
             }
         }
     }
+    bitear_head_logits(head, counts, logits);
+}
+
+void bitear_head_logits(const bitear_head_t *head, const uint16_t *counts, int32_t *logits)
+{
     const int32_t step = (int32_t)1 << head->step_shift;
     for (int k = 0; k < head->classes; k++) {
         const int8_t *wk = head->weights + k * head->channels;

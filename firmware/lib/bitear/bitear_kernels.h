@@ -122,6 +122,9 @@ void bitear_stem_step_opt(const bitear_stem_t *layer, const int8_t *patch, uint3
 /* counts: scratch of `channels` uint16_t. */
 void bitear_head_ref(const bitear_head_t *head, const uint32_t *act, uint16_t *counts, int32_t *logits);
 void bitear_head_opt(const bitear_head_t *head, const uint32_t *act, uint16_t *counts, int32_t *logits);
+/* The logits of given -1 counts per channel (the second half of bitear_head_ref; the streaming
+ * runtime keeps its counts running). */
+void bitear_head_logits(const bitear_head_t *head, const uint16_t *counts, int32_t *logits);
 
 /* Normalized entropy of the softmax of the head's logits, Q16 in [0, 65536]. */
 uint32_t bitear_entropy_q16(const bitear_head_t *head, const bitear_entropy_tables_t *tables,

@@ -199,20 +199,6 @@ static void bitear_catch_up(bitear_stream_model_t *sm, int layer)
     }
 }
 
-/* logits[k] = bias[k] - (sum_c w[k][c] * counts[c]) << step_shift (as bitear_head_ref). */
-static void bitear_head_logits(const bitear_head_t *head, const uint16_t *counts, int32_t *logits)
-{
-    const int32_t step = (int32_t)1 << head->step_shift;
-    for (int k = 0; k < head->classes; k++) {
-        const int8_t *wk = head->weights + k * head->channels;
-        int32_t dot = 0;
-        for (int c = 0; c < head->channels; c++) {
-            dot += (int32_t)wk[c] * counts[c];
-        }
-        logits[k] = head->bias[k] - dot * step;
-    }
-}
-
 bitear_status_t bitear_stream_model_infer(bitear_stream_model_t *sm, bitear_result_t *result)
 {
     if (sm == NULL || result == NULL) {
