@@ -13,8 +13,8 @@ without clips on one side (e.g. few speakers), a seeded random 30 % of the clips
 Loss: when the labels are not the teacher's 12, cross-entropy on the labels at every exit (no
 logit distillation, no teacher mixes, no stream windows); when they are the teacher's (any folder
 order), today's distillation of model.train applies (teacher logits, log-domain mixes), without
-the synthetic-stream windows. `--test-dataset DIR` (labels among the training labels: a test set without `_silence_` is fine) is scored after training and its
-figures stored in the checkpoint. `--init BACKBONE` starts the stem and blocks from a backbone of
+the synthetic-stream windows. `--test-dataset DIR` (labels among the training labels: a test set
+without `_silence_` is fine) is scored after training and its figures stored in the checkpoint. `--init BACKBONE` starts the stem and blocks from a backbone of
 `python -m model.pretrain` (representation distillation) and trains the whole network.
 `--synthetic-voices N` adds N clips per class of its folder name spoken by the synthetic English
 voices of model.synth (espeak-ng accents and variants, flite; speed and pitch drawn per clip): more
@@ -148,7 +148,8 @@ def run(args, cfg) -> int:
     metadata = {
         "labels": labels, "frontend": FRONTEND_PARAMS, "exit_thresholds": thresholds,
         "data": {"dataset": str(args.dataset), "clips": len(clips), "adjusted": ds.adjusted,
-                 "clips_per_class": args.clips_per_class, "synthetic_voices": args.synthetic_voices, "split": rule, "train_clips": len(train),
+                 "clips_per_class": args.clips_per_class, "synthetic_voices": args.synthetic_voices, "split": rule,
+                 "train_clips": len(train),
                  "validation_clips": len(val), "pool_clips": int(len(pool.labels))},
         "init": {"backbone": str(args.init), "sha256": init_sha} if args.init is not None else None,
         "training": {"config": dataclasses.asdict(cfg), "loss": "distillation" if teacher_words else "cross-entropy",
