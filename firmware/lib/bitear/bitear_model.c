@@ -78,12 +78,7 @@ bitear_status_t bitear_model_infer(bitear_model_t *model, const int8_t *features
             break;
         }
     }
-    const bitear_head_t *head = &bitear_model_heads[exit_index];
-    result->exit_index = (int16_t)exit_index;
-    result->label = (int16_t)bitear_argmax(model->logits[exit_index], BITEAR_MODEL_CLASSES);
-    result->entropy_q16 = model->entropy_q16[exit_index];
-    memcpy(result->logits, model->logits[exit_index], sizeof(result->logits));
-    bitear_exit_softmax_q15(head, &bitear_model_entropy_tables, model->logits[exit_index], result->scores_q15);
+    bitear_model_fill_result(exit_index, model->logits[exit_index], model->entropy_q16[exit_index], result);
     model->last_exit = (int16_t)exit_index;
     model->stats.inferences++;
     model->stats.exits[exit_index]++;
@@ -99,20 +94,34 @@ bitear_status_t bitear_model_set_threshold(bitear_model_t *model, int exit_index
     if (model->magic != BITEAR_MODEL_MAGIC) {
         return BITEAR_ERR_STATE;
     }
+    return bitear_model_store_threshold(model->thresholds_q16, exit_index, threshold_q16);
+}
+
+bitear_status_t bitear_model_store_threshold(int32_t *thresholds_q16, int exit_index, int32_t threshold_q16)
+{
     if (threshold_q16 < BITEAR_THRESHOLD_NEVER || threshold_q16 > BITEAR_THRESHOLD_ALWAYS) {
         return BITEAR_ERR_ARG;
     }
     if (exit_index == BITEAR_MODEL_ALL_EXITS) {
         for (int e = 0; e < BITEAR_MODEL_EARLY_EXITS; e++) {
-            model->thresholds_q16[e] = threshold_q16;
+            thresholds_q16[e] = threshold_q16;
         }
         return BITEAR_OK;
     }
     if (exit_index < 0 || exit_index >= BITEAR_MODEL_EARLY_EXITS) {
         return BITEAR_ERR_ARG;
     }
-    model->thresholds_q16[exit_index] = threshold_q16;
+    thresholds_q16[exit_index] = threshold_q16;
     return BITEAR_OK;
+}
+
+void bitear_model_fill_result(int exit_index, const int32_t *logits, uint32_t entropy_q16, bitear_result_t *result)
+{
+    result->exit_index = (int16_t)exit_index;
+    result->label = (int16_t)bitear_argmax(logits, BITEAR_MODEL_CLASSES);
+    result->entropy_q16 = entropy_q16;
+    memcpy(result->logits, logits, sizeof(result->logits));
+    bitear_exit_softmax_q15(&bitear_model_heads[exit_index], &bitear_model_entropy_tables, logits, result->scores_q15);
 }
 
 bitear_status_t bitear_model_get_threshold(const bitear_model_t *model, int exit_index, int32_t *threshold_q16)

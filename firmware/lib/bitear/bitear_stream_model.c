@@ -230,12 +230,7 @@ bitear_status_t bitear_stream_model_infer(bitear_stream_model_t *sm, bitear_resu
         }
     }
     sm->infer_frames = sm->frames_fed;
-    result->exit_index = (int16_t)exit_index;
-    result->label = (int16_t)bitear_argmax(sm->logits[exit_index], BITEAR_MODEL_CLASSES);
-    result->entropy_q16 = sm->entropy_q16[exit_index];
-    memcpy(result->logits, sm->logits[exit_index], sizeof(result->logits));
-    bitear_exit_softmax_q15(&bitear_model_heads[exit_index], &bitear_model_entropy_tables, sm->logits[exit_index],
-                            result->scores_q15);
+    bitear_model_fill_result(exit_index, sm->logits[exit_index], sm->entropy_q16[exit_index], result);
     sm->stats.inferences++;
     sm->stats.exits[exit_index]++;
     return BITEAR_OK;
@@ -249,20 +244,7 @@ bitear_status_t bitear_stream_model_set_threshold(bitear_stream_model_t *sm, int
     if (sm->magic != BITEAR_STREAM_MODEL_MAGIC) {
         return BITEAR_ERR_STATE;
     }
-    if (threshold_q16 < BITEAR_THRESHOLD_NEVER || threshold_q16 > BITEAR_THRESHOLD_ALWAYS) {
-        return BITEAR_ERR_ARG;
-    }
-    if (exit_index == BITEAR_MODEL_ALL_EXITS) {
-        for (int e = 0; e < BITEAR_MODEL_EARLY_EXITS; e++) {
-            sm->thresholds_q16[e] = threshold_q16;
-        }
-        return BITEAR_OK;
-    }
-    if (exit_index < 0 || exit_index >= BITEAR_MODEL_EARLY_EXITS) {
-        return BITEAR_ERR_ARG;
-    }
-    sm->thresholds_q16[exit_index] = threshold_q16;
-    return BITEAR_OK;
+    return bitear_model_store_threshold(sm->thresholds_q16, exit_index, threshold_q16);
 }
 
 bitear_status_t bitear_stream_model_set_full_depth(bitear_stream_model_t *sm)
