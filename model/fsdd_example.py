@@ -87,15 +87,15 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     def run() -> int:
-        fsdd = args.fsdd or ((data_dir() or Path("../shared/data")) / "fsdd")
-        counts = make_folders(fsdd, args.out)
-        print(f"{args.out}: train {counts['train']} clips, test {counts['test']} clips (test speakers: {', '.join(TEST_SPEAKERS)})")
         if args.silence < 0 or args.stream < 0:
             raise BitearError(f"--silence and --stream: expected >= 0, found {args.silence}, {args.stream}")
+        root = data_dir()
+        if (args.silence or args.stream) and (root is None or not (root / "background_noise").is_dir()):
+            raise BitearError(f"--silence / --stream need the data folder's background_noise/ (found {root}; set BITEAR_DATA)")
+        fsdd = args.fsdd or ((root or Path("../shared/data")) / "fsdd")
+        counts = make_folders(fsdd, args.out)
+        print(f"{args.out}: train {counts['train']} clips, test {counts['test']} clips (test speakers: {', '.join(TEST_SPEAKERS)})")
         if args.silence or args.stream:
-            root = data_dir()
-            if root is None or not (root / "background_noise").is_dir():
-                raise BitearError(f"--silence / --stream need the data folder's background_noise/ (found {root}; set BITEAR_DATA)")
             noise = BackgroundNoise.load(root / "background_noise", progress=False)
             if args.silence:
                 write_silence(noise, args.out / "train" / "_silence_", args.silence, args.seed)

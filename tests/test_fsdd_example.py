@@ -49,3 +49,15 @@ def test_stream_truth_marks_the_digits(tmp_path):
         peak = np.abs(np.fft.rfft(audio[a:b].astype(np.float64))).argmax() * 16000 / (b - a)
         assert abs(peak - {"one": 440.0, "two": 880.0}[word]) < 10
         assert np.abs(audio[a - 1600:a - 800]).max() < 6000           # noise before each digit (RMS <= 300)
+
+
+def test_bad_options_are_one_clear_error_before_anything_is_written(tmp_path, monkeypatch, capsys):
+    from model.fsdd_example import main
+    monkeypatch.setenv("BITEAR_DATA", str(tmp_path / "data"))     # no background_noise/ there
+    (tmp_path / "data").mkdir()
+    out = tmp_path / "out"
+    assert main([str(out), "--silence", "-1"]) == 2
+    assert "--silence and --stream: expected >= 0, found -1, 0" in capsys.readouterr().err
+    assert main([str(out), "--stream", "5"]) == 2
+    assert "--silence / --stream need the data folder's background_noise/" in capsys.readouterr().err
+    assert not out.exists()
