@@ -196,7 +196,12 @@ def emit_header(model: IntModel, lay: Layout) -> str:
 #define BITEAR_MODEL_STEM_OUT_OFFSET {lay.stem_out_offset}
 #define BITEAR_MODEL_ACT_WORDS {lay.act_words}
 #define BITEAR_MODEL_HEAD_MAX_CHANNELS {head_max}
-#define BITEAR_MODEL_FULL_BINARY_MACS {sum(binary_macs(model))}""")
+#define BITEAR_MODEL_FULL_BINARY_MACS {sum(binary_macs(model))}
+/* "valid" time padding: bitear_stream runs the network incrementally (bitear_stream_model.h). Its
+ * result equals bitear_model_infer on the last 49 frames when the frames pushed are 49 + a multiple
+ * of ALIGN_FRAMES (the product of the strides; 1 for the window runtime of "same" padding). */
+#define BITEAR_MODEL_STREAMABLE {int(model.streamable)}
+#define BITEAR_MODEL_STREAM_ALIGN_FRAMES {model.stream_align_frames}""")
     for b in blocks:
         lines.append(f"#define BITEAR_MODEL_BLOCK{b.index}_CHANNELS {b.channels}")
         lines.append(f"#define BITEAR_MODEL_BLOCK{b.index}_OUT_LEN {b.out_len}")

@@ -77,7 +77,7 @@ H_USED int harness_stream_run(bitear_stream_t *s, int period, const int16_t *aud
     if (bitear_stream_init(s, (unsigned)period) != BITEAR_OK) {
         return -1;
     }
-    bitear_model_set_full_depth(&s->model);
+    (void)bitear_stream_set_threshold(s, BITEAR_MODEL_ALL_EXITS, BITEAR_THRESHOLD_NEVER);
     for (int i = 0; i < n; i += chunk) {
         const int len = n - i < chunk ? n - i : chunk;
         if (chunk == BITEAR_FRONTEND_HOP) {

@@ -48,7 +48,8 @@ import numpy as np
 from model.errors import BitearError
 from model.student import BinaryStudent, LayerCost, conv_output_length, conv_pad, conv_skip, time_padding
 
-CODEGEN_VERSION = "1.2.0"  # 1.1: time padding and skip as numbers in the tables, the manifest; 1.2: BITEAR_MODEL_NEVER_EVENT_MASK
+CODEGEN_VERSION = "1.3.0"  # 1.1: time padding and skip as numbers in the tables, the manifest; 1.2: BITEAR_MODEL_NEVER_EVENT_MASK;
+# 1.3: BITEAR_MODEL_STREAMABLE, BITEAR_MODEL_STREAM_ALIGN_FRAMES
 
 INT32_MIN = -(1 << 31)
 # Fixed point of the early-exit entropy (shared by codegen.reference and the generated C).
@@ -138,6 +139,20 @@ class IntModel:
     @property
     def time_padding(self) -> str:
         return time_padding(self.config)
+
+    @property
+    def streamable(self) -> bool:
+        """Only "valid" time padding can run incrementally (codegen/streaming.py)."""
+        return self.time_padding == "valid"
+
+    @property
+    def stream_align_frames(self) -> int:
+        """The firmware's result equals the full-window inference on the last 49 frames whenever the
+        frames pushed are 49 + a multiple of this: the product of all strides for a streamable
+        model (codegen/streaming.py), 1 for the window runtime (every hop)."""
+        if not self.streamable:
+            return 1
+        return int(np.prod([self.stem.stride] + [b.stride for b in self.blocks]))
 
     def layer_costs(self) -> list[LayerCost]:
         """Per layer MACs and weight bits: the student's own formula (model.student)."""

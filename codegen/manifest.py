@@ -66,6 +66,8 @@ def build(model: im.IntModel, layout, tables: dict[str, bytes]) -> dict:
         "frames": s.frames,
         "bins": s.bins,
         "time_padding": model.time_padding,
+        "streamable": model.streamable,
+        "stream_align_frames": model.stream_align_frames,
         "config": model.config,
         "layers": layers,
         "exits": exits,

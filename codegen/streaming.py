@@ -207,3 +207,20 @@ class StreamingModel:
         _, bits = reference.block_forward(span, rows[None])
         for i, g in enumerate(range(start, target)):
             self._store(layer, g, bits[0, i])
+
+
+def stream_results(model: IntModel, frames: np.ndarray, infer_after: list[int],
+                   thresholds_q16: list[int] | None = None) -> Result:
+    """A fresh StreamingModel fed `frames` ((n, bins) int8), inferring once the number of frames
+    pushed reaches each entry of `infer_after` (ascending, >= 49): the results as one batch, in
+    the layout of reference.infer. What the firmware's bitear_stream reports at those hops."""
+    sm = StreamingModel(model, thresholds_q16)
+    results, pushed = [], 0
+    for target in infer_after:
+        while pushed < target:
+            sm.push_frame(frames[pushed])
+            pushed += 1
+        results.append(sm.infer())
+    if not results:
+        raise ValueError("no inference asked for")
+    return Result(*(np.concatenate([getattr(r, f.name) for r in results]) for f in dataclasses.fields(Result)))

@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import shutil
 import struct
 import subprocess
@@ -56,14 +58,34 @@ EVAL_ENV = "qemu_m4_eval"
 CLIP_HOPS = CLIP_SAMPLES // HOP
 THRESHOLD_DEFAULT = 0x7FFFFFFF      # eval build: keep the model's default exit thresholds
 MODE_CLIPS, MODE_STREAM = 1, 2
+EVAL_VERSION = 2                   # eval_in.bin / eval_out.bin format (firmware/eval/eval_main.c)
 
 
 # ---- the network as the firmware was compiled: IntModel from the generated tables -------------------
 
-def tables_model(tables_dir: Path = TABLES_DIR):
-    """The codegen.intmodel.IntModel that the generated tables in tables_dir encode: what the
-    firmware computes. Shapes, pad / skip, exits, thresholds and labels come from the codegen
-    manifest beside the tables; the integer arrays from the sidecar bitear_model_arrays.npz, which
+def model_tables_dir() -> Path:
+    """Where the firmware's model tables come from: $BITEAR_MODEL_DIR (MODEL_DIR=DIR of the
+    Makefile, `use_model_dir`), else the committed ones."""
+    chosen = os.environ.get("BITEAR_MODEL_DIR", "").strip()
+    return Path(chosen) if chosen else TABLES_DIR
+
+
+def use_model_dir(folder: Path) -> None:
+    """Build and read the firmware with the model tables in `folder` (written by `python -m codegen
+    CKPT -o DIR`) for the rest of this process, as `make ... MODEL_DIR=DIR` does: the build goes to
+    DIR/build (scripts/pio_model_dir.py). A folder without tables: BitearError."""
+    from codegen import manifest as mf
+
+    folder = Path(folder).resolve()
+    mf.read(folder)
+    os.environ["BITEAR_MODEL_DIR"] = str(folder)
+    os.environ["PLATFORMIO_BUILD_DIR"] = str(folder / "build")
+
+
+def tables_model(tables_dir: Path | None = None):
+    """The codegen.intmodel.IntModel that the generated tables in tables_dir (default:
+    model_tables_dir()) encode: what the firmware computes. Shapes, pad / skip, exits, thresholds
+    and labels come from the codegen manifest beside the tables; the integer arrays from the sidecar bitear_model_arrays.npz, which
     holds the arrays of bitear_model_tables.c by their C names (codegen.generate.model_arrays).
     The manifest must describe these very files (sha256 of the .h, .c and .npz)."""
     from codegen import intmodel as im
@@ -71,6 +93,7 @@ def tables_model(tables_dir: Path = TABLES_DIR):
     from codegen.generate import ARRAYS_NAME, array_name
     from codegen.reference import unpack_bits
 
+    tables_dir = model_tables_dir() if tables_dir is None else tables_dir
     m = mf.read(tables_dir)
     path = tables_dir / ARRAYS_NAME
     try:
@@ -150,6 +173,8 @@ class EvalRun:
     hops: int = 0
     inferences: int = 0
     stack_used: int = 0
+    total_ticks: int = 0        # all hops pushed: front end + network
+    max_hop_ticks: int = 0      # the dearest hop
     tick_hz: int = 0
     wall_s: float = 0.0
 
@@ -183,8 +208,9 @@ def _parse_eval_output(data: bytes) -> EvalRun:
             run.detections.append((hop, label, score))
             pos += 8
         elif kind == b"E":
-            run.hops, run.inferences, run.stack_used = struct.unpack_from("<III", data, pos + 4)
-            pos += 16
+            run.hops, run.inferences, run.stack_used, run.total_ticks, run.max_hop_ticks = \
+                struct.unpack_from("<IIIII", data, pos + 4)
+            pos += 24
             ended = True
         else:
             raise BitearError(f"the evaluation build wrote an unknown record {kind!r} at byte {pos}")
@@ -212,7 +238,7 @@ def run_eval_build(mode: int, audio: np.ndarray, count: int, *, infer_every: int
         raise BitearError("qemu-system-arm not found: install the Debian package qemu-system-arm (`make setup` does)")
     elf = elf or build_eval_firmware()
     det = detector or DetectorParams()
-    header = b"BEVI" + struct.pack("<HHIHHiHHB3x", 1, mode, count, infer_every, det.window_ms, threshold_q16,
+    header = b"BEVI" + struct.pack("<HHIHHiHHB3x", EVAL_VERSION, mode, count, infer_every, det.window_ms, threshold_q16,
                                    det.threshold_q15, det.suppression_ms, det.min_count)
     record_bytes = 20 + 6 * 12
     timeout_s = timeout_s or 60.0 + 0.05 * count * (1 if mode == MODE_CLIPS else 1 / CLIP_HOPS)
@@ -260,12 +286,15 @@ def run_clips_semihosting(clips: np.ndarray, threshold_q16: int = THRESHOLD_DEFA
 
 
 def run_clips_serial(board, clips: np.ndarray, threshold_q16: int | None = None,
-                     progress: Callable[[int], None] | None = None, timeout_s: float = 30.0) -> list[BoardResult]:
+                     progress: Callable[[int], None] | None = None, timeout_s: float = 30.0,
+                     align_hops: int = 1) -> list[BoardResult]:
     """Every clip through a board speaking the protocol (host.board.BoardClient, after HELLO):
-    RESET stream, (N-1) zero hops + the clip, the RESULT of hop N-1+50."""
+    RESET stream, L - 1 zero hops + the clip, the RESULT of hop L - 1 + 50, with L = lcm(N, A)
+    (N: the board's period; A: the model's stream_align_frames, so a streaming board's result
+    there is the clip's full-window one)."""
     from host.protocol import Result
 
-    every = board.ready.infer_every_hops
+    every = math.lcm(board.ready.infer_every_hops, align_hops)
     lead = np.zeros((every - 1) * HOP, np.int16)
     target = every - 1 + CLIP_HOPS
     out = []
@@ -365,7 +394,7 @@ def evaluate(clips: np.ndarray, labels: np.ndarray, *, path: str, board=None, th
             if board.ready.model and not model.checkpoint_sha256.startswith(board.ready.model):
                 raise BitearError(f"the board runs model {board.ready.model}, the tables here are "
                                   f"{model.checkpoint_sha256[:16]}: flash the current firmware")
-            results = run_clips_serial(board, clips, uniform, progress)
+            results = run_clips_serial(board, clips, uniform, progress, align_hops=model.stream_align_frames)
     finally:
         if bar is not None:
             bar.stop()

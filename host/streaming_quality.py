@@ -20,7 +20,8 @@ defaults) and the same scoring (host.stream_scoring):
   stream by semihosting; one run with every early exit off ("never"), one at the model's shipped
   exit thresholds. Inference every `--infer-every` hops (the firmware's APP_INFER_EVERY). Instructions
   per inference: the inferring hop's ticks minus the hop before's (front end only), x 40 (QEMU
-  -icount shift=0).
+  -icount shift=0); per second of audio: all hops' ticks (front end + network) x 40 / the stream's
+  seconds. `--model-dir DIR` measures the model tables in DIR (`python -m codegen CKPT -o DIR`).
 - teacher (DS-CNN-L, float, model.teacher's numpy port): at every inference point of the student, the
   16000 samples that end where the student's window ends (hop x 320; zeros before the stream's
   start, as the student's fresh front end has), its own MFCC (model.mfcc), softmax in Q15, then the
@@ -52,7 +53,7 @@ from host.evaluate import CLIP_SAMPLES, INSTRUCTIONS_PER_TICK, MODE_STREAM, THRE
 from host.stream_scoring import detections_ms, score
 from host.stream_truth import Stream, generated_stream, real_stream, wav_stream
 from model.audio import SAMPLE_RATE
-from model.facts import HOP, INFER_EVERY, LABELS
+from model.facts import HOP, LABELS, default_period
 from model.errors import BitearError, run_cli
 from model.paths import data_dir
 
@@ -72,15 +73,20 @@ def run_stream(stream: Stream, infer_every: int, detector: DetectorParams, thres
 
 
 def student_costs(run) -> dict:
-    """Exit fractions (per exit of the model) and average instructions per inference of an EvalRun."""
+    """Exit fractions (per exit of the model), average instructions per inference (the inferring
+    hop's minus the hop before's), instructions per second of audio (every hop: front end +
+    network) and the dearest hop of an EvalRun."""
     from host.evaluate import tables_model
 
     exits = len(tables_model().heads)
     taken = np.array([r.exit_index for r in run.results], np.int64)
     ticks = np.array([r.cost - r.cost_before for r in run.results], np.float64)
     n = len(taken)
+    seconds = run.hops * HOP / SAMPLE_RATE
     return {"exits": [float((taken == e).mean()) if n else 0.0 for e in range(exits)],
-            "avg_instructions_inference": float(ticks.mean()) * INSTRUCTIONS_PER_TICK if n else 0.0}
+            "avg_instructions_inference": float(ticks.mean()) * INSTRUCTIONS_PER_TICK if n else 0.0,
+            "instructions_per_second_of_audio": run.total_ticks * INSTRUCTIONS_PER_TICK / seconds if seconds else 0.0,
+            "instructions_worst_hop": run.max_hop_ticks * INSTRUCTIONS_PER_TICK}
 
 
 # ---- the teacher on the same windows -----------------------------------------------------------------
@@ -142,7 +148,8 @@ def row(name: str, stream: Stream, detections: list[tuple[int, int, int]], costs
         full_depth_instructions: float | None = None) -> dict:
     """One row: the scores of `detections` (hop, label, score_q15), plus exits and instructions of a student row."""
     r = {"row": name, **score(stream.keywords, detections_ms(detections), stream_seconds(stream)),
-         "exits": None, "avg_instructions_inference": None, "instructions_vs_full_depth": None}
+         "exits": None, "avg_instructions_inference": None, "instructions_vs_full_depth": None,
+         "instructions_per_second_of_audio": None, "instructions_worst_hop": None}
     if costs is not None:
         r.update(costs)
         if full_depth_instructions:
@@ -209,14 +216,17 @@ def _ms(value: float | None) -> str:
 
 def print_rows(report: dict) -> None:
     print(f"{'':26}{'detected':>9}{'wrong':>7}{'missed':>7}{'false/h':>9}{'latency: onset':>16}{'end':>8}"
-          f"   {'exits':18}{'instructions/inference':>24}")
+          f"   {'exits':18}{'instructions/inference':>24}{'per s of audio':>16}{'dearest hop':>13}")
     for r in report["rows"]:
         exits = "-" if r["exits"] is None else " / ".join(f"{f * 100:.0f}" for f in r["exits"]) + " %"
         instr = "-" if r["avg_instructions_inference"] is None else \
             f"{r['avg_instructions_inference']:,.0f} ({r['instructions_vs_full_depth'] * 100:.0f} %)"
+        per_s = "-" if r["instructions_per_second_of_audio"] is None else \
+            f"{r['instructions_per_second_of_audio'] / 1e6:.2f} M"
+        worst = "-" if r["instructions_worst_hop"] is None else f"{r['instructions_worst_hop'] / 1e3:,.0f} k"
         print(f"{ROW_NAMES[r['row']]:26}{r['detection_rate'] * 100:8.1f}%{r['wrong_label']:7}{r['missed']:7}"
               f"{r['false_detections_per_hour']:9.1f}{_ms(r['median_latency_ms']):>16}{_ms(r['median_latency_from_end_ms']):>8}"
-              f"   {exits:18}{instr:>24}")
+              f"   {exits:18}{instr:>24}{per_s:>16}{worst:>13}")
 
 
 def print_sweep(rows: list[dict]) -> None:
@@ -233,8 +243,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m host.streaming_quality", description=__doc__.split("\n")[0])
     ap.add_argument("--keywords", type=int, default=300, help="keyword clips in the stream (default 300)")
     ap.add_argument("--unknown", type=int, default=100, help="non-keyword words in the stream (default 100)")
-    ap.add_argument("--infer-every", type=int, default=INFER_EVERY,
-                    help="inference period in 20 ms hops (default: the firmware's APP_INFER_EVERY)")
+    ap.add_argument("--infer-every", type=int,
+                    help="inference period in 20 ms hops (default: the firmware's, APP_INFER_EVERY: 2 for a "
+                         "streamable model, else 4)")
+    ap.add_argument("--model-dir", type=Path,
+                    help="the model tables in DIR (python -m codegen CKPT -o DIR) instead of the committed ones")
     ap.add_argument("--generated", action="store_true", help="generated speech even when the shared data exist")
     ap.add_argument("--wav", type=Path, help="score this recording (any rate / channels) instead; needs --truth")
     ap.add_argument("--truth", type=Path, help="truth CSV of --wav: header start_s,end_s,label (non-keywords: distractors)")
@@ -258,6 +271,12 @@ def make_stream(args) -> Stream:
 
 
 def _run(args) -> int:
+    from host.evaluate import tables_model, use_model_dir
+
+    if args.model_dir is not None:
+        use_model_dir(args.model_dir)
+    if args.infer_every is None:
+        args.infer_every = default_period(tables_model().streamable)
     if args.infer_every < 1 or (args.wav is None and (args.keywords < 1 or args.unknown < 0)):
         raise BitearError("--keywords >= 1, --unknown >= 0 and --infer-every >= 1 please")
     t0 = time.monotonic()

@@ -1,7 +1,7 @@
 """The fixed facts of bitear in one place: the label order, and what the hand-written C owns,
 read from its headers. This is the one Python module that parses C; everyone else imports from it.
 
-    from model.facts import SAMPLE_RATE, HOP, LABELS, INFER_EVERY, STATUS_NAMES, DETECTOR_DEFAULTS
+    from model.facts import SAMPLE_RATE, HOP, LABELS, default_period, STATUS_NAMES, DETECTOR_DEFAULTS
 
 Typed here (a Python fact): `LABELS`, the 12-class order of docs/architecture.md (the teacher's
 outputs, the datasets' class indices, the student's default config); `KEYWORDS` = LABELS[2:].
@@ -16,7 +16,9 @@ Read from the C (so Python cannot drift from what the firmware compiles):
   HOP_MAX, MESSAGE_TYPES (BITEAR_PROTO_MESSAGE_LIST), DECODER_COUNTERS, STATS_FIELDS;
 - detector (`bitear_detector.h`): DETECTOR_MAX_CLASSES, DETECTOR_CAPACITY, DETECTOR_DEFAULTS,
   DETECTOR_LIMITS (the range of each setting: its field's C type, min_count 1..CAPACITY);
-- application (`firmware/src/app.h`): INFER_EVERY (an inference every N hops), QUEUE_HOPS;
+- stream (`bitear_stream.h`): PERIOD_WINDOW, PERIOD_STREAMING (default inference periods in hops of the
+  window and the streaming runtime), default_period(streamable);
+- application (`firmware/src/app.h`): QUEUE_HOPS;
 - the emulated board (`firmware/lib/board/board_qemu_mps2.h`): QEMU_INSTRUCTIONS_PER_TICK.
 
 How: object-like `#define NAME value` lines (continuations joined) whose value is integer
@@ -254,7 +256,18 @@ DETECTOR_LIMITS: dict[str, tuple[int, int]] = {
 
 # ---- application ------------------------------------------------------------------------------------
 
-INFER_EVERY: int = define(APP_HEADER, "APP_INFER_EVERY")       # an inference every N hops
+# ---- stream: default inference periods (hops) of the two runtimes --------------------------------------
+
+PERIOD_WINDOW: int = define(PLUGIN_DIR / "bitear_stream.h", "BITEAR_STREAM_PERIOD_WINDOW")
+PERIOD_STREAMING: int = define(PLUGIN_DIR / "bitear_stream.h", "BITEAR_STREAM_PERIOD_STREAMING")
+
+
+def default_period(streamable: bool) -> int:
+    """The firmware's default inference period (APP_INFER_EVERY) for a model: streamable ("valid"
+    padding, the manifest's `streamable`) runs the streaming runtime, others the window runtime."""
+    return PERIOD_STREAMING if streamable else PERIOD_WINDOW
+
+
 QUEUE_HOPS: int = define(APP_HEADER, "APP_QUEUE_HOPS")         # CREDIT.capacity of a board without microphone
 
 # ---- the emulated board ----------------------------------------------------------------------------

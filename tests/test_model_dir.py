@@ -16,7 +16,7 @@ import sys
 import numpy as np
 import pytest
 
-from codegen import reference, testing
+from codegen import reference, streaming, testing
 from codegen.__main__ import main as codegen_main
 from host import evaluate
 from host.detector import DetectorParams, detect
@@ -88,8 +88,16 @@ def test_eval_build_equals_reference_and_never_reports_silence_or_unknown(ten):
     run = evaluate.run_eval_build(evaluate.MODE_STREAM, audio, hops, infer_every=2, detector=det,
                                   elf=out / "build" / "qemu_m4_eval" / "firmware.elf")
     frames = StreamingFrontend().push_many(audio)
-    windows = np.stack([frames[r.hop - 49:r.hop] for r in run.results])
-    assert evaluate.agreement(run.results, reference.infer(evaluate.tables_model(out), windows)).all()
+    model = evaluate.tables_model(out)
+    assert model.streamable and model.stream_align_frames == 12     # strides 1, 3, 2, 1, 2
+    # the streaming runtime: every result equals the Python stream (codegen/streaming.py) ...
+    hops = [r.hop for r in run.results]
+    assert hops == list(range(49, hops[-1] + 1, 2)) and len(hops) > 100
+    assert evaluate.agreement(run.results, streaming.stream_results(model, frames, hops)).all()
+    # ... and, where a hop is aligned, the full-window inference on the last 49 frames
+    aligned = [r for r in run.results if (r.hop - 49) % 12 == 0]
+    windows = np.stack([frames[r.hop - 49:r.hop] for r in aligned])
+    assert len(aligned) > 15 and evaluate.agreement(aligned, reference.infer(model, windows)).all()
 
     times, scores = [r.hop * 20 for r in run.results], [r.scores_q15 for r in run.results]
     events = detect(times, scores, det)
@@ -98,6 +106,29 @@ def test_eval_build_equals_reference_and_never_reports_silence_or_unknown(ten):
     # the mask matters on this stream: without it some events are _unknown_ or _silence_
     unmasked = detect(times, scores, dataclasses.replace(det, never_mask=0))
     assert any((NEVER_MASK >> label) & 1 for _, label, _ in unmasked)
+
+
+def test_eval_build_clips_land_on_aligned_hops_of_the_streaming_runtime(ten):
+    """Clip mode pads every clip to a multiple of the stride product, so each clip's result is the
+    full-window inference on its features (what host.evaluate compares with the reference)."""
+    from model.frontend import compute_features
+
+    out = ten[1]
+    rng = np.random.default_rng(9)
+    t = np.arange(16000) / 16000
+    clips = np.stack([np.clip(rng.normal(0, 200 * (i + 1), 16000) + 6000 * np.sin(2 * np.pi * (200 + 90 * i) * t),
+                              -32768, 32767) for i in range(5)]).astype(np.int16)
+    results, run = evaluate.run_clips_semihosting(clips, elf=out / "build" / "qemu_m4_eval" / "firmware.elf")
+    model = evaluate.tables_model(out)
+    assert evaluate.agreement(results, reference.infer(model, compute_features(clips))).all()
+    assert [r.hop for r in results] == [49 + 60 * (i + 1) for i in range(5)]   # 51 hops rounded up to 5 x 12
+
+
+def test_app_runs_the_streaming_runtime_at_its_default_period(ten):
+    from model.facts import PERIOD_STREAMING
+
+    with Emulator(ten[1] / "build" / "qemu_m4" / "firmware.elf") as emu:
+        assert emu.ready.infer_every_hops == PERIOD_STREAMING == 2
 
 
 def test_the_protocols_maximum_of_32_classes_builds_and_boots(tmp_path):

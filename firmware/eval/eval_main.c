@@ -8,7 +8,7 @@
  * host/evaluate.py and host/streaming_quality.py write the input, run QEMU, read the output.
  *
  * Input  "eval_in.bin" (all little-endian):
- *   header, 28 bytes: magic "BEVI", u16 version (1), u16 mode (1 = clips, 2 = stream),
+ *   header, 28 bytes: magic "BEVI", u16 version (2), u16 mode (1 = clips, 2 = stream),
  *     u32 count (clips, or hops in stream mode), u16 infer_every (stream mode),
  *     u16 detector window_ms, i32 exit threshold (Q16 for all early exits; -1 = full depth;
  *     EVAL_THRESHOLD_DEFAULT = keep the model's defaults), u16 detector threshold_q15,
@@ -21,14 +21,18 @@
  *                           u32 ticks of the hop before (front end only), i32 logits[classes],
  *                           u16 scores_q15[classes]
  *            'D' detection: u8 'D', u8 label, u16 score_q15, u32 hop
- *            'E' end:       u8 'E', u8 0, u16 0, u32 hops, u32 inferences, u32 stack bytes used
+ *            'E' end:       u8 'E', u8 0, u16 0, u32 hops, u32 inferences, u32 stack bytes used,
+ *                           u32 ticks of all hops (stream mode: the cost of the whole stream),
+ *                           u32 ticks of the dearest hop
  *   The exit code of QEMU is 0 on success, else one of the EVAL_ERR_* codes below.
  *
- * Clip mode, alignment: a clip's 50 hops are pushed right after one hop of zeros (the front
- * end's history is then all zeros, as after bitear_frontend_init), the stream infers every 51
- * hops, and 49 hops of zeros come first, so exactly one inference lands on each clip's last hop:
- * its window is the clip's 49 frames, bit for bit what bitear_frontend_clip computes
- * (model.frontend.compute_features on the host).
+ * Clip mode, alignment: a clip's 50 hops are pushed right after CLIP_BLOCK_HOPS - 50 (>= 1) hops of
+ * zeros (the front end's history is then all zeros, as after bitear_frontend_init), the stream
+ * infers every CLIP_BLOCK_HOPS hops, and 49 hops of zeros come first, so exactly one inference lands
+ * on each clip's last hop: its window is the clip's 49 frames, bit for bit what
+ * bitear_frontend_clip computes (model.frontend.compute_features on the host). CLIP_BLOCK_HOPS is
+ * 51 rounded up to a multiple of BITEAR_MODEL_STREAM_ALIGN_FRAMES, so with the streaming runtime every
+ * clip ends on an aligned hop, where its result equals bitear_model_infer on that window.
  */
 #include <stdint.h>
 #include <string.h>
@@ -41,11 +45,13 @@
 #error "tables without BITEAR_MODEL_NEVER_EVENT_MASK (codegen < 1.2): regenerate them with python -m codegen CHECKPOINT"
 #endif
 
-#define EVAL_VERSION 1u
+#define EVAL_VERSION 2u
 #define EVAL_MODE_CLIPS 1u
 #define EVAL_MODE_STREAM 2u
 #define EVAL_THRESHOLD_DEFAULT INT32_MAX
 #define CLIP_HOPS 50u /* 16000 samples */
+#define CLIP_BLOCK_HOPS \
+    (((CLIP_HOPS + 1u + BITEAR_MODEL_STREAM_ALIGN_FRAMES - 1u) / BITEAR_MODEL_STREAM_ALIGN_FRAMES) * BITEAR_MODEL_STREAM_ALIGN_FRAMES)
 
 enum {
     EVAL_ERR_OPEN = 2,
@@ -153,8 +159,11 @@ static void write_detection(const bitear_detector_event_t *ev, uint32_t hop)
     sh_write_or_die(record, (uint32_t)(p - record));
 }
 
-/* One hop through the stream; returns 1 when it ran an inference. last_ticks: its ticks. */
+/* One hop through the stream; returns 1 when it ran an inference. last_ticks: its ticks;
+ * total_ticks, max_ticks: over all hops pushed. */
 static uint32_t last_ticks;
+static uint32_t total_ticks;
+static uint32_t max_ticks;
 
 static int push(const int16_t *samples, bitear_result_t *result)
 {
@@ -164,6 +173,10 @@ static int push(const int16_t *samples, bitear_result_t *result)
         bitear_board_exit(EVAL_ERR_STREAM);
     }
     last_ticks = bitear_board_ticks() - t0;
+    total_ticks += last_ticks;
+    if (last_ticks > max_ticks) {
+        max_ticks = last_ticks;
+    }
     return ready;
 }
 
@@ -191,13 +204,13 @@ int main(void)
         .suppression_ms = get16(h + 22),
         .min_count = h[24],
     };
-    const unsigned period = mode == EVAL_MODE_CLIPS ? CLIP_HOPS + 1u : infer_every;
+    const unsigned period = mode == EVAL_MODE_CLIPS ? CLIP_BLOCK_HOPS : infer_every;
     if ((mode != EVAL_MODE_CLIPS && mode != EVAL_MODE_STREAM) || bitear_stream_init(&stream, period) != BITEAR_OK
         || bitear_detector_init(&detector, &params) != BITEAR_OK) {
         return EVAL_ERR_HEADER;
     }
     if (threshold != EVAL_THRESHOLD_DEFAULT
-        && bitear_model_set_threshold(&stream.model, BITEAR_MODEL_ALL_EXITS, threshold) != BITEAR_OK) {
+        && bitear_stream_set_threshold(&stream, BITEAR_MODEL_ALL_EXITS, threshold) != BITEAR_OK) {
         return EVAL_ERR_HEADER;
     }
 
@@ -218,8 +231,10 @@ int main(void)
         }
         for (uint32_t clip = 0; clip < count; clip++) {
             memset(hop_samples, 0, sizeof hop_samples);
-            if (push(hop_samples, &result)) {
-                return EVAL_ERR_ALIGN;
+            for (unsigned k = CLIP_HOPS; k < CLIP_BLOCK_HOPS; k++) {
+                if (push(hop_samples, &result)) {
+                    return EVAL_ERR_ALIGN;
+                }
             }
             uint32_t ticks_before = last_ticks;
             for (unsigned k = 0; k < CLIP_HOPS; k++) {
@@ -263,6 +278,8 @@ int main(void)
     p = put32(p, stream.hops);
     p = put32(p, stream.inferences);
     p = put32(p, (uint32_t)bitear_board_stack_used());
+    p = put32(p, total_ticks);
+    p = put32(p, max_ticks);
     sh_write_or_die(record, (uint32_t)(p - record));
     sh_close(in_fd);
     sh_close(out_fd);

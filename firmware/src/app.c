@@ -143,11 +143,11 @@ static bitear_status_t restart_stream(app_t *app)
 {
     int32_t thresholds[BITEAR_MODEL_EARLY_EXITS_ALLOC];
     for (int e = 0; e < BITEAR_MODEL_EARLY_EXITS; e++) {
-        (void)bitear_model_get_threshold(&app->stream.model, e, &thresholds[e]);
+        (void)bitear_stream_get_threshold(&app->stream, e, &thresholds[e]);
     }
     bitear_status_t st = bitear_stream_init(&app->stream, APP_INFER_EVERY);
     for (int e = 0; e < BITEAR_MODEL_EARLY_EXITS && st == BITEAR_OK; e++) {
-        st = bitear_model_set_threshold(&app->stream.model, e, thresholds[e]);
+        st = bitear_stream_set_threshold(&app->stream, e, thresholds[e]);
     }
     if (st == BITEAR_OK) {
         st = bitear_detector_reset(&app->detector);
@@ -220,7 +220,7 @@ static void take_audio(app_t *app, const bitear_proto_audio_t *audio, uint16_t s
 static bitear_status_t set_threshold(app_t *app, const bitear_proto_set_threshold_t *p)
 {
     const int exit_index = p->exit_index == BITEAR_PROTO_EXIT_ALL ? BITEAR_MODEL_ALL_EXITS : (int)p->exit_index;
-    return bitear_model_set_threshold(&app->stream.model, exit_index, p->threshold_q16);
+    return bitear_stream_set_threshold(&app->stream, exit_index, p->threshold_q16);
 }
 
 static bitear_status_t set_detector(app_t *app, const bitear_proto_set_detector_t *p)
@@ -241,7 +241,7 @@ static bitear_status_t reset(app_t *app, uint8_t flags)
     bitear_status_t st = BITEAR_OK;
     if (flags & BITEAR_PROTO_RESET_STATS) {
         reset_stats(app);
-        (void)bitear_model_reset_stats(&app->stream.model);
+        (void)bitear_stream_reset_stats(&app->stream);
     }
     if (flags & BITEAR_PROTO_RESET_STREAM) {
         st = restart_stream(app);

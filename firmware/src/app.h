@@ -47,9 +47,9 @@
 #include "bitear_protocol.h"
 #include "bitear_stream.h"
 
-/* An inference every N hops of 20 ms. Chosen by measurement (see app.c, "Why N = 4"). */
+/* An inference every N hops of 20 ms, the runtime's default (bitear_stream.h; app.c, "Why N = 4"). */
 #ifndef APP_INFER_EVERY
-#define APP_INFER_EVERY 4
+#define APP_INFER_EVERY BITEAR_STREAM_DEFAULT_PERIOD
 #endif
 
 /* AUDIO hops the application queues (CREDIT.capacity). The board's RX buffer must hold this many

@@ -132,10 +132,15 @@ bitear_status_t bitear_model_get_threshold(const bitear_model_t *model, int exit
     if (model->magic != BITEAR_MODEL_MAGIC) {
         return BITEAR_ERR_STATE;
     }
+    return bitear_model_load_threshold(model->thresholds_q16, exit_index, threshold_q16);
+}
+
+bitear_status_t bitear_model_load_threshold(const int32_t *thresholds_q16, int exit_index, int32_t *threshold_q16)
+{
     if (exit_index < 0 || exit_index >= BITEAR_MODEL_EARLY_EXITS) {
         return BITEAR_ERR_ARG;
     }
-    *threshold_q16 = model->thresholds_q16[exit_index];
+    *threshold_q16 = thresholds_q16[exit_index];
     return BITEAR_OK;
 }
 

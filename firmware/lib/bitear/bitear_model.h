@@ -116,8 +116,9 @@ bitear_status_t bitear_model_exit_output(const bitear_model_t *model, int exit_i
 
 /* Shared with the streaming runtime (bitear_stream_model.c), which keeps its own thresholds and logits:
  * store one threshold (or all, BITEAR_MODEL_ALL_EXITS) into a BITEAR_MODEL_EARLY_EXITS_ALLOC array with
- * the checks of bitear_model_set_threshold; fill a result from the logits and entropy of exit e. */
+ * the checks of bitear_model_set_threshold, read one back with those of bitear_model_get_threshold; fill a result from the logits and entropy of exit e. */
 bitear_status_t bitear_model_store_threshold(int32_t *thresholds_q16, int exit_index, int32_t threshold_q16);
+bitear_status_t bitear_model_load_threshold(const int32_t *thresholds_q16, int exit_index, int32_t *threshold_q16);
 void bitear_model_fill_result(int exit_index, const int32_t *logits, uint32_t entropy_q16, bitear_result_t *result);
 
 /* Label text of a class, "" for an index out of range. */

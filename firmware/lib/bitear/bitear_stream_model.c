@@ -247,6 +247,18 @@ bitear_status_t bitear_stream_model_set_threshold(bitear_stream_model_t *sm, int
     return bitear_model_store_threshold(sm->thresholds_q16, exit_index, threshold_q16);
 }
 
+bitear_status_t bitear_stream_model_get_threshold(const bitear_stream_model_t *sm, int exit_index,
+                                                  int32_t *threshold_q16)
+{
+    if (sm == NULL || threshold_q16 == NULL) {
+        return BITEAR_ERR_NULL;
+    }
+    if (sm->magic != BITEAR_STREAM_MODEL_MAGIC) {
+        return BITEAR_ERR_STATE;
+    }
+    return bitear_model_load_threshold(sm->thresholds_q16, exit_index, threshold_q16);
+}
+
 bitear_status_t bitear_stream_model_set_full_depth(bitear_stream_model_t *sm)
 {
     return bitear_stream_model_set_threshold(sm, BITEAR_MODEL_ALL_EXITS, BITEAR_THRESHOLD_NEVER);
@@ -261,5 +273,17 @@ bitear_status_t bitear_stream_model_get_stats(const bitear_stream_model_t *sm, b
         return BITEAR_ERR_STATE;
     }
     *stats = sm->stats;
+    return BITEAR_OK;
+}
+
+bitear_status_t bitear_stream_model_reset_stats(bitear_stream_model_t *sm)
+{
+    if (sm == NULL) {
+        return BITEAR_ERR_NULL;
+    }
+    if (sm->magic != BITEAR_STREAM_MODEL_MAGIC) {
+        return BITEAR_ERR_STATE;
+    }
+    memset(&sm->stats, 0, sizeof(sm->stats));
     return BITEAR_OK;
 }

@@ -97,10 +97,14 @@ bitear_status_t bitear_stream_model_push_frame(bitear_stream_model_t *sm, const 
 /* The early-exit decision on the stream. BITEAR_ERR_STATE before BITEAR_MODEL_FRAMES frames. */
 bitear_status_t bitear_stream_model_infer(bitear_stream_model_t *sm, bitear_result_t *result);
 
-/* As bitear_model_set_threshold / bitear_model_set_full_depth. */
+/* As bitear_model_set_threshold / bitear_model_get_threshold / bitear_model_set_full_depth. */
 bitear_status_t bitear_stream_model_set_threshold(bitear_stream_model_t *sm, int exit_index, int32_t threshold_q16);
+bitear_status_t bitear_stream_model_get_threshold(const bitear_stream_model_t *sm, int exit_index,
+                                                  int32_t *threshold_q16);
 bitear_status_t bitear_stream_model_set_full_depth(bitear_stream_model_t *sm);
 
+/* Copy of the statistics since init / the last reset; zero them (the stream itself goes on). */
 bitear_status_t bitear_stream_model_get_stats(const bitear_stream_model_t *sm, bitear_stream_model_stats_t *stats);
+bitear_status_t bitear_stream_model_reset_stats(bitear_stream_model_t *sm);
 
 #endif /* BITEAR_STREAM_MODEL_H */
