@@ -6,6 +6,7 @@ one (known USB serial boards, else the emulated board).
         board = BoardClient(port)
         ready = board.hello()                                   # READY: board, model, labels, ...
         board.set_detector(window_ms=750, threshold_q15=26214, suppression_ms=1500, min_count=3)
+        board.set_period(2)                                     # an inference every 2 hops; .ready says so
         board.send_audio(samples)                               # int16, any length; waits for credit
         for msg in board.messages(timeout=1.0):                 # Result / Detection / ... as they arrive
             ...
@@ -200,6 +201,18 @@ class BoardClient:
 
     def set_detector(self, window_ms: int, threshold_q15: int, suppression_ms: int, min_count: int) -> None:
         self.command(P.SetDetector, window_ms, threshold_q15, suppression_ms, min_count)
+
+    def set_period(self, infer_every: int) -> P.Ready:
+        """SET_PERIOD: an inference every `infer_every` hops (1 .. 255), then HELLO, so that .ready
+        holds the period the board reports now; returns that READY. BitearError for a NACK
+        (BITEAR_ERR_ARG for 0; BITEAR_ERR_UNSUPPORTED from a board older than SET_PERIOD) or a READY
+        that reports another period."""
+        self.command(P.SetPeriod, infer_every)
+        ready = self.hello()
+        if ready.infer_every_hops != infer_every:
+            raise BitearError(f"the board acknowledged SET_PERIOD {infer_every} but its READY says an inference "
+                              f"every {ready.infer_every_hops} hops")
+        return ready
 
     def reset(self, stats: bool = True, stream: bool = True) -> None:
         """RESET; after a stream reset the next AUDIO is hop 0 again (the board sends a new CREDIT)."""

@@ -13,7 +13,9 @@ the host gives exactly the events the board would report for the same scores
 window, threshold, suppression, minimum count, never-triggering classes, latching of a held
 word — is written once, in bitear_detector.h; its sizes and defaults are read from there (model.facts).
 
-`detect(times_ms, scores, params)` runs a whole stream and returns the events;
+`min_count_for_period(n)` is the minimum count the board sets for an inference every n hops
+(SET_PERIOD keeps the count's time span, app.h); `detect(times_ms, scores, params)` runs a whole
+stream and returns the events;
 `score_events(events, truth)` counts hits, misses, wrong labels and false alarms against the true
 keyword times of a stream (streaming metrics for evaluation).
 """
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from model.facts import DETECTOR_CAPACITY as CAPACITY
-from model.facts import DETECTOR_DEFAULTS, LABELS
+from model.facts import DETECTOR_DEFAULTS, DETECTOR_MIN_SPAN_MS, HOP_MS, LABELS, PERIOD_LIMITS
 from model.facts import DETECTOR_MAX_CLASSES as MAX_CLASSES
 
 U32 = 0xFFFF_FFFF
@@ -47,6 +49,17 @@ class DetectorParams:
                 and 1 <= self.min_count <= capacity and 0 <= self.window_ms <= 0xFFFF
                 and 0 <= self.suppression_ms <= 0xFFFF and 0 <= self.never_mask <= U32):
             raise ValueError(f"detector parameters out of range: {self}")
+
+
+def min_count_for_period(period_hops: int) -> int:
+    """The minimum count the board's detector gets for an inference every `period_hops` hops
+    (app.h, app_detector_min_count): the results in DETECTOR_MIN_SPAN_MS (240 ms, the default
+    count at 4 hops), rounded up, within 1 .. CAPACITY. ValueError outside PERIOD_LIMITS (1 .. 255)."""
+    low, high = PERIOD_LIMITS
+    if not low <= period_hops <= high:
+        raise ValueError(f"an inference period of {period_hops} hops is outside {low} .. {high}")
+    period_ms = period_hops * HOP_MS
+    return max(1, min(CAPACITY, -(-DETECTOR_MIN_SPAN_MS // period_ms)))
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ Every item ends with a 0x00 delimiter, so the clean frame after it decodes whole
 §1: a frame is lost with the garbage before it only when no 0x00 separates them). Frames that
 pass their CRC and reach the application are made so that they cannot change the stream: commands
 carry values the board refuses (SET_THRESHOLD above 1.0, SET_DETECTOR min_count 0, RESET with an
-unknown flag), AUDIO hops are stale or far off (§4). Garbage is short (the emulated UART moves
+unknown flag, SET_PERIOD 0), AUDIO hops are stale or far off (§4). Garbage is short (the emulated UART moves
 ~40 kB/s) except the AUDIO-sized frames the far-off rule needs and the oversize frames.
 """
 from __future__ import annotations
@@ -119,8 +119,8 @@ class Traffic:
 
     def refused_command(self, hop: int, seq: int) -> Garbage:
         """SET_THRESHOLD above 1.0 (q16 > 65536), SET_DETECTOR with min_count 0, RESET with an
-        unknown flag: each a good frame the board refuses (NACK BITEAR_ERR_ARG, bad_commands)."""
-        which = self.rng.randrange(3)
+        unknown flag, SET_PERIOD 0: each a good frame the board refuses (NACK BITEAR_ERR_ARG, bad_commands)."""
+        which = self.rng.randrange(4)
         if which == 0:
             body = struct.pack("<Bi", self.rng.randrange(256), self.rng.randint(65537, 0x7FFFFFFF))
             type_ = P.MsgType.SET_THRESHOLD
@@ -128,10 +128,13 @@ class Traffic:
             body = struct.pack("<HHHB", self.rng.randrange(65536), self.rng.randrange(65536),
                                self.rng.randrange(65536), 0)
             type_ = P.MsgType.SET_DETECTOR
-        else:
+        elif which == 2:
             known = P.RESET_STATS | P.RESET_STREAM
             body = bytes([self.rng.randrange(256) & ~known | (1 << self.rng.randint(2, 7))])
             type_ = P.MsgType.RESET
+        else:
+            body = bytes([0])
+            type_ = P.MsgType.SET_PERIOD
         return Garbage("refused_command", frame(payload(type_, seq, body)), app_bad=1)
 
     def _audio(self, kind: str, hop_value: int, seq: int, far: bool) -> Garbage:

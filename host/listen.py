@@ -11,8 +11,10 @@ without it, USB serial ports of known board vendors (pyserial's list_ports) are 
 READY banner one by one, and when none answers the emulated board is started (QEMU
 mps2-an386 running the qemu_m4 firmware; `--emulator` skips the search). The conversation is
 protocol v1 (docs/protocol.md) through host.board.BoardClient: HELLO -> READY, settings
-(`--threshold` / `--full-depth`: exit thresholds; `--window-ms`, `--detect-threshold`,
-`--suppression-ms`, `--min-count`: the board's keyword detector), then AUDIO hops under the
+(`--infer-every N`: an inference every N hops, SET_PERIOD, then HELLO again so that the READY shown
+says N; `--threshold` / `--full-depth`: exit thresholds; `--window-ms`, `--detect-threshold`,
+`--suppression-ms`, `--min-count`: the board's keyword detector, whose minimum count otherwise follows
+the period as the board sets it, host.detector.min_count_for_period), then AUDIO hops under the
 board's credit — a WAV goes as fast as the board takes it (`--realtime` paces it to the clock);
 microphone audio the board cannot take in time is dropped on the host and counted.
 
@@ -21,7 +23,7 @@ score bars of the latest RESULT, stream statistics (hops sent, dropped, overruns
 the board's AUDIO notices: resyncs and refused hops, docs/protocol.md §4).
 Without a terminal plain lines (detections, resets, a closing summary; `--results` adds every
 RESULT). `--json`: one JSON object per event and line (ready, result, detection, stats, reset,
-end, error).
+end, error; ready and end carry the inference period the board reported, infer_every_hops).
 
 This file holds the session and the command line; the views are host/listen_views.py, finding
 and talking to a board host/board.py.
@@ -47,10 +49,10 @@ import numpy as np
 
 from host import protocol as P
 from host.board import BoardClient, open_board
-from host.detector import DetectorParams
+from host.detector import DetectorParams, min_count_for_period
 from host.listen_views import DetectionEvent, JsonView, ListenSummary, PlainView, RichView, View
 from model.errors import BitearError
-from model.facts import DETECTOR_LIMITS, HOP, SAMPLE_RATE
+from model.facts import DETECTOR_LIMITS, HOP, PERIOD_LIMITS, SAMPLE_RATE
 
 HOP_S = HOP / SAMPLE_RATE
 MAX_BACKLOG_S = 1.0        # microphone audio waiting for credit beyond this is dropped
@@ -80,16 +82,19 @@ class Options:
     detect_threshold: float | None = None
     suppression_ms: int | None = None
     min_count: int | None = None
+    infer_every: int | None = None
     tail_s: float = 1.0
 
-    def detector_params(self) -> P.SetDetector | None:
+    def detector_params(self, period_hops: int) -> P.SetDetector | None:
+        """SET_DETECTOR for the detector options given (None when none is): the others keep their
+        defaults, the minimum count the one the board sets at an inference every period_hops hops."""
         if all(v is None for v in (self.window_ms, self.detect_threshold, self.suppression_ms, self.min_count)):
             return None
         d = DetectorParams()
         q15 = d.threshold_q15 if self.detect_threshold is None else int(round(self.detect_threshold * 32768))
         return P.SetDetector(d.window_ms if self.window_ms is None else self.window_ms, q15,
                              d.suppression_ms if self.suppression_ms is None else self.suppression_ms,
-                             d.min_count if self.min_count is None else self.min_count)
+                             min_count_for_period(max(1, period_hops)) if self.min_count is None else self.min_count)
 
 
 class Session:
@@ -110,15 +115,20 @@ class Session:
         self.known_ready = ready
         self.summary.ready = ready
         self.board.reset()              # a clean stream from hop 0, statistics from zero
+        if self.opts.infer_every is not None:
+            try:
+                self.board.set_period(self.opts.infer_every)      # then READY again: the period it runs at
+            except BitearError as e:
+                raise BitearError(f"--infer-every {self.opts.infer_every}: {e}") from None
         if self.opts.full_depth:
             self.board.set_full_depth()
         elif self.opts.threshold is not None:
             from codegen.intmodel import threshold_q16
             self.board.set_threshold(threshold_q16(self.opts.threshold))
-        det = self.opts.detector_params()
+        det = self.opts.detector_params(self.board.ready.infer_every_hops)
         if det is not None:
             self.board.set_detector(det.window_ms, det.threshold_q15, det.suppression_ms, det.min_count)
-        self.known_ready = self.board.ready
+        self.known_ready = self.summary.ready = self.board.ready
         self.hop_base = self.summary.hops_sent
 
     # -- incoming --
@@ -317,6 +327,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     brd.add_argument("--elf", type=Path, help="with the emulated board: run this ELF instead of building qemu_m4")
     brd.add_argument("--baud", type=int, default=115200, help="serial rate of a real board (default 115200)")
     net = ap.add_argument_group("network and detector (sent to the board)")
+    net.add_argument("--infer-every", type=int, metavar="N", help="an inference every N hops of 20 ms, "
+                     f"{PERIOD_LIMITS[0]}..{PERIOD_LIMITS[1]} (default: the board's own period)")
     net.add_argument("--threshold", type=float, help="early-exit threshold in [0, 1] for all exits (normalized entropy)")
     net.add_argument("--full-depth", action="store_true", help="never exit early")
     net.add_argument("--window-ms", type=int, help="detector: averaging window")
@@ -342,6 +354,10 @@ def options_from(args: argparse.Namespace) -> Options:
         if value is not None and not low <= value <= high:
             raise BitearError(f"--{key.replace('_', '-')} must be in [{low}, {high}] (what the board's detector "
                               f"takes), found {value}")
+    low, high = PERIOD_LIMITS
+    if args.infer_every is not None and not low <= args.infer_every <= high:
+        raise BitearError(f"--infer-every must be in [{low}, {high}] (hops of 20 ms between inferences, what "
+                          f"SET_PERIOD carries), found {args.infer_every}")
     if not 0.0 <= args.tail < float("inf"):
         raise BitearError(f"--tail must be a number of seconds >= 0, found {args.tail}")
     if args.elf is not None:
@@ -351,7 +367,8 @@ def options_from(args: argparse.Namespace) -> Options:
     return Options(wav=args.wav, device=device, port=args.port, emulator=args.emulator, elf=args.elf, baud=args.baud,
                    realtime=args.realtime, threshold=args.threshold, full_depth=args.full_depth,
                    window_ms=args.window_ms, detect_threshold=args.detect_threshold,
-                   suppression_ms=args.suppression_ms, min_count=args.min_count, tail_s=args.tail)
+                   suppression_ms=args.suppression_ms, min_count=args.min_count, infer_every=args.infer_every,
+                   tail_s=args.tail)
 
 
 def make_view(args: argparse.Namespace) -> View:

@@ -154,7 +154,9 @@ class JsonView(View):
                     "detections": len(summary.detections), "resets": summary.resets,
                     "host_dropped_hops": summary.host_dropped_hops, "crc_errors_host": summary.crc_errors_host,
                     "resyncs": summary.resyncs, "refused_audio": summary.refused_audio,
-                    "stopped_by_user": summary.stopped_by_user, "stats": summary.stats})
+                    "stopped_by_user": summary.stopped_by_user,
+                    "infer_every_hops": summary.ready.infer_every_hops if summary.ready else None,
+                    "stats": summary.stats})
 
 
 class RichView(View):

@@ -190,6 +190,20 @@ class Reset(Message):
 
 
 @dataclass(frozen=True)
+class SetPeriod(Message):
+    infer_every: int                     # an inference every this many hops, 1 .. 255 (0 is refused)
+    seq: int = 0
+    TYPE: ClassVar[MsgType] = MsgType.SET_PERIOD
+
+    def body(self) -> bytes:
+        return struct.pack("<B", self.infer_every)
+
+    @classmethod
+    def parse(cls, body: bytes, seq: int) -> "SetPeriod":
+        return cls(body[0], seq)
+
+
+@dataclass(frozen=True)
 class Ready(Message):
     sample_rate_hz: int
     hop_samples: int
@@ -334,7 +348,7 @@ class Credit(Message):
 
 
 MESSAGE_CLASSES: dict[int, type[Message]] = {cls.TYPE: cls for cls in (
-    Hello, Audio, SetThreshold, SetDetector, GetStats, Reset, Ready, Result, Detection, Stats, Ack, Credit)}
+    Hello, Audio, SetThreshold, SetDetector, GetStats, Reset, SetPeriod, Ready, Result, Detection, Stats, Ack, Credit)}
 
 # Body length limits per type (BITEAR_PROTO_MESSAGE_LIST in C): checked before parsing.
 BODY_LIMITS: dict[int, tuple[int, int]] = {MsgType[name]: (lo, hi) for name, (_, lo, hi) in MESSAGE_TYPES.items()}

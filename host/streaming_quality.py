@@ -48,7 +48,7 @@ import numpy as np
 
 from codegen.intmodel import THRESHOLD_NEVER
 from host import demo
-from host.detector import DetectorParams, detect
+from host.detector import DetectorParams, detect, min_count_for_period
 from host.evaluate import CLIP_SAMPLES, INSTRUCTIONS_PER_TICK, MODE_STREAM, THRESHOLD_DEFAULT, run_eval_build
 from host.stream_scoring import detections_ms, score
 from host.stream_truth import Stream, generated_stream, real_stream, wav_stream
@@ -185,12 +185,19 @@ def measure(stream: Stream, infer_every: int, detector: DetectorParams,
     }
 
 
+def detector_defaults(infer_every: int) -> DetectorParams:
+    """The board's detector at this period: bitear_detector.h's defaults, the minimum count the
+    period gives it (SET_PERIOD keeps the count's time span)."""
+    return DetectorParams(min_count=min_count_for_period(infer_every))
+
+
 def sweep(stream: Stream, infer_every: int, windows_ms=(500, 750, 1000), thresholds=(0.5, 0.6, 0.7, 0.8, 0.9),
-          min_counts=(DetectorParams().min_count,)) -> list[dict]:
+          min_counts: tuple[int, ...] | None = None) -> list[dict]:
     """Score the early-exit row for every detector setting in the grid (one firmware run, replayed on the
-    host). The minimum count stays at its default unless given: with an inference every 4 hops, any
-    window of 500 ms or more holds at least 6 results, so counts up to 4 measured the same."""
-    default = DetectorParams()
+    host). The minimum count stays at the period's default unless given: with an inference every 4 hops,
+    any window of 500 ms or more holds at least 6 results, so counts up to 4 measured the same."""
+    default = detector_defaults(infer_every)
+    min_counts = min_counts or (default.min_count,)
     run = run_stream(stream, infer_every, default)
     if replay_detector(run, default) != run.detections:
         raise BitearError("host.detector disagrees with the firmware's detections on this stream")
@@ -229,8 +236,7 @@ def print_rows(report: dict) -> None:
               f"   {exits:18}{instr:>24}{per_s:>16}{worst:>13}")
 
 
-def print_sweep(rows: list[dict]) -> None:
-    d = DetectorParams()
+def print_sweep(rows: list[dict], d: DetectorParams) -> None:
     print("window  threshold  min count   detection rate   false/hour   median latency (onset / end)")
     for r in rows:
         mark = "  (default)" if (r["window_ms"], round(r["threshold"] * 32768), r["min_count"]) == \
@@ -288,7 +294,7 @@ def _run(args) -> int:
           f"{stream.distractors} other words{speakers}; inference every {args.infer_every} hops")
     if args.sweep:
         rows = sweep(stream, args.infer_every)
-        print_sweep(rows)
+        print_sweep(rows, detector_defaults(args.infer_every))
         print(json.dumps({"sweep": rows, "source": stream.source, "wall_s": round(time.monotonic() - t0, 1)}))
         return 0
     try:
@@ -296,7 +302,7 @@ def _run(args) -> int:
     except BitearError as e:
         teacher = None
         print(f"teacher row left out: {e}")
-    report = measure(stream, args.infer_every, DetectorParams(), teacher)
+    report = measure(stream, args.infer_every, detector_defaults(args.infer_every), teacher)
     report["wall_s"] = round(time.monotonic() - t0, 1)
     print_rows(report)
     print(json.dumps(report))

@@ -13,12 +13,14 @@ Read from the C (so Python cannot drift from what the firmware compiles):
 - status codes (`bitear_status.h`, BITEAR_STATUS_LIST): STATUS_NAMES, STATUS_TEXT, status_name();
 - protocol (`bitear_protocol.h`): PROTO_VERSION, AUDIO_SAMPLES, MAX_CLASSES, EXIT_ALL,
   THRESHOLD_NEVER, RESET_STATS, RESET_STREAM, MAX_PAYLOAD, MAX_FRAME, COST_UNITS, RESYNC_HOPS,
-  HOP_MAX, MESSAGE_TYPES (BITEAR_PROTO_MESSAGE_LIST), DECODER_COUNTERS, STATS_FIELDS;
+  HOP_MAX, MESSAGE_TYPES (BITEAR_PROTO_MESSAGE_LIST), DECODER_COUNTERS, STATS_FIELDS, PERIOD_LIMITS
+  (the range of SET_PERIOD.infer_every);
 - detector (`bitear_detector.h`): DETECTOR_MAX_CLASSES, DETECTOR_CAPACITY, DETECTOR_DEFAULTS,
   DETECTOR_LIMITS (the range of each setting: its field's C type, min_count 1..CAPACITY);
 - stream (`bitear_stream.h`): PERIOD_WINDOW, PERIOD_STREAMING (default inference periods in hops of the
   window and the streaming runtime), default_period(streamable);
-- application (`firmware/src/app.h`): QUEUE_HOPS;
+- application (`firmware/src/app.h`): QUEUE_HOPS, DETECTOR_MIN_SPAN_MS (the detector's minimum count as a
+  time span);
 - the emulated board (`firmware/lib/board/board_qemu_mps2.h`): QEMU_INSTRUCTIONS_PER_TICK.
 
 How: object-like `#define NAME value` lines (continuations joined) whose value is integer
@@ -237,6 +239,8 @@ MESSAGE_TYPES: dict[str, tuple[int, int, int]] = {
     for row in x_list(_PROTO, "BITEAR_PROTO_MESSAGE_LIST")}
 DECODER_COUNTERS: tuple[str, ...] = tuple(row[0] for row in x_list(_PROTO, "BITEAR_PROTO_DECODER_COUNTERS"))
 STATS_FIELDS: tuple[str, ...] = tuple(row[0] for row in x_list(_PROTO, "BITEAR_PROTO_STATS_LIST"))
+# SET_PERIOD.infer_every: 1 .. the largest value of its field (0 is refused with BITEAR_ERR_ARG)
+PERIOD_LIMITS: tuple[int, int] = (1, field_max(_PROTO, "bitear_proto_set_period_t", "infer_every"))
 
 # ---- detector ---------------------------------------------------------------------------------------
 
@@ -254,8 +258,6 @@ DETECTOR_LIMITS: dict[str, tuple[int, int]] = {
     "suppression_ms": (0, field_max(_DET, "bitear_detector_params_t", "suppression_ms")),
     "min_count": (1, min(DETECTOR_CAPACITY, field_max(_DET, "bitear_detector_params_t", "min_count")))}
 
-# ---- application ------------------------------------------------------------------------------------
-
 # ---- stream: default inference periods (hops) of the two runtimes --------------------------------------
 
 PERIOD_WINDOW: int = define(PLUGIN_DIR / "bitear_stream.h", "BITEAR_STREAM_PERIOD_WINDOW")
@@ -268,6 +270,10 @@ def default_period(streamable: bool) -> int:
     return PERIOD_STREAMING if streamable else PERIOD_WINDOW
 
 
+# ---- application ------------------------------------------------------------------------------------
+
+# the detector's minimum count as a time span, kept at every period (host.detector.min_count_for_period)
+DETECTOR_MIN_SPAN_MS: int = define(APP_HEADER, "APP_DETECTOR_MIN_SPAN_MS")
 QUEUE_HOPS: int = define(APP_HEADER, "APP_QUEUE_HOPS")         # CREDIT.capacity of a board without microphone
 
 # ---- the emulated board ----------------------------------------------------------------------------

@@ -41,11 +41,12 @@ int main(void)
     printf("field window_ms %d\n", (int)sizeof(((bitear_detector_params_t *)0)->window_ms));
     printf("field suppression_ms %d\n", (int)sizeof(((bitear_detector_params_t *)0)->suppression_ms));
     printf("field min_count %d\n", (int)sizeof(((bitear_detector_params_t *)0)->min_count));
+    printf("field infer_every %d\n", (int)sizeof(((bitear_proto_set_period_t *)0)->infer_every));
     NUM(BITEAR_DETECTOR_MAX_CLASSES) NUM(BITEAR_DETECTOR_CAPACITY) NUM(BITEAR_DETECTOR_DEFAULT_WINDOW_MS)
     NUM(BITEAR_DETECTOR_DEFAULT_THRESHOLD_Q15) NUM(BITEAR_DETECTOR_DEFAULT_SUPPRESSION_MS)
     NUM(BITEAR_DETECTOR_DEFAULT_MIN_COUNT)
     NUM(APP_INFER_EVERY) NUM(BITEAR_STREAM_PERIOD_WINDOW) NUM(BITEAR_STREAM_PERIOD_STREAMING) NUM(BITEAR_MODEL_STREAMABLE)
-    NUM(APP_QUEUE_HOPS) NUM(APP_HOP_MS) NUM(BITEAR_QEMU_INSTRUCTIONS_PER_TICK)
+    NUM(APP_QUEUE_HOPS) NUM(APP_HOP_MS) NUM(APP_DETECTOR_MIN_SPAN_MS) NUM(BITEAR_QEMU_INSTRUCTIONS_PER_TICK)
     BITEAR_STATUS_LIST(STATUS)
     BITEAR_PROTO_MESSAGE_LIST(MESSAGE)
     BITEAR_PROTO_DECODER_COUNTERS(COUNTER)
@@ -89,11 +90,13 @@ def test_numbers_are_what_the_compiler_computes(compiled):
     assert (F.PERIOD_WINDOW, F.PERIOD_STREAMING) == (c["BITEAR_STREAM_PERIOD_WINDOW"], c["BITEAR_STREAM_PERIOD_STREAMING"])
     assert F.default_period(bool(c["BITEAR_MODEL_STREAMABLE"])) == c["APP_INFER_EVERY"]
     assert F.QUEUE_HOPS == c["APP_QUEUE_HOPS"]
+    assert F.DETECTOR_MIN_SPAN_MS == c["APP_DETECTOR_MIN_SPAN_MS"] == 240
     assert (F.RESYNC_HOPS, F.HOP_MAX) == (c["BITEAR_PROTO_RESYNC_HOPS"], c["BITEAR_PROTO_HOP_MAX"])
     field_bytes = {line.split()[1]: int(line.split()[2]) for line in compiled if line.startswith("field ")}
     assert F.DETECTOR_LIMITS == {"window_ms": (0, 256 ** field_bytes["window_ms"] - 1),
                                  "suppression_ms": (0, 256 ** field_bytes["suppression_ms"] - 1),
                                  "min_count": (1, min(c["BITEAR_DETECTOR_CAPACITY"], 256 ** field_bytes["min_count"] - 1))}
+    assert F.PERIOD_LIMITS == (1, 256 ** field_bytes["infer_every"] - 1)
     assert F.QEMU_INSTRUCTIONS_PER_TICK == c["BITEAR_QEMU_INSTRUCTIONS_PER_TICK"] == 40
 
 

@@ -11,14 +11,14 @@ import pytest
 
 from host import protocol as P
 from host.fuzz_traffic import Traffic
-from model.facts import DETECTOR_LIMITS
+from model.facts import DETECTOR_LIMITS, PERIOD_LIMITS
 from tests.sim_board import ADMIT_QUEUE, ADMIT_REFUSED, admit_hop
 
 
 @pytest.mark.parametrize("expected_hop", [0, 7, 300, 100_000])
 def test_items_end_in_a_delimiter_and_what_passes_the_crc_is_refused(expected_hop):
     traffic = Traffic(random.Random(expected_hop))
-    kinds = set()
+    kinds, refused_types = set(), set()
     for _ in range(3000):
         item = traffic.item(expected_hop, seq=0x9000)
         kinds.add(item.kind)
@@ -27,6 +27,7 @@ def test_items_end_in_a_delimiter_and_what_passes_the_crc_is_refused(expected_ho
         messages = decoder.feed(item.data)
         host_messages = [m for m in messages if m.TYPE < 0x80]
         assert len(host_messages) == item.app_bad, item            # only refused commands get through
+        refused_types.update(m.TYPE for m in host_messages if not isinstance(m, P.Audio))
         for msg in host_messages:
             if isinstance(msg, P.Audio):
                 window = types.SimpleNamespace(expected=expected_hop, resync_hop=0)
@@ -39,9 +40,12 @@ def test_items_end_in_a_delimiter_and_what_passes_the_crc_is_refused(expected_ho
                 assert msg.threshold_q16 > 65536
             elif isinstance(msg, P.SetDetector):
                 assert msg.min_count < DETECTOR_LIMITS["min_count"][0]
+            elif isinstance(msg, P.SetPeriod):
+                assert msg.infer_every < PERIOD_LIMITS[0]
             else:
                 assert isinstance(msg, P.Reset) and msg.flags & ~(P.RESET_STATS | P.RESET_STREAM)
     assert kinds == set(Traffic.KINDS) - ({"stale_audio"} if expected_hop == 0 else set())
+    assert refused_types == {P.MsgType.SET_THRESHOLD, P.MsgType.SET_DETECTOR, P.MsgType.RESET, P.MsgType.SET_PERIOD}
 
 
 @pytest.mark.parametrize("seed, accidental", [(13, "GetStats"), (11, "SetDetector")])

@@ -85,6 +85,20 @@ def test_wav_through_the_emulated_board_json_lines(elf, wav):
     assert end["detections"] == sum(e["event"] == "detection" for e in events)
 
 
+def test_infer_every_2_gives_a_result_every_2_hops(elf, wav):
+    """SET_PERIOD through the firmware: the READY shown (read again after the ACK), the end line and
+    the RESULT hops all say every 2 hops (the firmware's own period is 4)."""
+    path, _ = wav
+    proc = listen("--emulator", "--elf", str(elf), "--wav", str(path), "--json", "--tail", "0", "--infer-every", "2")
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err
+    events = [json.loads(line) for line in out.splitlines()]
+    ready, end = events[0], events[-1]
+    assert ready["event"] == "ready" and ready["infer_every_hops"] == 2 and end["infer_every_hops"] == 2
+    assert [e["hop"] for e in events if e["event"] == "result"] == list(range(49, end["hops_sent"] + 1, 2))
+    assert end["stats"]["inferences"] == end["results"] > 0
+
+
 def test_plain_lines_without_a_terminal(elf, wav):
     path, _ = wav
     proc = listen("--emulator", "--elf", str(elf), "--wav", str(path), "--results", "--threshold", "0.5", module=True)
@@ -179,6 +193,7 @@ def test_ctrl_c_ends_cleanly_with_the_summary(elf, wav):
     (["--min-count", "300"], r"--min-count must be in \[1, 32\] .*found 300"),
     (["--min-count", "0"], r"--min-count must be in \[1, 32\] .*found 0"),               # was: refused by the board, exit 1
     (["--tail", "-5"], r"--tail must be a number of seconds >= 0, found -5"),
+    (["--infer-every", "256"], r"--infer-every must be in \[1, 255\] .*found 256"),
     (["--detect-threshold", "nan"], r"--detect-threshold must be in \[0, 1\], found nan"),
 ])
 def test_option_ranges_are_checked_before_any_board_is_opened(tmp_path, args, message):

@@ -26,13 +26,15 @@ EVERY = 2
 
 class SimBoard(BoardWire):
     """The firmware's conversation in Python: READY/CREDIT, ACKs, a queue of `capacity` hops
-    worked off `per_read` hops per read(), a RESULT every EVERY hops from hop 49 on (label =
+    worked off `per_read` hops per read(), a RESULT every EVERY hops (SET_PERIOD changes it; a
+    board with `set_period=False` predates it) from hop 49 on (label =
     the hop's mean sample mod 12, so tests choose what is "heard"), a DETECTION when the label
     is 2..11 and changed, STATS with `hops`. reset_at_hop: the board restarts once after
     processing that many hops (new READY, everything forgotten)."""
 
-    def __init__(self, capacity=8, per_read=4, reset_at_hop=None, vanish_at_hop=None):
+    def __init__(self, capacity=8, per_read=4, reset_at_hop=None, vanish_at_hop=None, set_period=True):
         super().__init__(capacity)
+        self.knows_set_period = set_period
         self.timeout = None
         self.per_read = per_read
         self.reset_at_hop, self.vanish_at_hop = reset_at_hop, vanish_at_hop
@@ -41,11 +43,15 @@ class SimBoard(BoardWire):
 
     def boot(self):
         self.reset_wire()
+        self.every = EVERY
         self.hops = 0
         self.last_label = -1
         self.counts = collections.Counter()
-        self.send(P.Ready(16000, 320, EVERY, 3, 0, "sim", "0f066307d9bed4e0", LABELS))
+        self.send_ready()
         self.credit()
+
+    def send_ready(self):
+        self.send(P.Ready(16000, 320, self.every, 3, 0, "sim", "0f066307d9bed4e0", LABELS))
 
     def handle(self, msg):
         ack = lambda status=0: self.send(P.Ack(msg.seq, msg.TYPE, status))
@@ -55,8 +61,14 @@ class SimBoard(BoardWire):
             return
         self.commands.append(msg)
         if isinstance(msg, P.Hello):
-            self.send(P.Ready(16000, 320, EVERY, 3, 0, "sim", "0f066307d9bed4e0", LABELS))
+            self.send_ready()
             self.credit()
+        elif isinstance(msg, P.SetPeriod):
+            if not self.knows_set_period:
+                return ack(-8)                                  # BITEAR_ERR_UNSUPPORTED: an unknown type
+            if msg.infer_every == 0:
+                return ack(-2)                                  # BITEAR_ERR_ARG
+            self.every = msg.infer_every
         elif isinstance(msg, P.GetStats):
             self.send(P.Stats(tuple(self.hops if n == "hops" else self.counts[n] for n in P.STATS_FIELDS)))
         elif isinstance(msg, P.Reset):
@@ -71,7 +83,7 @@ class SimBoard(BoardWire):
 
     def process(self, samples):
         self.hops += 1
-        if self.hops >= 49 and (self.hops - 49) % EVERY == 0:
+        if self.hops >= 49 and (self.hops - 49) % self.every == 0:
             label = int(round(samples.mean())) % 12
             scores = [1000] * 12
             scores[label] = 32768 - 11 * 1000
@@ -167,6 +179,43 @@ def test_settings_are_sent_after_hello():
     assert thr.exit_index == P.EXIT_ALL and thr.threshold_q16 == round(0.25 * 65536)
     det = board.commands[3]
     assert (det.window_ms, det.min_count, det.threshold_q15) == (800, 2, listen.DetectorParams().threshold_q15)
+
+
+def test_infer_every_sets_the_period_the_views_show_and_the_detector_follows():
+    board = SimBoard()
+    out = io.StringIO()
+    opts = listen.Options(infer_every=3, window_ms=600)
+    summary, _ = run_sim(board, audio_with_labels([(0, 70)]), listen.JsonView(out=out), opts)
+    kinds = [type(m).__name__ for m in board.commands]
+    assert kinds[:5] == ["Hello", "Reset", "SetPeriod", "Hello", "SetDetector"]
+    assert board.commands[2].infer_every == 3
+    assert board.commands[4].min_count == 4                           # 240 ms at 60 ms per result
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert events[0]["event"] == "ready" and events[0]["infer_every_hops"] == 3
+    assert [e["hop"] for e in events if e["event"] == "result"] == list(range(49, 71, 3))
+    assert events[-1]["event"] == "end" and events[-1]["infer_every_hops"] == 3
+    plain = io.StringIO()
+    run_sim(SimBoard(), audio_with_labels([(0, 50)]), listen.PlainView(out=plain), listen.Options(infer_every=3))
+    assert "inference every 3 hops (60 ms)" in plain.getvalue()
+
+
+def test_infer_every_out_of_range_or_refused_is_one_error_line(monkeypatch, capsys, tmp_path):
+    wav = tmp_path / "x.wav"
+    write_wav(wav, audio_with_labels([(0, 55)]), 16000)
+    for bad in ("0", "256"):
+        assert listen.main(["--wav", str(wav), "--plain", "--infer-every", bad]) == 2
+        err = capsys.readouterr().err
+        assert err == f"error: --infer-every must be in [1, 255] (hops of 20 ms between inferences, what " \
+                      f"SET_PERIOD carries), found {bad}\n"
+
+    @contextlib.contextmanager
+    def old_board(url, baud, emulator, elf, on_info):
+        yield SimBoard(set_period=False), "sim", None
+
+    monkeypatch.setattr(listen, "open_board", old_board)
+    assert listen.main(["--wav", str(wav), "--plain", "--infer-every", "2"]) == 1
+    err = capsys.readouterr().err
+    assert err == "error: --infer-every 2: the board refused SET_PERIOD: BITEAR_ERR_UNSUPPORTED\n"
 
 
 def test_board_reset_mid_stream_is_survived():

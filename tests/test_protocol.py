@@ -147,6 +147,8 @@ def random_message(rng: random.Random) -> P.Message:
         return P.SetDetector(u16(), u16(), u16(), rng.randrange(256), seq)
     if t == P.MsgType.RESET:
         return P.Reset(rng.randrange(256), seq)
+    if t == P.MsgType.SET_PERIOD:
+        return P.SetPeriod(rng.randrange(256), seq)
     if t == P.MsgType.READY:
         labels = tuple(text(12) for _ in range(rng.randrange(0, 40)))
         return P.Ready(u32(), u16(), rng.randrange(256), rng.randrange(256), rng.randrange(256),
@@ -195,6 +197,7 @@ MALFORMED = {
     "board type 0x87": (frame_of(struct.pack("<BBH", 1, 0x87, 78) + b"xyz"), ["unknown_type"]),
     "wrong version": (frame_of(struct.pack("<BBH", 2, 0x01, 79)), ["bad_version"]),
     "body on HELLO": (frame_of(HEADER + b"\x01"), ["bad_length"]),
+    "SET_PERIOD with two bytes": (frame_of(struct.pack("<BBHBB", 1, P.MsgType.SET_PERIOD, 8, 2, 0)), ["bad_length"]),
     "audio one sample short": (frame_of(struct.pack("<BBHI", 1, 2, 4, 0) + bytes(638)), ["bad_length"]),
     "READY missing a label": (frame_of(struct.pack("<BBHIHBBBB", 1, 0x81, 5, 16000, 320, 1, 3, 1, 0)
                                        + b"b\0m\0x\0y\0"), ["bad_length"]),
@@ -264,7 +267,7 @@ def fuzz_case(rng: random.Random, kind: int) -> bytes:
     if kind == 3:
         frames = []
         for _ in range(rng.randrange(1, 8)):
-            t = rng.choice([*list(P.MsgType)] * 3 + [0x00, 0x07, 0x80, 0x87, 0xFF])
+            t = rng.choice([*list(P.MsgType)] * 3 + [0x00, 0x08, 0x80, 0x87, 0xFF])
             lo, hi = P.BODY_LIMITS.get(t, (0, 8))
             n = rng.choice([lo, hi, max(0, lo - 1), hi + 1, rng.randrange(0, max(hi, 1) + 2)])
             body = bytearray(rng.randbytes(n))

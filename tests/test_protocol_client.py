@@ -35,8 +35,9 @@ class FakeBoard(BoardWire):
         self.gone = False
         self.counts = dict.fromkeys(("audio_frames", "frames_dropped", "overruns", "bad_commands"), 0)
         self.thresholds: list[tuple[int, int]] = []
+        self.every, self.period_taken = 2, True         # period_taken False: ACKs SET_PERIOD, keeps the period
         if not silent:
-            self.send(P.Ready(16000, 320, 2, 3, 0, "fake", "0f066307d9bed4e0", LABELS))
+            self.send(P.Ready(16000, 320, self.every, 3, 0, "fake", "0f066307d9bed4e0", LABELS))
             self.credit()
 
     # -- the board's side --
@@ -46,7 +47,7 @@ class FakeBoard(BoardWire):
             if self.admit_audio(msg, self.counts):
                 self.queue.append((msg.hop, msg.samples))
         elif isinstance(msg, P.Hello):
-            self.send(P.Ready(16000, 320, 2, 3, 0, "fake", "0f066307d9bed4e0", LABELS))
+            self.send(P.Ready(16000, 320, self.every, 3, 0, "fake", "0f066307d9bed4e0", LABELS))
             self.credit()
             ack()
         elif isinstance(msg, P.SetThreshold):
@@ -56,6 +57,10 @@ class FakeBoard(BoardWire):
             ack(0 if ok else -2)
         elif isinstance(msg, P.SetDetector):
             ack(0 if 1 <= msg.min_count <= 32 else -2)
+        elif isinstance(msg, P.SetPeriod):
+            if msg.infer_every and self.period_taken:
+                self.every = msg.infer_every
+            ack(0 if msg.infer_every else -2)
         elif isinstance(msg, P.GetStats):
             values = [self.counts.get(name, 0) for name in P.STATS_FIELDS]
             values[P.STATS_FIELDS.index("hops")] = len(self.processed)
@@ -114,6 +119,19 @@ def test_banner_and_commands():
         stats = client.get_stats()
         assert stats.frames_dropped == 0 and stats.as_dict()["audio_frames"] == 0
     assert client.decoder.counters["frames"] > 0 and sum(client.decoder.counters.values()) == client.decoder.counters["frames"]
+
+
+def test_set_period_reads_the_new_period_back_from_ready():
+    board = FakeBoard()
+    with BoardClient(board, timeout=1.0) as client:
+        assert client.ready.infer_every_hops == 2
+        assert client.set_period(5).infer_every_hops == 5 and client.ready.infer_every_hops == 5
+        with pytest.raises(BitearError, match="refused SET_PERIOD: BITEAR_ERR_ARG"):
+            client.set_period(0)
+        assert client.ready.infer_every_hops == 5
+        board.period_taken = False
+        with pytest.raises(BitearError, match="acknowledged SET_PERIOD 3 but its READY says an inference every 5"):
+            client.set_period(3)
 
 
 def test_garbage_before_the_banner_is_counted_and_skipped():

@@ -100,7 +100,7 @@ static void send_ready(app_t *app)
     bitear_proto_ready_t *r = &msg.body.ready;
     r->sample_rate_hz = BITEAR_SAMPLE_RATE;
     r->hop_samples = BITEAR_FRONTEND_HOP;
-    r->infer_every_hops = APP_INFER_EVERY;
+    r->infer_every_hops = (uint8_t)app->stream.infer_every; /* the current period (SET_PERIOD) */
     r->classes = BITEAR_MODEL_CLASSES;
     r->exits = BITEAR_MODEL_EXITS;
     r->cost_unit = bitear_board_cost_unit(); /* what RESULT.cost counts on this board */
@@ -145,7 +145,7 @@ static bitear_status_t restart_stream(app_t *app)
     for (int e = 0; e < BITEAR_MODEL_EARLY_EXITS; e++) {
         (void)bitear_stream_get_threshold(&app->stream, e, &thresholds[e]);
     }
-    bitear_status_t st = bitear_stream_init(&app->stream, APP_INFER_EVERY);
+    bitear_status_t st = bitear_stream_init(&app->stream, app->stream.infer_every); /* period kept */
     for (int e = 0; e < BITEAR_MODEL_EARLY_EXITS && st == BITEAR_OK; e++) {
         st = bitear_stream_set_threshold(&app->stream, e, thresholds[e]);
     }
@@ -175,7 +175,7 @@ bitear_status_t app_init(app_t *app, app_write_fn write, void *ctx, int mic)
         .window_ms = BITEAR_DETECTOR_DEFAULT_WINDOW_MS,
         .threshold_q15 = BITEAR_DETECTOR_DEFAULT_THRESHOLD_Q15,
         .suppression_ms = BITEAR_DETECTOR_DEFAULT_SUPPRESSION_MS,
-        .min_count = BITEAR_DETECTOR_DEFAULT_MIN_COUNT,
+        .min_count = app_detector_min_count(APP_INFER_EVERY), /* the span of app.h */
         .never_mask = BITEAR_MODEL_NEVER_EVENT_MASK, /* _silence_, _unknown_ when the model has them */
     };
     bitear_status_t st = bitear_stream_init(&app->stream, APP_INFER_EVERY);
@@ -233,6 +233,19 @@ static bitear_status_t set_detector(app_t *app, const bitear_proto_set_detector_
     return bitear_detector_set_params(&app->detector, &params);
 }
 
+/* The inference period (0: BITEAR_ERR_ARG, nothing changes), and the detector's minimum count that keeps
+ * APP_DETECTOR_MIN_SPAN_MS (app.h; the detector's history is cleared, as by SET_DETECTOR). */
+static bitear_status_t set_period(app_t *app, uint8_t infer_every)
+{
+    bitear_status_t st = bitear_stream_set_period(&app->stream, infer_every);
+    if (st == BITEAR_OK) {
+        bitear_detector_params_t params = app->detector.params;
+        params.min_count = app_detector_min_count(infer_every);
+        st = bitear_detector_set_params(&app->detector, &params);
+    }
+    return st;
+}
+
 static bitear_status_t reset(app_t *app, uint8_t flags)
 {
     if ((flags & ~(BITEAR_PROTO_RESET_STATS | BITEAR_PROTO_RESET_STREAM)) != 0u) {
@@ -271,6 +284,9 @@ static void handle(app_t *app, const bitear_proto_msg_t *msg)
         break;
     case BITEAR_PROTO_RESET:
         st = reset(app, msg->body.reset.flags);
+        break;
+    case BITEAR_PROTO_SET_PERIOD:
+        st = set_period(app, msg->body.set_period.infer_every);
         break;
     default: /* a well-formed board -> host message sent to the board */
         app->stats.unknown_commands++;

@@ -3,7 +3,8 @@
  *
  * Contract. One app_t (fixed size, static storage, no dynamic memory) holds everything: the
  * protocol decoder, a queue of APP_QUEUE_HOPS audio hops, the stream (front end -> window of 49
- * frames -> network every APP_INFER_EVERY hops, bitear_stream.h) and the keyword detector
+ * frames -> network every N hops, bitear_stream.h; N = APP_INFER_EVERY at init, then as the host's
+ * SET_PERIOD says, kept over a stream RESET and reported in READY) and the keyword detector
  * (bitear_detector.h). The board's loop (main.c) moves bytes and calls in:
  *
  *   static app_t app;
@@ -47,7 +48,8 @@
 #include "bitear_protocol.h"
 #include "bitear_stream.h"
 
-/* An inference every N hops of 20 ms, the runtime's default (bitear_stream.h; app.c, "Why N = 4"). */
+/* An inference every N hops of 20 ms after init, the runtime's default (bitear_stream.h; app.c,
+ * "Why N = 4"); SET_PERIOD changes it. */
 #ifndef APP_INFER_EVERY
 #define APP_INFER_EVERY BITEAR_STREAM_DEFAULT_PERIOD
 #endif
@@ -68,6 +70,25 @@
 
 /* The detector's clock: hop index x this many ms. */
 #define APP_HOP_MS ((uint32_t)BITEAR_FRONTEND_HOP * 1000u / (uint32_t)BITEAR_SAMPLE_RATE)
+
+/* The detector's minimum count as a time span: the default count at the period it was chosen for
+ * (3 results x 4 hops of 20 ms = 240 ms). The application keeps this span whatever the period: at init
+ * and on every SET_PERIOD it sets min_count = app_detector_min_count(N) (a later SET_DETECTOR may set
+ * another). host/detector.py, min_count_for_period, is the same rule in Python. */
+#define APP_DETECTOR_MIN_SPAN_MS (BITEAR_DETECTOR_DEFAULT_MIN_COUNT * 80u)
+
+/* The results an inference every infer_every hops (1 .. 255; 0 is taken as 1) puts in
+ * APP_DETECTOR_MIN_SPAN_MS, rounded up, within 1 .. BITEAR_DETECTOR_CAPACITY: 12 at N = 1, 6 at 2,
+ * 4 at 3, 3 at 4 and 5, 1 from 12 on. */
+static inline uint8_t app_detector_min_count(uint8_t infer_every)
+{
+    const uint32_t period_ms = (infer_every > 0u ? (uint32_t)infer_every : 1u) * APP_HOP_MS;
+    const uint32_t count = (APP_DETECTOR_MIN_SPAN_MS + period_ms - 1u) / period_ms;
+    if (count < 1u) {
+        return 1u;
+    }
+    return (uint8_t)(count > (uint32_t)BITEAR_DETECTOR_CAPACITY ? (uint32_t)BITEAR_DETECTOR_CAPACITY : count);
+}
 
 typedef void (*app_write_fn)(void *ctx, const uint8_t *frame, size_t len);
 /* 1 when the line cannot take a frame now (the host is not reading); called with write_ctx. */

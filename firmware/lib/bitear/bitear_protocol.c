@@ -140,6 +140,9 @@ static int parse_body(const uint8_t *b, size_t n, bitear_proto_msg_t *msg)
     case BITEAR_PROTO_RESET:
         msg->body.reset.flags = b[0];
         return 1;
+    case BITEAR_PROTO_SET_PERIOD:
+        msg->body.set_period.infer_every = b[0];
+        return 1;
     case BITEAR_PROTO_READY: {
         bitear_proto_ready_t *r = &msg->body.ready;
         const uint8_t *s = b + 10;
@@ -621,6 +624,9 @@ static void write_body(writer_t *w, const bitear_proto_msg_t *msg)
         break;
     case BITEAR_PROTO_RESET:
         w_u8(w, msg->body.reset.flags);
+        break;
+    case BITEAR_PROTO_SET_PERIOD:
+        w_u8(w, msg->body.set_period.infer_every);
         break;
     case BITEAR_PROTO_READY: {
         const bitear_proto_ready_t *r = &msg->body.ready;

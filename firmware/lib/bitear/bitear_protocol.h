@@ -88,6 +88,7 @@
     X(SET_DETECTOR,  0x04, 7, 7, "detector window, threshold, suppression, minimum count")           \
     X(GET_STATS,     0x05, 0, 0, "host asks for STATS")                                               \
     X(RESET,         0x06, 1, 1, "reset statistics and/or the stream")                                \
+    X(SET_PERIOD,    0x07, 1, 1, "inference period: an inference every N hops, 1 .. 255")            \
     X(READY,         0x81, 10, BITEAR_PROTO_MAX_BODY, "banner: protocol, board, model identity")      \
     X(RESULT,        0x82, 17, 17 + 2 * BITEAR_PROTO_MAX_CLASSES, "one inference")                   \
     X(DETECTION,     0x83, 7, 7, "keyword event from the detector")                                   \
@@ -173,6 +174,10 @@ typedef struct {
 } bitear_proto_reset_t;
 
 typedef struct {
+    uint8_t infer_every; /* an inference every this many hops, 1 .. 255 (0: the board refuses it) */
+} bitear_proto_set_period_t;
+
+typedef struct {
     uint32_t sample_rate_hz;
     uint16_t hop_samples;
     uint8_t infer_every_hops;
@@ -221,6 +226,7 @@ typedef struct {
         bitear_proto_set_threshold_t set_threshold;
         bitear_proto_set_detector_t set_detector;
         bitear_proto_reset_t reset;
+        bitear_proto_set_period_t set_period;
         bitear_proto_ready_t ready;
         bitear_proto_result_t result;
         bitear_proto_detection_t detection;

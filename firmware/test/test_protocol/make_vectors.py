@@ -47,6 +47,7 @@ def example_messages() -> list[P.Message]:
         P.Ack(6, P.MsgType.RESET, 0, seq=5),
         P.Ack(7, P.MsgType.SET_THRESHOLD, -2, seq=6),
         P.Credit(8, 8, seq=7),
+        P.SetPeriod(2, seq=8),                                               # appended: indices above stay
     ]
 
 

@@ -83,6 +83,8 @@ void test_vector_fields(void)
     feed_all(vector_3_set_threshold, sizeof vector_3_set_threshold, NULL);
     TEST_ASSERT_EQUAL_UINT8(BITEAR_PROTO_EXIT_ALL, msg.body.set_threshold.exit_index);
     TEST_ASSERT_EQUAL_INT32(BITEAR_PROTO_THRESHOLD_NEVER, msg.body.set_threshold.threshold_q16);
+    feed_all(vector_16_set_period, sizeof vector_16_set_period, NULL);
+    TEST_ASSERT_EQUAL_UINT8(2, msg.body.set_period.infer_every);
     feed_all(vector_14_ack, sizeof vector_14_ack, NULL);
     TEST_ASSERT_EQUAL_INT16(BITEAR_ERR_ARG, msg.body.ack.status);
     feed_all(vector_12_stats, sizeof vector_12_stats, NULL);

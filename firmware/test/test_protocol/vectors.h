@@ -148,6 +148,9 @@ static const uint8_t vector_14_ack[13] = {
 static const uint8_t vector_15_credit[14] = {
     0x04, 0x01, 0x86, 0x07, 0x02, 0x08, 0x01, 0x01, 0x02, 0x08, 0x03, 0x28, 0xb5, 0x00,
 };
+static const uint8_t vector_16_set_period[9] = {
+    0x04, 0x01, 0x07, 0x08, 0x04, 0x02, 0x63, 0x93, 0x00,
+};
 
 typedef struct { const uint8_t *frame; uint16_t len; uint8_t type; uint16_t seq; } vector_t;
 static const vector_t vectors[] = {
@@ -167,6 +170,7 @@ static const vector_t vectors[] = {
     {vector_13_ack, 13, 0x85, 5},
     {vector_14_ack, 13, 0x85, 6},
     {vector_15_credit, 14, 0x86, 7},
+    {vector_16_set_period, 9, 0x07, 8},
 };
 #define VECTOR_COUNT (sizeof vectors / sizeof vectors[0])
 

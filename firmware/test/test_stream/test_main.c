@@ -8,7 +8,8 @@
  * RESULT every N hops from the hop that fills the window, exactly; every RESULT and DETECTION equal
  * to running bitear_stream + bitear_detector directly on the same samples; STATS; SET_THRESHOLD
  * (full depth: all results at the last exit; always stop: all at the first), RESET, SET_DETECTOR,
- * NACKs; malformed bytes counted and the application still answering; a host ignoring credit gets
+ * SET_PERIOD (results every N hops as set, kept over a stream RESET, in READY; the detector's minimum
+ * count follows it), NACKs; malformed bytes counted and the application still answering; a host ignoring credit gets
  * overruns, gaps and stale hops counted; far-off hops (a stray frame, a host that renumbers, hop
  * 0xFFFFFFFF) neither kill the stream nor wrap a counter. No test asserts which word was heard: the
  * checks hold for any generated tables (what the network hears is measured by host.evaluate).
@@ -476,6 +477,91 @@ void test_set_detector_is_checked_and_acknowledged(void)
     TEST_ASSERT_EQUAL_UINT(16384, app.detector.params.threshold_q15); /* unchanged */
 }
 
+static void stream_range(uint32_t first, uint32_t end);
+
+static int16_t set_period(uint8_t infer_every)
+{
+    bitear_proto_msg_t m = {.type = BITEAR_PROTO_SET_PERIOD};
+    m.body.set_period.infer_every = infer_every;
+    return command(&m);
+}
+
+/* The period the board reports: READY in reply to HELLO. */
+static unsigned period_in_ready(void)
+{
+    const unsigned readys = host.readys;
+    TEST_ASSERT_EQUAL_INT(0, simple_command(BITEAR_PROTO_HELLO));
+    TEST_ASSERT_EQUAL_UINT(readys + 1u, host.readys);
+    return host.ready.infer_every_hops;
+}
+
+static void assert_results_every(uint32_t first_hop, uint32_t period)
+{
+    TEST_ASSERT_TRUE(host.n_results >= 2u && host.n_results <= MAX_RESULTS);
+    for (unsigned i = 0; i < host.n_results; i++) {
+        TEST_ASSERT_EQUAL_UINT32(first_hop + i * period, host.results[i].hop);
+    }
+}
+
+void test_set_period_changes_the_period_survives_a_stream_reset_and_refuses_0(void)
+{
+    TEST_ASSERT_EQUAL_UINT(app_detector_min_count(N), app.detector.params.min_count); /* at boot */
+    TEST_ASSERT_EQUAL_INT(0, set_period(2));
+    TEST_ASSERT_EQUAL_UINT(2, period_in_ready());
+    TEST_ASSERT_EQUAL_UINT(6, app.detector.params.min_count); /* 240 ms / 40 ms */
+    stream(FIRST_RESULT_HOP + 7u);
+    TEST_ASSERT_EQUAL_UINT(4, host.n_results);
+    assert_results_every(FIRST_RESULT_HOP, 2u);
+
+    /* a stream reset keeps the period */
+    TEST_ASSERT_EQUAL_INT(0, reset(BITEAR_PROTO_RESET_STREAM | BITEAR_PROTO_RESET_STATS));
+    TEST_ASSERT_EQUAL_UINT(2, period_in_ready());
+    host.n_results = 0;
+    stream(FIRST_RESULT_HOP + 5u);
+    TEST_ASSERT_EQUAL_UINT(3, host.n_results);
+    assert_results_every(FIRST_RESULT_HOP, 2u);
+
+    /* 0: NACK BITEAR_ERR_ARG, a bad command, nothing changes */
+    TEST_ASSERT_EQUAL_INT(BITEAR_ERR_ARG, set_period(0));
+    TEST_ASSERT_EQUAL_UINT(2, app.stream.infer_every);
+    TEST_ASSERT_EQUAL_UINT(6, app.detector.params.min_count);
+    TEST_ASSERT_EQUAL_UINT(2, period_in_ready());
+    TEST_ASSERT_EQUAL_UINT32(1, get_stats()->bad_commands);
+
+    /* mid-stream, longer: the next result at most 5 hops after the change, then every 5 */
+    TEST_ASSERT_EQUAL_INT(0, set_period(5));
+    host.n_results = 0;
+    stream_range(FIRST_RESULT_HOP + 5u, FIRST_RESULT_HOP + 5u + 16u);
+    TEST_ASSERT_EQUAL_UINT(4, host.n_results);
+    TEST_ASSERT_TRUE(host.results[0].hop <= FIRST_RESULT_HOP + 5u + 5u);
+    assert_results_every(host.results[0].hop, 5u);
+    TEST_ASSERT_TRUE(host.seq_ok);
+    TEST_ASSERT_EQUAL_UINT(0, host.damaged);
+}
+
+void test_the_detector_min_count_follows_the_period_until_set_detector(void)
+{
+    /* ceil(240 ms / (N x 20 ms)) within 1 .. BITEAR_DETECTOR_CAPACITY, computed by hand */
+    static const uint8_t period[] = {1, 2, 3, 4, 5, 6, 11, 12, 13, 255};
+    static const uint8_t min_count[] = {12, 6, 4, 3, 3, 2, 2, 1, 1, 1};
+    for (unsigned i = 0; i < sizeof period; i++) {
+        TEST_ASSERT_EQUAL_INT(0, set_period(period[i]));
+        TEST_ASSERT_EQUAL_UINT(period[i], app.stream.infer_every);
+        TEST_ASSERT_EQUAL_UINT_MESSAGE(min_count[i], app.detector.params.min_count, "min_count at this period");
+        TEST_ASSERT_EQUAL_UINT(min_count[i], app_detector_min_count(period[i]));
+    }
+    /* SET_DETECTOR sets its own count; the next SET_PERIOD applies the rule again */
+    bitear_proto_msg_t m = {.type = BITEAR_PROTO_SET_DETECTOR};
+    m.body.set_detector.window_ms = 750;
+    m.body.set_detector.threshold_q15 = 26214;
+    m.body.set_detector.suppression_ms = 1500;
+    m.body.set_detector.min_count = 9;
+    TEST_ASSERT_EQUAL_INT(0, command(&m));
+    TEST_ASSERT_EQUAL_UINT(9, app.detector.params.min_count);
+    TEST_ASSERT_EQUAL_INT(0, set_period(2));
+    TEST_ASSERT_EQUAL_UINT(6, app.detector.params.min_count);
+}
+
 /* COBS + CRC around a hand-made payload (version, type, seq, body), for frames the encoder refuses. */
 static size_t raw_frame(const uint8_t *head, size_t n, uint8_t *out)
 {
@@ -723,6 +809,8 @@ int main(void)
     RUN_TEST(test_a_stream_gives_one_result_every_n_hops_equal_to_the_plugin_run_directly);
     RUN_TEST(test_full_depth_and_always_first_exit_change_the_exits_taken);
     RUN_TEST(test_set_detector_is_checked_and_acknowledged);
+    RUN_TEST(test_set_period_changes_the_period_survives_a_stream_reset_and_refuses_0);
+    RUN_TEST(test_the_detector_min_count_follows_the_period_until_set_detector);
     RUN_TEST(test_malformed_input_is_counted_and_answered_and_the_app_keeps_working);
     RUN_TEST(test_a_host_ignoring_credit_gets_overruns_gaps_and_stale_hops_counted);
     RUN_TEST(test_one_stray_far_ahead_audio_frame_does_not_kill_the_stream);
