@@ -13,7 +13,8 @@ student's *validation speakers* (voices it never trained on) over background_noi
 rows whose label is not a keyword are distractors).
 
 The rows, all on the same stream, with the same detector (its parameters: bitear_detector.h's
-defaults) and the same scoring (host.stream_scoring):
+defaults, the minimum count the inference period gives it, host.detector.min_count_for_period) and
+the same scoring (host.stream_scoring):
 
 - student, full depth / early exit: the evaluation build (PlatformIO env qemu_m4_eval) runs the very
   bitear_stream and bitear_detector code of the firmware on the emulated Cortex-M4, reading the
@@ -27,6 +28,10 @@ defaults) and the same scoring (host.stream_scoring):
   start, as the student's fresh front end has), its own MFCC (model.mfcc), softmax in Q15, then the
   C detector's arithmetic in Python (host.detector, bit for bit the firmware's). Needs the teacher's
   weights in the shared data; without them the row is left out (and says so).
+- window every 4, full / early (only for a streamable model, whose firmware runs the streaming
+  runtime): the same network as the window runtime would run it — codegen.reference on the last 49
+  frames of the C-exact front end every 4 hops (the period of "same"-padded models) — so the
+  streaming runtime's period and its unaligned exits are compared with full-window inference.
 
 `--sweep` replays the early-exit run's per-inference scores through host.detector (checked against the
 firmware's own detections for the default settings) for every window x score threshold x minimum
@@ -49,11 +54,11 @@ import numpy as np
 from codegen.intmodel import THRESHOLD_NEVER
 from host import demo
 from host.detector import DetectorParams, detect, min_count_for_period
-from host.evaluate import CLIP_SAMPLES, INSTRUCTIONS_PER_TICK, MODE_STREAM, THRESHOLD_DEFAULT, run_eval_build
+from host.evaluate import CLIP_SAMPLES, INSTRUCTIONS_PER_TICK, MODE_STREAM, THRESHOLD_DEFAULT, run_eval_build, tables_model
 from host.stream_scoring import detections_ms, score
 from host.stream_truth import Stream, generated_stream, real_stream, wav_stream
 from model.audio import SAMPLE_RATE
-from model.facts import HOP, LABELS, default_period
+from model.facts import FRAMES, HOP, LABELS, PERIOD_WINDOW, default_period
 from model.errors import BitearError, run_cli
 from model.paths import data_dir
 
@@ -76,8 +81,6 @@ def student_costs(run) -> dict:
     """Exit fractions (per exit of the model), average instructions per inference (the inferring
     hop's minus the hop before's), instructions per second of audio (every hop: front end +
     network) and the dearest hop of an EvalRun."""
-    from host.evaluate import tables_model
-
     exits = len(tables_model().heads)
     taken = np.array([r.exit_index for r in run.results], np.int64)
     ticks = np.array([r.cost - r.cost_before for r in run.results], np.float64)
@@ -132,6 +135,23 @@ def teacher_detections(audio: np.ndarray, hops: np.ndarray, params: DetectorPara
     return [(t // 20, label, q15) for t, label, q15 in events]
 
 
+# ---- the window runtime beside the streaming one ------------------------------------------------------
+
+def window_runtime_detections(audio: np.ndarray, model, thresholds_q16: list[int]) -> list[tuple[int, int, int]]:
+    """What the firmware's window runtime (bitear_model_infer on the last 49 frames every
+    PERIOD_WINDOW hops, its detector's minimum count at that period) would detect on this audio:
+    codegen.reference on the C-exact streaming front end's frames, then host.detector."""
+    from codegen import reference
+    from model.frontend import StreamingFrontend
+
+    frames = StreamingFrontend().push_many(np.asarray(audio, np.int16))
+    hops = np.arange(FRAMES, len(frames) + 1, PERIOD_WINDOW)
+    result = reference.infer(model, np.stack([frames[h - FRAMES:h] for h in hops]), thresholds_q16)
+    params = DetectorParams(classes=model.classes, min_count=min_count_for_period(PERIOD_WINDOW))
+    events = detect([int(h) * 20 for h in hops], [tuple(int(v) for v in s) for s in result.scores_q15], params)
+    return [(t // 20, label, q15) for t, label, q15 in events]
+
+
 # ---- the rows ----------------------------------------------------------------------------------------
 
 def replay_detector(run, params: DetectorParams) -> list[tuple[int, int, int]]:
@@ -174,6 +194,12 @@ def measure(stream: Stream, infer_every: int, detector: DetectorParams,
     teacher_s = time.monotonic() - t0
     rows.append(row("student_full_depth", stream, full.detections, full_costs, full_costs["avg_instructions_inference"]))
     rows.append(row("student_early_exit", stream, early.detections, early_costs, full_costs["avg_instructions_inference"]))
+    model = tables_model()
+    if model.streamable:   # the same network as the window runtime would run it (Python reference)
+        never = [THRESHOLD_NEVER] * (len(model.heads) - 1)
+        rows.append(row("window_full_depth", stream, window_runtime_detections(stream.audio, model, never)))
+        rows.append(row("window_early_exit", stream,
+                        window_runtime_detections(stream.audio, model, model.exit_thresholds_q16)))
     return {
         "rows": rows, "source": stream.source, "keywords": len(stream.keywords), "distractor_words": stream.distractors,
         "speakers": stream.speakers, "duration_s": round(stream_seconds(stream), 1), "inferences": len(hops),
@@ -214,7 +240,8 @@ def sweep(stream: Stream, infer_every: int, windows_ms=(500, 750, 1000), thresho
 # ---- printing and the command line -------------------------------------------------------------------
 
 ROW_NAMES = {"teacher": "teacher DS-CNN-L (float)", "student_full_depth": "student, full depth",
-             "student_early_exit": "student, early exit"}
+             "student_early_exit": "student, early exit",
+             "window_full_depth": f"window every {PERIOD_WINDOW}, full", "window_early_exit": f"window every {PERIOD_WINDOW}, early"}
 
 
 def _ms(value: float | None) -> str:
@@ -277,7 +304,7 @@ def make_stream(args) -> Stream:
 
 
 def _run(args) -> int:
-    from host.evaluate import tables_model, use_model_dir
+    from host.evaluate import use_model_dir
 
     if args.model_dir is not None:
         use_model_dir(args.model_dir)

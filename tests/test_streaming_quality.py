@@ -152,3 +152,17 @@ def test_command_line_user_errors_exit_2_with_one_line(tmp_path, capsys, make_ar
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert message.format(p=tmp_path) in err
+
+
+@needs_emulator_and_speech
+def test_window_rows_are_what_the_window_runtime_firmware_detects():
+    """The committed model is "same"-padded, so its firmware runs the window runtime: the Python
+    window row (the streaming runtime's comparison) must detect exactly what that firmware does."""
+    from host.evaluate import tables_model
+
+    stream = generated_stream(6, 2, np.random.default_rng(3), seed=3)
+    model = tables_model()
+    assert not model.streamable
+    run = sq.run_stream(stream, 4, sq.detector_defaults(4))
+    got = sq.window_runtime_detections(stream.audio, model, model.exit_thresholds_q16)
+    assert got == run.detections and len(got) >= 3

@@ -16,6 +16,12 @@
  * detector's average (default window 750 ms: ~9 results; minimum count 3). N = 5 saves little more
  * and coarsens detection times. One inference at the bar (~31 ms) outlasts a hop: AUDIO frames wait under
  * credit (serial), the microphone's samples in the board's 128 ms buffer.
+ *
+ * A streamable model ("valid" time padding, BITEAR_MODEL_STREAMABLE) runs the streaming runtime
+ * instead (bitear_stream.h): every hop feeds its frame, an inference computes only the outputs that
+ * are new, so the cost per second of audio hardly depends on N; its default N = 2 (40 ms) keeps the
+ * detector's 750 ms window within its 32 results. Figures: README, "Streaming execution".
+ * SET_PERIOD changes N at run time; the detector's minimum count follows (app.h).
  */
 #include "app.h"
 
