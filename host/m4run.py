@@ -71,17 +71,18 @@ class Cpu(NamedTuple):
     unicorn_model: str           # the name of the CPU model constant in unicorn.arm_const
     fpu: bool
     armv6m: bool                 # ARMv6-M only: build_elf disassembles the image and refuses anything else
+    clock_mhz: int               # the clock of the real board with this core, for time estimates (host/bench.py)
 
 
 CPUS: dict[str, Cpu] = {
     # the firmware's core (qemu_m4, nano33ble, nucleo_l476rg): DSP instructions, single-precision FPU
     "m4": Cpu("Cortex-M4F", ("-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"),
-              "UC_CPU_ARM_CORTEX_M4", True, False),
+              "UC_CPU_ARM_CORTEX_M4", True, False, 64),  # nano33ble: nRF52840 at 64 MHz
     # the pico's RP2040: ARMv6-M (Thumb-1 + six 32-bit instructions), no DSP, no FPU, soft float. unicorn
     # has no M0+ model, and its Cortex-M0 model executes Thumb-2, DSP and even VFP instructions (unicorn
     # 2.1.4, tests/test_cortex_m0plus.py): the instruction set is checked on the ELF instead
     "m0plus": Cpu("Cortex-M0+", ("-mcpu=cortex-m0plus", "-mthumb", "-mfloat-abi=soft"), "UC_CPU_ARM_CORTEX_M0",
-                  False, True),
+                  False, True, 133),  # pico: RP2040 at 133 MHz
 }
 CPU_FLAGS = CPUS["m4"].flags
 COMMON_CFLAGS = ("-O2", "-std=c99", "-ffunction-sections", "-fdata-sections", "-g", "-Wall", "-Wextra", "-Werror")

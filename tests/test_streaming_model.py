@@ -390,15 +390,16 @@ def test_c_stream_model_compiles_warning_free(gen_dir):
         assert proc.returncode == 0, f"{' '.join(cc)}:\n{proc.stderr}"
 
 
-def test_streaming_costs_less_than_full_windows_on_the_m4():
+def test_streaming_costs_less_than_full_windows_on_the_m4(tmp_path):
     """Instructions on the emulated Cortex-M4 (codegen.stream_bench), default valid shape at full
     depth: inferring every 4 frames, a streaming inference costs under a third of a full-window
     bitear_model_infer, and none (catch-ups included) costs more than one full window."""
-    from codegen import stream_bench
+    from codegen import generate, stream_bench
     seed, config, thresholds = MODELS["default valid"]
     m, _ = cli.load(testing.cached_random_checkpoint(seed=seed, exit_thresholds=thresholds, config=config))
+    generate.write(m, tmp_path)
     stream = random_stream(np.random.default_rng(8), m.stem.frames + 64)
-    got = stream_bench.measure(m, stream, [4], [NEVER] * (len(m.heads) - 1))
+    got = stream_bench.measure(tmp_path, stream, [4], [NEVER] * (len(m.heads) - 1))
     full, s4 = got["full_window"], got["stream_period_4"]
     assert s4["per_inference_mean"] < full["per_inference_mean"] / 3
     assert s4["per_inference_max"] < full["per_inference_mean"]
