@@ -67,7 +67,7 @@ def test_shipped_model_on_cortex_m0plus_equals_reference(shipped):
 def test_cortex_m0plus_full_depth_fits_the_pico_in_real_time(shipped):
     """Budget (deterministic count): the front end on INFER_EVERY hops plus one full-depth inference
     must fit one inference period of the pico's 133 MHz core at 1.5 cycles per instruction (loads and
-    taken branches take 2 cycles on the M0+, most others 1). Measured 4.97 M + 4 x 91 k = 5.33 M of 7.09 M."""
+    taken branches take 2 cycles on the M0+, most others 1). Measured 4.96 M + 4 x 91 k = 5.32 M of 7.09 M."""
     model, rt = shipped
     rt.set_thresholds([im.THRESHOLD_NEVER] * (len(model.heads) - 1))
     full = max(bench.infer_count(rt, w)[0] for w in testing.random_features(np.random.default_rng(32), 2))
