@@ -119,6 +119,7 @@ def _cpu(cpu: str) -> Cpu:
     except KeyError:
         raise ValueError(f"unknown cpu {cpu!r} (one of {', '.join(CPUS)})") from None
 
+
 FLASH_BASE, FLASH_SIZE = 0x0000_0000, 4 << 20
 RAM_BASE, RAM_SIZE = 0x2000_0000, 4 << 20
 STACK_SIZE = 64 << 10                       # top of RAM; the bump allocator stops below it
@@ -183,11 +184,12 @@ def build_elf(sources: Sequence[str | Path], include_dirs: Sequence[str | Path] 
               cflags: Sequence[str] = (), defines: dict[str, object] | None = None, cpu: str = "m4") -> Path:
     """Compile and link `sources` for `cpu` (a key of CPUS; default the Cortex-M4F); return the cached ELF path."""
     cc = _need(CC)
-    cpu_flags = _cpu(cpu).flags
+    core = _cpu(cpu)
     sources = [Path(s) if Path(s).is_absolute() else REPO_ROOT / s for s in sources]
     include_dirs = [Path(d) if Path(d).is_absolute() else REPO_ROOT / d for d in include_dirs]
-    flags = [*cpu_flags, *COMMON_CFLAGS, *cflags] + [f"-D{k}" if v is None else f"-D{k}={v}" for k, v in (defines or {}).items()]
-    ldflags = (*cpu_flags, *COMMON_LDFLAGS)
+    flags = [*core.flags, *COMMON_CFLAGS, *cflags,
+             *(f"-D{k}" if v is None else f"-D{k}={v}" for k, v in (defines or {}).items())]
+    ldflags = (*core.flags, *COMMON_LDFLAGS)
     h = hashlib.sha256()
     for part in (_tool_version(cc), " ".join(flags), " ".join(ldflags + LIBS), LINKER_SCRIPT):
         h.update(part.encode() + b"\0")
@@ -209,10 +211,10 @@ def build_elf(sources: Sequence[str | Path], include_dirs: Sequence[str | Path] 
                f"-T{tmp / 'link.ld'}", "-o", str(tmp / "program.elf"), *LIBS]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
-            raise BitearError(f"m4run: building for the {_cpu(cpu).name} failed:\n$ {' '.join(cmd)}\n{proc.stderr.strip()}")
-        bad = armv6m_violations(tmp / "program.elf") if _cpu(cpu).armv6m else []
+            raise BitearError(f"m4run: building for the {core.name} failed:\n$ {' '.join(cmd)}\n{proc.stderr.strip()}")
+        bad = armv6m_violations(tmp / "program.elf") if core.armv6m else []
         if bad:
-            raise BitearError(f"m4run: the {_cpu(cpu).name} build holds {len(bad)} instructions ARMv6-M does not have, "
+            raise BitearError(f"m4run: the {core.name} build holds {len(bad)} instructions ARMv6-M does not have, "
                               f"e.g.\n" + "\n".join(bad[:5]))
         os.replace(tmp / "program.elf", elf)
     return elf
