@@ -1,7 +1,8 @@
 """The runtime built for the Cortex-M0+ (the pico's core; host/m4run.py cpu "m0plus": ARMv6-M, so the
 plain-C kernels) and run in unicorn: the shipped model equals the integer reference bit for bit, a
-streaming run equals the Python streaming reference, and the image holds ARMv6-M instructions only
-(unicorn's Cortex-M0 model would run ARMv7-M ones, so m4run checks the ELF by disassembly)."""
+streaming run equals the Python streaming reference, the front end equals the host's, the images hold
+ARMv6-M instructions only (unicorn's Cortex-M0 model would run ARMv7-M ones, so m4run checks the ELF
+by disassembly), an inference period fits the pico's clock, and codegen.stream_bench runs on the M0+."""
 from __future__ import annotations
 
 import json
@@ -125,3 +126,16 @@ def test_stream_bench_on_a_model_dir_for_the_cortex_m0plus(tmp_path, capsys):
     with pytest.raises(SystemExit):
         stream_bench.main(["--cpu", "m0plus", "--model-dir", str(harness.LIB_DIR)])  # kws12: "same" padding
     assert "streaming needs a 'valid'-padded model" in capsys.readouterr().err
+
+
+def test_frontend_on_cortex_m0plus_gives_identical_bytes():
+    """The front end built for the M0+ (plain C, 64-bit products through libgcc) equals the host's on
+    a tone, noise, clipped full-scale noise and silence."""
+    from host.bench_frontend import M4Frontend
+    from model.frontend import compute_features
+    rng = np.random.default_rng(34)
+    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+    clips = np.stack([np.round(9000 * np.sin(2 * np.pi * 440 * t)), rng.normal(0, 2000, SAMPLE_RATE),
+                      np.clip(rng.normal(0, 40000, SAMPLE_RATE), -32768, 32767), np.zeros(SAMPLE_RATE)]).astype(np.int16)
+    with M4Frontend(cpu="m0plus") as fe:
+        assert np.array_equal(fe.features(clips), compute_features(clips))
