@@ -378,14 +378,17 @@ def test_c_refuses_same_padding(tmp_path):
 
 
 def test_c_stream_model_compiles_warning_free(gen_dir):
-    """-Wall -Wextra -Werror -std=c99 -pedantic -Wconversion, host gcc and Cortex-M4 (both kernel paths)."""
+    """-Wall -Wextra -Werror -std=c99 -pedantic -Wconversion, host gcc, Cortex-M4 (both kernel paths) and
+    Cortex-M0+."""
     import subprocess
     from codegen.harness import assemble
+    from host.m4run import CPUS
     lib = assemble(gen_dir)
     flags = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wshadow", "-Wconversion",
              "-Wno-sign-conversion", f"-I{lib}", "-c", str(lib / "bitear_stream_model.c"), "-o", "/dev/null"]
-    m4 = ["-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"]
-    for cc in (["gcc"], ["arm-none-eabi-gcc", *m4], ["arm-none-eabi-gcc", *m4, "-DBITEAR_REFERENCE_KERNELS"]):
+    m4, m0plus = CPUS["m4"].flags, CPUS["m0plus"].flags
+    for cc in (["gcc"], ["arm-none-eabi-gcc", *m4], ["arm-none-eabi-gcc", *m4, "-DBITEAR_REFERENCE_KERNELS"],
+               ["arm-none-eabi-gcc", *m0plus]):
         proc = subprocess.run([*cc, *flags], capture_output=True, text=True)
         assert proc.returncode == 0, f"{' '.join(cc)}:\n{proc.stderr}"
 
