@@ -1,8 +1,8 @@
-"""Run the C runtime from Python: built for the host (gcc, ctypes) or for the Cortex-M4 (host/m4run.py,
+"""Run the C runtime from Python: built for the host (gcc, ctypes) or for the Cortex-M4 or M0+ (host/m4run.py,
 unicorn), on the same feature windows, with the same small C harness — for the bit-exactness tests
 and the benchmark.
 
-    with open_runtime("host", gen_dir) as rt:          # or "m4" / "m4-ref" (BITEAR_REFERENCE_KERNELS)
+    with open_runtime("host", gen_dir) as rt:          # or "m4" / "m4-ref" (BITEAR_REFERENCE_KERNELS) / "m0plus"
         out = rt.run(features, thresholds_q16)         # dict of numpy arrays, see CRuntime.run
         bits = rt.bconv("opt", *layer_arrays)           # one kernel call (kernel tests)
 
@@ -260,28 +260,31 @@ def _header_shape(gen_dir=None) -> tuple[int, int]:
 
 
 class M4Runtime(CRuntime):
-    """The same harness built with arm-none-eabi-gcc and run in unicorn (host/m4run.py)."""
+    """The same harness built with arm-none-eabi-gcc and run in unicorn (host/m4run.py), for the
+    Cortex-M4F (cpu="m4") or the Cortex-M0+ (cpu="m0plus": no DSP instructions, so the plain-C
+    kernels, as with reference_kernels on the M4)."""
 
-    def __init__(self, gen_dir=None, reference_kernels: bool = False):
+    def __init__(self, gen_dir=None, reference_kernels: bool = False, cpu: str = "m4"):
         from host.m4run import M4Program
 
         gen = _gen_dir(gen_dir)
         src = assemble(gen)
         defines = {"BITEAR_REFERENCE_KERNELS": None} if reference_kernels else None
-        self.prog = M4Program([str(p) for p in _sources(src)], [str(src)], defines=defines)
+        self.prog = M4Program([str(p) for p in _sources(src)], [str(src)], defines=defines, cpu=cpu)
+        self.where = self.prog.cpu.name
         self._layout(self.prog.call("harness_record_words", counting=None).ret, *_header_shape(gen))
         self.model = self.prog.alloc(self.prog.call("harness_model_size", counting=None).ret)
         self.init()
 
     def init(self) -> None:
         if self.prog.call("bitear_model_init", self.model, counting=None).ret != 0:
-            raise BitearError("bitear_model_init failed on the M4")
+            raise BitearError(f"bitear_model_init failed on the {self.where}")
 
     def set_thresholds(self, thresholds_q16) -> None:
         for e, t in enumerate(thresholds_q16):
             st = self.prog.call("bitear_model_set_threshold", self.model, e, int(t) & 0xFFFFFFFF, counting=None).ret
             if st != 0:
-                raise BitearError(f"bitear_model_set_threshold({e}, {t}) returned {st} on the M4")
+                raise BitearError(f"bitear_model_set_threshold({e}, {t}) returned {st} on the {self.where}")
 
     def run(self, features: np.ndarray, thresholds_q16=None) -> dict[str, np.ndarray]:
         x = np.ascontiguousarray(features, np.int8)
@@ -305,7 +308,7 @@ class M4Runtime(CRuntime):
         rows = p.get(out, np.int32, max_results * (2 + self.classes)).reshape(max_results, -1)
         p.heap_release(mark)
         if n < 0:
-            raise BitearError(f"harness_stream_run failed ({n}) on the M4")
+            raise BitearError(f"harness_stream_run failed ({n}) on the {self.where}")
         return rows[:min(n, max_results)]
 
     def stream_model_init(self) -> int:
@@ -320,7 +323,7 @@ class M4Runtime(CRuntime):
         if init or getattr(self, "sm", None) is None:
             st = self.stream_model_init()
             if st != 0:
-                raise BitearError(f"bitear_stream_model_init returned {st} on the M4")
+                raise BitearError(f"bitear_stream_model_init returned {st} on the {self.where}")
         words = p.call("harness_stream_model_record_words", counting=None).ret
         mark = p.heap_mark()
         xa, fa, ta = p.put(x), p.put(flags), p.put(thr)
@@ -329,7 +332,7 @@ class M4Runtime(CRuntime):
         rec = p.get(out, np.int32, len(x) * words).reshape(len(x), words)
         p.heap_release(mark)
         if st != 0:
-            raise BitearError(f"harness_stream_model_run returned {st} on the M4")
+            raise BitearError(f"harness_stream_model_run returned {st} on the {self.where}")
         return rec
 
     def stream_model_instructions(self, frames: np.ndarray, infer: np.ndarray,
@@ -338,10 +341,10 @@ class M4Runtime(CRuntime):
         not asked), with these early-exit thresholds (default: the checkpoint's)."""
         p = self.prog
         if self.stream_model_init() != 0:
-            raise BitearError("bitear_stream_model_init failed on the M4")
+            raise BitearError(f"bitear_stream_model_init failed on the {self.where}")
         for e, t in enumerate(thresholds_q16 or []):
             if p.call("bitear_stream_model_set_threshold", self.sm, e, int(t) & 0xFFFFFFFF, counting=None).ret != 0:
-                raise BitearError(f"bitear_stream_model_set_threshold({e}, {t}) failed on the M4")
+                raise BitearError(f"bitear_stream_model_set_threshold({e}, {t}) failed on the {self.where}")
         mark = p.heap_mark()
         xa = p.put(np.ascontiguousarray(frames, np.int8))
         r = p.alloc(256)
@@ -353,7 +356,7 @@ class M4Runtime(CRuntime):
             if infer[i]:
                 res = p.call("harness_stream_model_infer", self.sm, r)
                 if res.ret != 0:
-                    raise BitearError(f"bitear_stream_model_infer returned {res.ret} on the M4")
+                    raise BitearError(f"bitear_stream_model_infer returned {res.ret} on the {self.where}")
                 inf[i] = res.instructions
         p.heap_release(mark)
         return push, inf
@@ -366,7 +369,7 @@ class M4Runtime(CRuntime):
         result = self.prog.get(out, np.uint32, out_words_total)
         self.prog.heap_release(mark)
         if res.ret != 0:
-            raise BitearError(f"{func} variant {variant} not available on the M4")
+            raise BitearError(f"{func} variant {variant} not available on the {self.where}")
         return result, res.instructions
 
     def bconv(self, variant: str, shape, w, thr, flips, x, out_words_total: int, with_count: bool = False):
@@ -387,11 +390,12 @@ class M4Runtime(CRuntime):
 
 @contextmanager
 def open_runtime(target: str, gen_dir=None):
-    """target: "host", "m4" (optimized kernels) or "m4-ref" (BITEAR_REFERENCE_KERNELS)."""
+    """target: "host", "m4" (optimized kernels), "m4-ref" (BITEAR_REFERENCE_KERNELS) or "m0plus"
+    (Cortex-M0+, whose plain-C kernels are the reference ones)."""
     if target == "host":
         rt = HostRuntime(gen_dir)
-    elif target in ("m4", "m4-ref"):
-        rt = M4Runtime(gen_dir, reference_kernels=target == "m4-ref")
+    elif target in ("m4", "m4-ref", "m0plus"):
+        rt = M4Runtime(gen_dir, reference_kernels=target == "m4-ref", cpu="m0plus" if target == "m0plus" else "m4")
     else:
         raise ValueError(f"unknown target {target!r}")
     try:

@@ -1,4 +1,4 @@
-"""Benchmark of the network on the emulated Cortex-M4: instructions, binary MACs per instruction, sizes.
+"""Benchmark of the network on the emulated Cortex-M4 (and M0+): instructions, binary MACs per instruction, sizes.
 
     .venv/bin/python -m host.bench [--tables DIR] [--clips N] [--png PATH]      (make bench)
 
@@ -17,6 +17,13 @@ firmware/lib/bitear (the shipped model) unless --tables says otherwise:
   binary_macs_per_instruction  binary MACs / instructions of the binary conv layers, optimized
                           and reference kernels (BITEAR_REFERENCE_KERNELS)
   frontend_instructions_per_hop  host.bench_frontend (max over its audio kinds)
+  cortex_m0plus           the same model on the Cortex-M0+ (the pico's core: ARMv6-M, so the plain-C
+                          kernels; built and counted the same way, cpu "m0plus"): instructions_full,
+                          instructions_avg_exit (the same clips), frontend_instructions_per_hop,
+                          instructions_per_second_of_audio_full_depth / _avg_exit (front end every
+                          hop + one full-window inference every infer_every_hops = APP_INFER_EVERY
+                          hops), milliseconds_full at clock_mhz (133; one cycle per instruction
+                          assumed, CPI_ASSUMPTION)
   weights_bytes           bytes of the weights (codegen manifest: the student's weight bits)
   model_tables_flash_bytes  the compiled tables object (arm-none-eabi-size)
   flash_bytes, ram_bytes  arm-none-eabi-size of the qemu_m4 firmware ELF when it links the model
@@ -40,8 +47,9 @@ from pathlib import Path
 import numpy as np
 
 from codegen import harness
+from host.m4run import CPUS
 from model.errors import BitearError
-from model.facts import CLIP_SAMPLES, KEYWORDS, SAMPLE_RATE
+from model.facts import CLIP_SAMPLES, HOP, INFER_EVERY, KEYWORDS, SAMPLE_RATE
 from model.paths import REPO_ROOT, cache_dir, data_dir
 
 LIB = REPO_ROOT / "firmware" / "lib" / "bitear"
@@ -116,6 +124,27 @@ def clip_features(clips: np.ndarray) -> np.ndarray:
     return compute_features(clips)
 
 
+# ---- per second of audio, milliseconds ---------------------------------------------------------------------
+
+def instructions_per_second_of_audio(frontend_per_hop: float, per_inference: float,
+                                     infer_every_hops: int = INFER_EVERY) -> float:
+    """What a board executes per second of audio: the front end on every hop plus one inference every
+    `infer_every_hops` hops (the firmware's loop; default its APP_INFER_EVERY). For a streaming model,
+    per_inference is the cost of an inference plus the frames pushed since the previous one."""
+    return (frontend_per_hop + per_inference / infer_every_hops) * SAMPLE_RATE / HOP
+
+
+CPI_ASSUMPTION = ("milliseconds assume one cycle per instruction (not measured): loads, taken branches and "
+                  "flash wait states make real cycles higher on both cores; the Cortex-M0+ (2-stage pipeline, "
+                  "single-cycle multiplier on the RP2040) is expected closer to it than the Cortex-M4")
+
+
+def milliseconds(instructions: float, cpu: str) -> float:
+    """Time of `instructions` on `cpu` (a key of host.m4run.CPUS) at its board's clock (Cortex-M4: 64 MHz,
+    nano33ble; Cortex-M0+: 133 MHz, pico), at one cycle per instruction (CPI_ASSUMPTION)."""
+    return instructions / (CPUS[cpu].clock_mhz * 1e3)
+
+
 # ---- counting ------------------------------------------------------------------------------------------
 
 def layer_counts(rt, tm: TablesModel, x: np.ndarray) -> dict[str, int]:
@@ -145,6 +174,38 @@ def infer_count(rt, x: np.ndarray) -> tuple[int, int, int]:
     stack = p.last_stack_bytes
     p.heap_release(mark)
     return r.instructions, exit_index, stack
+
+
+def cortex_m0plus(tables: Path, windows: np.ndarray, clip_feats: np.ndarray, clips_source: str) -> dict:
+    """The model's cost on the Cortex-M0+ (the pico's core; host.m4run cpu "m0plus": ARMv6-M, so the
+    plain-C kernels): one full-depth bitear_model_infer (mean over `windows`), the mean at the default
+    exit thresholds over `clip_feats` (the clips of the M4's instructions_avg_exit), the front end per
+    hop, instructions per second of audio at the firmware's inference period (front end every hop +
+    one full-window inference every INFER_EVERY hops) for both, and milliseconds at the pico's clock."""
+    from host.bench_frontend import measure
+
+    tm = TablesModel(tables)
+    with harness.open_runtime("m0plus", tables) as rt:
+        rt.set_thresholds([-1] * (tm.exits - 1))
+        full = int(round(np.mean([infer_count(rt, w)[0] for w in windows])))
+        rt.set_thresholds(tm.default_thresholds)
+        avg = int(round(np.mean([infer_count(rt, f)[0] for f in clip_feats])))
+    fe = max(v for k, v in measure(cpu="m0plus").items() if k != "stack_bytes")
+    log(f"bench: Cortex-M0+ full depth {full:,} instructions, average with early exit {avg:,}, front end {fe:,} per hop")
+    return {
+        "instructions_full": full,
+        "instructions_avg_exit": avg,
+        "frontend_instructions_per_hop": fe,
+        "infer_every_hops": INFER_EVERY,
+        "instructions_per_second_of_audio_full_depth": int(round(instructions_per_second_of_audio(fe, full))),
+        "instructions_per_second_of_audio_avg_exit": int(round(instructions_per_second_of_audio(fe, avg))),
+        "clock_mhz": CPUS["m0plus"].clock_mhz,
+        "milliseconds_full": round(milliseconds(full, "m0plus"), 2),
+        "milliseconds_frontend_per_hop": round(milliseconds(fe, "m0plus"), 3),
+        "note": (f"plain-C kernels (no DSP instructions on ARMv6-M), full-window bitear_model_infer every "
+                 f"{INFER_EVERY} hops; avg_exit: default exit thresholds on {clips_source}, the clips of the "
+                 f"M4's instructions_avg_exit; {CPI_ASSUMPTION}"),
+    }
 
 
 # ---- sizes ----------------------------------------------------------------------------------------------
@@ -265,6 +326,7 @@ def run(tables: Path, n_clips: int, png: Path) -> dict:
     else:
         (flash, ram_static), size_source = image_sizes(tables), "model image: front end + 49x40 window + model (no firmware ELF with the model yet)"
     weights_bytes, tables_flash = table_bytes(tables)
+    m0plus = cortex_m0plus(tables, windows, feats, source)
     plot(per_layer, per_layer_ref, png, f"bitear on Cortex-M4 (emulated): {sum(per_layer.values()):,} instructions full depth")
     from host.bench_frontend import measure
     fe = measure(dsp=True)
@@ -300,6 +362,7 @@ def run(tables: Path, n_clips: int, png: Path) -> dict:
         "model_sha256": tm.sha,
         "model_description": tm.description,
         "budgets_met": budgets,
+        "cortex_m0plus": m0plus,
         "plot": str(png),
     }
 

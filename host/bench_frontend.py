@@ -1,10 +1,11 @@
-"""Instructions per 20 ms hop of the C front end on the emulated Cortex-M4 (unicorn), as JSON.
+"""Instructions per 20 ms hop of the C front end on the emulated Cortex-M4 and Cortex-M0+ (unicorn), as JSON.
 
     .venv/bin/python -m host.bench_frontend          # last stdout line: one JSON object
 
 The front end (`firmware/lib/bitear/bitear_frontend.c`) is built with the firmware's flags by
 host/m4run.py — once with the Cortex-M4 DSP path (what the firmware runs) and once as plain C
-(-DBITEAR_FRONTEND_NO_DSP) — and `bitear_frontend_push` is counted on hops of silence, a tone,
+(-DBITEAR_FRONTEND_NO_DSP), and plain C for the Cortex-M0+ (the pico's core: no DSP instructions,
+64-bit products through libgcc) — and `bitear_frontend_push` is counted on hops of silence, a tone,
 white noise, full-scale clipped noise and synthetic chirpy "speech-like" audio (deterministic,
 no external tools). The count depends a little on the audio (the block-floating-point shift and
 the silence fast path); the figure reported is the maximum. Budget (DESIGN.md §4): ≤ 60 000, goal
@@ -28,12 +29,13 @@ INCLUDE_DIRS = ("firmware/lib/bitear",)
 
 
 class M4Frontend:
-    """The C front end running on the emulated Cortex-M4: feature extraction and per-hop counting."""
+    """The C front end running on the emulated Cortex-M4 (or cpu="m0plus": the Cortex-M0+, which has
+    no DSP instructions, so plain C whatever `dsp` says): feature extraction and per-hop counting."""
 
-    def __init__(self, dsp: bool = True):
+    def __init__(self, dsp: bool = True, cpu: str = "m4"):
         self.dsp = dsp
         defines = None if dsp else {"BITEAR_FRONTEND_NO_DSP": None}
-        self.prog = M4Program(SOURCES, INCLUDE_DIRS, defines=defines)
+        self.prog = M4Program(SOURCES, INCLUDE_DIRS, defines=defines, cpu=cpu)
         self.state_bytes = self.prog.call("bitear_frontend_state_size", counting=None).ret
         self.state = self.prog.alloc(self.state_bytes)
         self.hop_buf = self.prog.alloc(2 * HOP)
@@ -97,10 +99,11 @@ def bench_audio(seed: int = 0) -> dict[str, np.ndarray]:
     }
 
 
-def measure(dsp: bool = True) -> dict[str, int]:
-    """Instructions of bitear_frontend_push per kind of audio (max over its hops after the first)."""
+def measure(dsp: bool = True, cpu: str = "m4") -> dict[str, int]:
+    """Instructions of bitear_frontend_push per kind of audio (max over its hops after the first),
+    on the Cortex-M4 (DSP path or plain C) or the Cortex-M0+ (cpu="m0plus", plain C)."""
     counts: dict[str, int] = {}
-    with M4Frontend(dsp=dsp) as fe:
+    with M4Frontend(dsp=dsp, cpu=cpu) as fe:
         for name, audio in bench_audio().items():
             fe.reset()
             per_hop = [fe.push(audio[i * HOP:(i + 1) * HOP])[1] for i in range(len(audio) // HOP)]
@@ -112,17 +115,19 @@ def measure(dsp: bool = True) -> dict[str, int]:
 def main() -> int:
     dsp = measure(dsp=True)
     plain = measure(dsp=False)
+    m0 = measure(cpu="m0plus")
     kinds = [k for k in dsp if k != "stack_bytes"]
     result = {
         "frontend_instructions_per_hop": max(dsp[k] for k in kinds),
         "frontend_instructions_per_hop_plain_c": max(plain[k] for k in kinds),
+        "frontend_instructions_per_hop_cortex_m0plus": max(m0[k] for k in kinds),
         "frontend_instructions_per_hop_by_audio": {k: dsp[k] for k in kinds},
         "frontend_stack_bytes": dsp["stack_bytes"],
         "frontend_budget": 60000,
         "frontend_goal": 30000,
     }
     for k in kinds:
-        print(f"{k:>14}: {dsp[k]:6d} instructions/hop (plain C {plain[k]:6d})", file=sys.stderr)
+        print(f"{k:>14}: {dsp[k]:6d} instructions/hop (plain C {plain[k]:6d}; Cortex-M0+ {m0[k]:6d})", file=sys.stderr)
     print(json.dumps(result))
     return 0
 

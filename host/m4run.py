@@ -8,8 +8,8 @@
         ret, n_instr = prog.call("bitear_frontend_push", state, hop, out)
         frame = prog.get(out, np.int8, 40)             # read back as a numpy array
 
-Build: `arm-none-eabi-gcc` with the firmware's flags (CFLAGS below: -mcpu=cortex-m4 -mthumb
--mfpu=fpv4-sp-d16 -mfloat-abi=hard -O2 -std=c99 -ffunction-sections -fdata-sections), linked
+Build: `arm-none-eabi-gcc` with the firmware's flags (CPUS["m4"] + COMMON_CFLAGS below: -mcpu=cortex-m4
+-mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard -O2 -std=c99 -ffunction-sections -fdata-sections), linked
 with newlib-nano (`--specs=nano.specs`, so memcpy & co. are the firmware's) and a minimal linker
 script: code and constants at 0x00000000 (flash), data/bss at 0x20000000 (RAM), nothing else —
 no start-up code, no vector table; `call` jumps straight into a function. The ELF is cached in
@@ -17,6 +17,12 @@ no start-up code, no vector table; `call` jumps straight into a function. The EL
 include dirs and the sources' folders, and the linker script, so a second run does not compile.
 Functions you call should be `__attribute__((noipa, used))` if they are static or could be
 inlined/cloned; extern functions are callable as they are.
+
+`cpu="m0plus"` builds for the Cortex-M0+ instead (the pico's core: -mcpu=cortex-m0plus -mthumb
+-mfloat-abi=soft: no DSP path, soft float) and runs it on unicorn's Cortex-M0 model (ARMv6-M, like
+the M0+). That model does not fault on ARMv7-M instructions, so build_elf disassembles every M0+
+image and refuses one holding an instruction ARMv6-M lacks (armv6m_violations): the counts are of
+code a real M0+ runs. Everything else below is the same.
 
 Run: unicorn (ARM, THUMB | MCLASS, CPU model Cortex-M4) with the FPU enabled (CPACR/FPEXC), flash
 mapped read+execute (a stray write into it faults), RAM read+write. `call(sym, *args)` follows
@@ -56,11 +62,63 @@ from model.errors import BitearError
 from model.paths import REPO_ROOT, cache_dir
 
 CC = "arm-none-eabi-gcc"
-CPU_FLAGS = ("-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard")
-CFLAGS = CPU_FLAGS + ("-O2", "-std=c99", "-ffunction-sections", "-fdata-sections", "-g",
-                      "-Wall", "-Wextra", "-Werror")
-LDFLAGS = CPU_FLAGS + ("--specs=nano.specs", "-nostartfiles", "-Wl,--no-warn-rwx-segments")
+
+
+class Cpu(NamedTuple):
+    """A core m4run builds for and emulates: compiler flags, unicorn CPU model, FPU, instruction set."""
+    name: str
+    flags: tuple[str, ...]       # -mcpu & co., for compiling and linking
+    unicorn_model: str           # the name of the CPU model constant in unicorn.arm_const
+    fpu: bool
+    armv6m: bool                 # ARMv6-M only: build_elf disassembles the image and refuses anything else
+    clock_mhz: int               # the clock of the real board with this core, for time estimates (host/bench.py)
+
+
+CPUS: dict[str, Cpu] = {
+    # the firmware's core (qemu_m4, nano33ble, nucleo_l476rg): DSP instructions, single-precision FPU
+    "m4": Cpu("Cortex-M4F", ("-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"),
+              "UC_CPU_ARM_CORTEX_M4", True, False, 64),  # nano33ble: nRF52840 at 64 MHz
+    # the pico's RP2040: ARMv6-M (Thumb-1 + six 32-bit instructions), no DSP, no FPU, soft float. unicorn
+    # has no M0+ model, and its Cortex-M0 model executes Thumb-2, DSP and even VFP instructions (unicorn
+    # 2.1.4, tests/test_cortex_m0plus.py): the instruction set is checked on the ELF instead
+    "m0plus": Cpu("Cortex-M0+", ("-mcpu=cortex-m0plus", "-mthumb", "-mfloat-abi=soft"), "UC_CPU_ARM_CORTEX_M0",
+                  False, True, 133),  # pico: RP2040 at 133 MHz
+}
+CPU_FLAGS = CPUS["m4"].flags
+COMMON_CFLAGS = ("-O2", "-std=c99", "-ffunction-sections", "-fdata-sections", "-g", "-Wall", "-Wextra", "-Werror")
+COMMON_LDFLAGS = ("--specs=nano.specs", "-nostartfiles", "-Wl,--no-warn-rwx-segments")
 LIBS = ("-lc", "-lm", "-lgcc")
+
+
+# The only 32-bit Thumb instructions of ARMv6-M (Armv6-M ARM, A5.5); of the 16-bit ones, Armv7-M
+# added CBZ, CBNZ and IT (everything else, conditional branches included, is in both).
+ARMV6M_WIDE = frozenset({"bl", "msr", "mrs", "dmb", "dsb", "isb", "udf.w"})
+ARMV7M_NARROW = ("cbz", "cbnz", "it")
+
+
+def armv6m_violations(elf: str | Path) -> list[str]:
+    """The instructions of the ELF's code (arm-none-eabi-objdump -d) that ARMv6-M does not have, as
+    objdump prints them ("addr: encoding mnemonic operands"); data in code (.word) is skipped."""
+    out = subprocess.run([_need("arm-none-eabi-objdump"), "-d", "-M", "force-thumb", str(elf)],
+                         capture_output=True, text=True, check=True).stdout
+    bad = []
+    for line in out.splitlines():
+        parts = line.split("\t")
+        if len(parts) < 3 or not parts[0].strip().endswith(":") or parts[2].startswith("."):
+            continue
+        encoding, mnemonic = parts[1].split(), parts[2].strip()
+        wide = len(encoding) == 2
+        if (wide and mnemonic not in ARMV6M_WIDE) or (not wide and mnemonic.startswith(ARMV7M_NARROW)):
+            bad.append(" ".join(p.strip() for p in parts))
+    return bad
+
+
+def _cpu(cpu: str) -> Cpu:
+    try:
+        return CPUS[cpu]
+    except KeyError:
+        raise ValueError(f"unknown cpu {cpu!r} (one of {', '.join(CPUS)})") from None
+
 
 FLASH_BASE, FLASH_SIZE = 0x0000_0000, 4 << 20
 RAM_BASE, RAM_SIZE = 0x2000_0000, 4 << 20
@@ -123,14 +181,17 @@ def _need(tool: str) -> str:
 
 
 def build_elf(sources: Sequence[str | Path], include_dirs: Sequence[str | Path] = (),
-              cflags: Sequence[str] = (), defines: dict[str, object] | None = None) -> Path:
-    """Compile and link `sources` for the Cortex-M4F; return the cached ELF path."""
+              cflags: Sequence[str] = (), defines: dict[str, object] | None = None, cpu: str = "m4") -> Path:
+    """Compile and link `sources` for `cpu` (a key of CPUS; default the Cortex-M4F); return the cached ELF path."""
     cc = _need(CC)
+    core = _cpu(cpu)
     sources = [Path(s) if Path(s).is_absolute() else REPO_ROOT / s for s in sources]
     include_dirs = [Path(d) if Path(d).is_absolute() else REPO_ROOT / d for d in include_dirs]
-    flags = list(CFLAGS) + list(cflags) + [f"-D{k}" if v is None else f"-D{k}={v}" for k, v in (defines or {}).items()]
+    flags = [*core.flags, *COMMON_CFLAGS, *cflags,
+             *(f"-D{k}" if v is None else f"-D{k}={v}" for k, v in (defines or {}).items())]
+    ldflags = (*core.flags, *COMMON_LDFLAGS)
     h = hashlib.sha256()
-    for part in (_tool_version(cc), " ".join(flags), " ".join(LDFLAGS + LIBS), LINKER_SCRIPT):
+    for part in (_tool_version(cc), " ".join(flags), " ".join(ldflags + LIBS), LINKER_SCRIPT):
         h.update(part.encode() + b"\0")
     for src in sources:
         if not src.is_file():
@@ -146,11 +207,15 @@ def build_elf(sources: Sequence[str | Path], include_dirs: Sequence[str | Path] 
     with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
         tmp = Path(tmp)
         (tmp / "link.ld").write_text(LINKER_SCRIPT)
-        cmd = [cc, *flags, *(f"-I{d}" for d in include_dirs), *map(str, sources), *LDFLAGS,
+        cmd = [cc, *flags, *(f"-I{d}" for d in include_dirs), *map(str, sources), *ldflags,
                f"-T{tmp / 'link.ld'}", "-o", str(tmp / "program.elf"), *LIBS]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
-            raise BitearError(f"m4run: building for the Cortex-M4 failed:\n$ {' '.join(cmd)}\n{proc.stderr.strip()}")
+            raise BitearError(f"m4run: building for the {core.name} failed:\n$ {' '.join(cmd)}\n{proc.stderr.strip()}")
+        bad = armv6m_violations(tmp / "program.elf") if core.armv6m else []
+        if bad:
+            raise BitearError(f"m4run: the {core.name} build holds {len(bad)} instructions ARMv6-M does not have, "
+                              f"e.g.\n" + "\n".join(bad[:5]))
         os.replace(tmp / "program.elf", elf)
     return elf
 
@@ -168,16 +233,18 @@ class M4Program:
     M4Program(sources, include_dirs=(), cflags=(), defines=None) builds with build_elf() (relative
     paths are taken from the repository root; defines maps NAME -> value or None for -DNAME);
     M4Program.from_elf(path) runs an existing ELF (e.g. one built by PlatformIO) laid out in the
-    same flash (0x0) / RAM (0x20000000) windows.
+    same flash (0x0) / RAM (0x20000000) windows. cpu (a key of CPUS: "m4", the default, or
+    "m0plus") chooses the compiler flags and the unicorn CPU model together.
     """
 
     def __init__(self, sources: Sequence[str | Path] = (), include_dirs: Sequence[str | Path] = (),
                  cflags: Sequence[str] = (), defines: dict[str, object] | None = None, *, elf: str | Path | None = None,
-                 timeout_s: float = 120.0):
+                 timeout_s: float = 120.0, cpu: str = "m4"):
+        self.cpu = _cpu(cpu)
         if elf is None:
             if not sources:
                 raise ValueError("M4Program needs C sources or an ELF")
-            elf = build_elf(sources, include_dirs, cflags, defines)
+            elf = build_elf(sources, include_dirs, cflags, defines, cpu)
         self.elf_path = Path(elf)
         self.timeout_s = timeout_s
         self.last_stack_bytes: int | None = None
@@ -244,13 +311,13 @@ class M4Program:
 
     # ---- machine -----------------------------------------------------------------------------
     def reload(self) -> None:
-        """(Re)create the machine: fresh RAM, image loaded, FPU on, heap empty."""
+        """(Re)create the machine: fresh RAM, image loaded, FPU on (if the core has one), heap empty."""
         from unicorn import UC_ARCH_ARM, UC_MODE_MCLASS, UC_MODE_THUMB, UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE, Uc
-        from unicorn.arm_const import UC_CPU_ARM_CORTEX_M4
+        from unicorn import arm_const
 
         self.close()
         uc = Uc(UC_ARCH_ARM, UC_MODE_THUMB | UC_MODE_MCLASS)
-        uc.ctl_set_cpu_model(UC_CPU_ARM_CORTEX_M4)
+        uc.ctl_set_cpu_model(getattr(arm_const, self.cpu.unicorn_model))
         uc.mem_map(FLASH_BASE, FLASH_SIZE, UC_PROT_READ | UC_PROT_EXEC)
         uc.mem_map(RAM_BASE, RAM_SIZE, UC_PROT_READ | UC_PROT_WRITE)
         uc.mem_map(TRAP_BASE, 0x1000, UC_PROT_READ | UC_PROT_EXEC)
@@ -258,7 +325,8 @@ class M4Program:
         for seg in self._segments:
             uc.mem_write(seg.addr, seg.data)
         self._uc = uc
-        self._enable_fpu()
+        if self.cpu.fpu:
+            self._enable_fpu()
         self._heap = self.heap_start
         self._lengths.clear()
 

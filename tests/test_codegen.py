@@ -312,15 +312,17 @@ def test_generate_is_byte_identical_and_stamped(ckpt, tmp_path, capsys):
 
 
 def test_generated_c_compiles_warning_free(ckpt, tmp_path):
-    """Tables + runtime with -Wall -Wextra -Werror -std=c99 -pedantic, host gcc and Cortex-M4."""
+    """Tables + runtime with -Wall -Wextra -Werror -std=c99 -pedantic, host gcc, Cortex-M4 and Cortex-M0+."""
     from codegen.harness import assemble
+    from host.m4run import CPUS
     cli.main([str(ckpt), "-o", str(tmp_path), "--quiet"])
     lib = assemble(tmp_path)  # the runtime next to these tables (see harness.assemble)
     srcs = [lib / generate.SOURCE_NAME, lib / "bitear_model.c", lib / "bitear_kernels.c", lib / "bitear_stream.c"]
     flags = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wshadow", "-Wconversion",
              "-Wno-sign-conversion", f"-I{lib}", "-c"]
-    m4 = ["-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"]
-    for cc in (["gcc"], ["arm-none-eabi-gcc", *m4], ["arm-none-eabi-gcc", *m4, "-DBITEAR_REFERENCE_KERNELS"]):
+    m4, m0plus = CPUS["m4"].flags, CPUS["m0plus"].flags
+    for cc in (["gcc"], ["arm-none-eabi-gcc", *m4], ["arm-none-eabi-gcc", *m4, "-DBITEAR_REFERENCE_KERNELS"],
+               ["arm-none-eabi-gcc", *m0plus]):
         for src in srcs:
             proc = subprocess.run([*cc, *flags, str(src), "-o", str(tmp_path / "x.o")], capture_output=True, text=True)
             assert proc.returncode == 0, f"{' '.join(cc)} {src.name}:\n{proc.stderr}"

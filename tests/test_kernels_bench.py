@@ -1,5 +1,6 @@
 """host/bench.py end to end on the committed tables (few clips): the JSON contract of `make bench`
-and the instruction bars of DESIGN.md section 4 for the full-depth inference and the binary kernels."""
+(its Cortex-M0+ object included) and the instruction bars of DESIGN.md section 4 for the full-depth
+inference and the binary kernels."""
 from __future__ import annotations
 
 import json
@@ -7,6 +8,7 @@ import json
 import pytest
 
 from host import bench
+from model.facts import HOP, SAMPLE_RATE
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -26,3 +28,9 @@ def test_bench_json_contract(tmp_path, capsys):
     assert result["binary_macs_per_instruction"]["reference"] < result["binary_macs_per_instruction"]["optimized"]
     assert 0 < result["instructions_avg_exit"] <= result["instructions_full"] * 1.01
     assert png.is_file() and png.stat().st_size > 1000
+    m0 = result["cortex_m0plus"]  # the same model on the Cortex-M0+, plain-C kernels
+    assert m0["instructions_full"] > result["instructions_full"] and m0["frontend_instructions_per_hop"] > 0
+    assert 0 < m0["instructions_avg_exit"] <= m0["instructions_full"] * 1.01
+    per_hop = m0["frontend_instructions_per_hop"] + m0["instructions_full"] / m0["infer_every_hops"]
+    assert m0["instructions_per_second_of_audio_full_depth"] == pytest.approx(per_hop * SAMPLE_RATE / HOP, abs=1)
+    assert m0["milliseconds_full"] == pytest.approx(m0["instructions_full"] / (m0["clock_mhz"] * 1e3), abs=0.01)

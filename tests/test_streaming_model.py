@@ -378,27 +378,31 @@ def test_c_refuses_same_padding(tmp_path):
 
 
 def test_c_stream_model_compiles_warning_free(gen_dir):
-    """-Wall -Wextra -Werror -std=c99 -pedantic -Wconversion, host gcc and Cortex-M4 (both kernel paths)."""
+    """-Wall -Wextra -Werror -std=c99 -pedantic -Wconversion, host gcc, Cortex-M4 (both kernel paths) and
+    Cortex-M0+."""
     import subprocess
     from codegen.harness import assemble
+    from host.m4run import CPUS
     lib = assemble(gen_dir)
     flags = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wshadow", "-Wconversion",
              "-Wno-sign-conversion", f"-I{lib}", "-c", str(lib / "bitear_stream_model.c"), "-o", "/dev/null"]
-    m4 = ["-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"]
-    for cc in (["gcc"], ["arm-none-eabi-gcc", *m4], ["arm-none-eabi-gcc", *m4, "-DBITEAR_REFERENCE_KERNELS"]):
+    m4, m0plus = CPUS["m4"].flags, CPUS["m0plus"].flags
+    for cc in (["gcc"], ["arm-none-eabi-gcc", *m4], ["arm-none-eabi-gcc", *m4, "-DBITEAR_REFERENCE_KERNELS"],
+               ["arm-none-eabi-gcc", *m0plus]):
         proc = subprocess.run([*cc, *flags], capture_output=True, text=True)
         assert proc.returncode == 0, f"{' '.join(cc)}:\n{proc.stderr}"
 
 
-def test_streaming_costs_less_than_full_windows_on_the_m4():
+def test_streaming_costs_less_than_full_windows_on_the_m4(tmp_path):
     """Instructions on the emulated Cortex-M4 (codegen.stream_bench), default valid shape at full
     depth: inferring every 4 frames, a streaming inference costs under a third of a full-window
     bitear_model_infer, and none (catch-ups included) costs more than one full window."""
-    from codegen import stream_bench
+    from codegen import generate, stream_bench
     seed, config, thresholds = MODELS["default valid"]
     m, _ = cli.load(testing.cached_random_checkpoint(seed=seed, exit_thresholds=thresholds, config=config))
+    generate.write(m, tmp_path)
     stream = random_stream(np.random.default_rng(8), m.stem.frames + 64)
-    got = stream_bench.measure(m, stream, [4], [NEVER] * (len(m.heads) - 1))
+    got = stream_bench.measure(tmp_path, stream, [4], [NEVER] * (len(m.heads) - 1))
     full, s4 = got["full_window"], got["stream_period_4"]
     assert s4["per_inference_mean"] < full["per_inference_mean"] / 3
     assert s4["per_inference_max"] < full["per_inference_mean"]
