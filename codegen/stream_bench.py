@@ -28,14 +28,14 @@ from codegen import harness
 from codegen import intmodel as im
 from codegen import manifest as mf
 from model.errors import BitearError
-from model.facts import HOP, INFER_EVERY, SAMPLE_RATE
+from model.facts import HOP, PERIOD_WINDOW, SAMPLE_RATE
 
 FRAME_SECONDS = HOP / SAMPLE_RATE
 
 
 def measure(gen_dir: Path, stream: np.ndarray, periods: list[int], thresholds_q16: list[int],
             cpu: str = "m4") -> dict:
-    """Instruction counts on `cpu` for the model in gen_dir: full-window inference every INFER_EVERY
+    """Instruction counts on `cpu` for the model in gen_dir: full-window inference every PERIOD_WINDOW
     frames (the firmware's period),
     and streaming inference every `period` frames after the first window (each inference charged
     the pushes since the last)."""
@@ -48,13 +48,13 @@ def measure(gen_dir: Path, stream: np.ndarray, periods: list[int], thresholds_q1
         rt.set_thresholds(thresholds_q16)
         r = p.alloc(256)
         full = []
-        for i in range(F, len(stream) + 1, INFER_EVERY):
+        for i in range(F, len(stream) + 1, PERIOD_WINDOW):
             mark = p.heap_mark()
             full.append(p.call("harness_infer", rt.model, p.put(np.ascontiguousarray(stream[i - F:i])), r).instructions)
             p.heap_release(mark)
         full = np.array(full)
         out["full_window"] = {"per_inference_mean": float(full.mean()), "per_inference_max": int(full.max()),
-                              "per_second": float(full.mean() / (INFER_EVERY * FRAME_SECONDS))}
+                              "per_second": float(full.mean() / (PERIOD_WINDOW * FRAME_SECONDS))}
         for period in periods:
             infer = np.zeros(len(stream), bool)
             infer[F - 1::period] = True
@@ -81,7 +81,7 @@ def table(runs: dict[str, dict], frontend_per_hop: int, cpu: str) -> list[str]:
              "| with the front end |", "|---|---|---|---|---|---|"]
     for name, run in runs.items():
         periods = [(k, int(k.rsplit("_", 1)[1])) for k in run if k.startswith("stream_period_")]
-        for key, every, what in [("full_window", INFER_EVERY, "full window"),
+        for key, every, what in [("full_window", PERIOD_WINDOW, "full window"),
                                  *((k, n, "streaming") for k, n in periods)]:
             r = run[key]
             total = instructions_per_second_of_audio(frontend_per_hop, r["per_inference_mean"], every)

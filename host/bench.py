@@ -1,6 +1,6 @@
 """Benchmark of the network on the emulated Cortex-M4 (and M0+): instructions, binary MACs per instruction, sizes.
 
-    .venv/bin/python -m host.bench [--tables DIR] [--clips N] [--png PATH]      (make bench)
+    .venv/bin/python -m host.bench [--tables DIR] [--clips N] [--stream-keywords N] [--png PATH]   (make bench)
 
 Everything is counted deterministically by host/m4run.py (unicorn, block-hook instruction count)
 on the runtime built with the firmware's flags (-O2, Cortex-M4F), using the generated tables in
@@ -24,6 +24,13 @@ firmware/lib/bitear (the shipped model) unless --tables says otherwise:
                           hop + one full-window inference every infer_every_hops = APP_INFER_EVERY
                           hops), milliseconds_full at clock_mhz (133; one cycle per instruction
                           assumed, CPI_ASSUMPTION)
+  instructions_per_second_of_audio, instructions_worst_inference, instructions_per_inference_stream(_max),
+                          stream_*: the firmware itself (evaluation build, QEMU -icount) on a stream of 60
+                          keywords + 20 other words in noise (validation speakers where the shared data
+                          exist, else generated speech) at its default period (2 hops for a streamable
+                          model, else 4): every hop's front end + network per second of audio, the
+                          dearest hop (front end included), per inference; plot instructions_over_stream.png
+                          beside --png (each inference's cost per second of audio, coloured by exit)
   weights_bytes           bytes of the weights (codegen manifest: the student's weight bits)
   model_tables_flash_bytes  the compiled tables object (arm-none-eabi-size)
   flash_bytes, ram_bytes  arm-none-eabi-size of the qemu_m4 firmware ELF when it links the model
@@ -49,7 +56,7 @@ import numpy as np
 from codegen import harness
 from host.m4run import CPUS
 from model.errors import BitearError
-from model.facts import CLIP_SAMPLES, HOP, INFER_EVERY, KEYWORDS, SAMPLE_RATE
+from model.facts import CLIP_SAMPLES, HOP, KEYWORDS, PERIOD_WINDOW, SAMPLE_RATE
 from model.paths import REPO_ROOT, cache_dir, data_dir
 
 LIB = REPO_ROOT / "firmware" / "lib" / "bitear"
@@ -127,7 +134,7 @@ def clip_features(clips: np.ndarray) -> np.ndarray:
 # ---- per second of audio, milliseconds ---------------------------------------------------------------------
 
 def instructions_per_second_of_audio(frontend_per_hop: float, per_inference: float,
-                                     infer_every_hops: int = INFER_EVERY) -> float:
+                                     infer_every_hops: int = PERIOD_WINDOW) -> float:
     """What a board executes per second of audio: the front end on every hop plus one inference every
     `infer_every_hops` hops (the firmware's loop; default its APP_INFER_EVERY). For a streaming model,
     per_inference is the cost of an inference plus the frames pushed since the previous one."""
@@ -181,7 +188,7 @@ def cortex_m0plus(tables: Path, windows: np.ndarray, clip_feats: np.ndarray, cli
     plain-C kernels): one full-depth bitear_model_infer (mean over `windows`), the mean at the default
     exit thresholds over `clip_feats` (the clips of the M4's instructions_avg_exit), the front end per
     hop, instructions per second of audio at the firmware's inference period (front end every hop +
-    one full-window inference every INFER_EVERY hops) for both, and milliseconds at the pico's clock."""
+    one full-window inference every PERIOD_WINDOW hops) for both, and milliseconds at the pico's clock."""
     from host.bench_frontend import measure
 
     tm = TablesModel(tables)
@@ -196,14 +203,14 @@ def cortex_m0plus(tables: Path, windows: np.ndarray, clip_feats: np.ndarray, cli
         "instructions_full": full,
         "instructions_avg_exit": avg,
         "frontend_instructions_per_hop": fe,
-        "infer_every_hops": INFER_EVERY,
+        "infer_every_hops": PERIOD_WINDOW,
         "instructions_per_second_of_audio_full_depth": int(round(instructions_per_second_of_audio(fe, full))),
         "instructions_per_second_of_audio_avg_exit": int(round(instructions_per_second_of_audio(fe, avg))),
         "clock_mhz": CPUS["m0plus"].clock_mhz,
         "milliseconds_full": round(milliseconds(full, "m0plus"), 2),
         "milliseconds_frontend_per_hop": round(milliseconds(fe, "m0plus"), 3),
         "note": (f"plain-C kernels (no DSP instructions on ARMv6-M), full-window bitear_model_infer every "
-                 f"{INFER_EVERY} hops; avg_exit: default exit thresholds on {clips_source}, the clips of the "
+                 f"{PERIOD_WINDOW} hops; avg_exit: default exit thresholds on {clips_source}, the clips of the "
                  f"M4's instructions_avg_exit; {CPI_ASSUMPTION}"),
     }
 
@@ -270,7 +277,77 @@ def firmware_sizes() -> tuple[int, int] | None:
     return _size(FIRMWARE_ELF)
 
 
+# ---- the firmware on a stream ---------------------------------------------------------------------------
+
+def stream_costs(tables: Path, png: Path, keywords: int = 60, unknown: int = 20) -> dict:
+    """The firmware itself (evaluation build qemu_m4_eval, QEMU -icount: front end, bitear_stream with the
+    runtime the tables select, at the firmware's default period) on a stream of keywords and other words
+    in noise: real clips of the validation speakers where the shared data exist, else generated speech.
+    Instructions per second of audio (every hop: front end + network), per inference (mean, from the
+    inferring hop minus the hop before) and the dearest hop (its front end included; for a streaming
+    model the worst catch-up). Writes a plot of the cost of every inference over the stream, by exit."""
+    from host.evaluate import INSTRUCTIONS_PER_TICK, model_tables_dir, tables_model, use_model_dir
+    from host.stream_truth import generated_stream, real_stream
+    from host.streaming_quality import detector_defaults, run_stream, student_costs
+    from model.facts import default_period
+
+    if Path(tables).resolve() != model_tables_dir().resolve():
+        use_model_dir(tables)
+    model = tables_model()
+    period = default_period(model.streamable)
+    rng = np.random.default_rng(0)
+    root = data_dir()
+    if root is not None and (root / "speech_commands_v2_dev").is_dir():
+        stream = real_stream(root, keywords, unknown, rng)
+    else:
+        stream = generated_stream(keywords, unknown, rng, 0)
+    log(f"bench: the evaluation build on a {len(stream.audio) / SAMPLE_RATE:.0f} s stream ({stream.source}), "
+        f"an inference every {period} hops")
+    run = run_stream(stream, period, detector_defaults(period))
+    costs = student_costs(run)
+    per_inference = [(r.cost - r.cost_before) * INSTRUCTIONS_PER_TICK for r in run.results]
+    plot_stream([r.hop for r in run.results], per_inference, [r.exit_index for r in run.results], period,
+                png.with_name("instructions_over_stream.png"),
+                f"{'streaming' if model.streamable else 'window'} runtime, an inference every {period} hops: "
+                f"{costs['instructions_per_second_of_audio'] / 1e6:.2f} M instructions per second of audio")
+    return {
+        "instructions_per_second_of_audio": int(round(costs["instructions_per_second_of_audio"])),
+        "instructions_worst_inference": int(costs["instructions_worst_hop"]),
+        "instructions_per_inference_stream": int(round(costs["avg_instructions_inference"])),
+        "instructions_per_inference_stream_max": int(max(per_inference)),
+        "stream_exit_fractions": [round(f, 4) for f in costs["exits"]],
+        "stream_infer_every_hops": period,
+        "stream_runtime": "streaming" if model.streamable else "window",
+        "stream_source": f"{stream.source}: {len(stream.keywords)} keywords, {stream.distractors} other words, "
+                         f"{len(stream.audio) / SAMPLE_RATE:.0f} s",
+        "stream_plot": str(png.with_name("instructions_over_stream.png")),
+    }
+
+
 # ---- plot -----------------------------------------------------------------------------------------------
+
+def plot_stream(hops: list[int], instructions: list[int], exits: list[int], period: int, path: Path,
+                title: str) -> None:
+    """Instructions per second of audio over the stream (each inference's cost / its period), coloured by exit."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t = np.asarray(hops) * HOP / SAMPLE_RATE
+    per_s = np.asarray(instructions) / (period * HOP / SAMPLE_RATE) / 1e6
+    fig, ax = plt.subplots(figsize=(10, 3.5))
+    for e in sorted(set(exits)):
+        sel = np.asarray(exits) == e
+        ax.scatter(t[sel], per_s[sel], s=4, label=f"exit {e}")
+    ax.set_xlabel("stream time (s)")
+    ax.set_ylabel("M instructions / s of audio")
+    ax.set_title(title, fontsize=10)
+    ax.legend(markerscale=3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
 
 def plot(per_layer: dict[str, int], per_layer_ref: dict[str, int], path: Path, title: str) -> None:
     import matplotlib
@@ -296,7 +373,7 @@ def plot(per_layer: dict[str, int], per_layer_ref: dict[str, int], path: Path, t
 
 # ---- main -----------------------------------------------------------------------------------------------
 
-def run(tables: Path, n_clips: int, png: Path) -> dict:
+def run(tables: Path, n_clips: int, png: Path, stream_keywords: int = 60) -> dict:
     tm = TablesModel(tables)
     n_early = tm.exits - 1
     windows = np.stack([np.asarray(w) for w in _windows(tm)])
@@ -327,6 +404,7 @@ def run(tables: Path, n_clips: int, png: Path) -> dict:
         (flash, ram_static), size_source = image_sizes(tables), "model image: front end + 49x40 window + model (no firmware ELF with the model yet)"
     weights_bytes, tables_flash = table_bytes(tables)
     m0plus = cortex_m0plus(tables, windows, feats, source)
+    stream = stream_costs(tables, png, stream_keywords, -(-stream_keywords // 3))
     plot(per_layer, per_layer_ref, png, f"bitear on Cortex-M4 (emulated): {sum(per_layer.values()):,} instructions full depth")
     from host.bench_frontend import measure
     fe = measure(dsp=True)
@@ -339,6 +417,8 @@ def run(tables: Path, n_clips: int, png: Path) -> dict:
         "binary_macs_per_instruction >= 2.0 (goal 3.0)": bmac >= 2.0,
         "frontend_instructions_per_hop <= 60k (goal 30k)": fe_per_hop <= 60_000,
         "model tables <= 32 KB (goal 16 KB)": tables_flash <= 32 * 1024,
+        "instructions_per_second_of_audio <= 2.5M (issue 13)": stream["instructions_per_second_of_audio"] <= 2_500_000,
+        "instructions_worst_inference <= 1.0M": stream["instructions_worst_inference"] <= 1_000_000,
     }
     return {
         "instructions_full": full_mean,
@@ -361,6 +441,7 @@ def run(tables: Path, n_clips: int, png: Path) -> dict:
         "size_source": size_source,
         "model_sha256": tm.sha,
         "model_description": tm.description,
+        **stream,
         "budgets_met": budgets,
         "cortex_m0plus": m0plus,
         "plot": str(png),
@@ -396,10 +477,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m host.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--tables", default=str(LIB), help="folder with bitear_model_tables.{h,c}")
     parser.add_argument("--clips", type=int, default=100, help="clips for the average with early exit")
+    parser.add_argument("--stream-keywords", type=int, default=60,
+                        help="keywords in the stream the firmware is counted on (plus a third as many other words)")
     parser.add_argument("--png", default=str(cache_dir("bench") / "instructions_per_layer.png"))
     args = parser.parse_args(argv)
     try:
-        result = run(Path(args.tables), args.clips, Path(args.png))
+        if args.clips < 1 or args.stream_keywords < 1:
+            raise BitearError("--clips and --stream-keywords must be at least 1")
+        result = run(Path(args.tables), args.clips, Path(args.png), args.stream_keywords)
     except BitearError as e:
         print(f"bench: error: {e}", file=sys.stderr)
         return 2

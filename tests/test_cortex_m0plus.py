@@ -17,7 +17,7 @@ from host import bench
 from host.evaluate import tables_model
 from host.m4run import CPUS, M4Program, armv6m_violations, build_elf
 from model.errors import BitearError
-from model.facts import HOP, INFER_EVERY, SAMPLE_RATE
+from model.facts import HOP, PERIOD_WINDOW, SAMPLE_RATE
 from tests.test_kernels import _check_against_reference
 from tests.test_streaming_model import MODELS, _python_stream, random_stream
 
@@ -68,7 +68,7 @@ def test_shipped_model_on_cortex_m0plus_equals_reference(shipped):
 
 
 def test_cortex_m0plus_full_depth_fits_the_pico_in_real_time(shipped):
-    """Budget (deterministic count): the front end on INFER_EVERY hops plus one full-depth inference
+    """Budget (deterministic count): the front end on PERIOD_WINDOW hops plus one full-depth inference
     must fit one inference period of the pico's 133 MHz core at 1.5 cycles per instruction (loads and
     taken branches take 2 cycles on the M0+, most others 1). Measured 4.96 M + 4 x 91 k = 5.32 M of 7.09 M."""
     model, rt = shipped
@@ -76,9 +76,9 @@ def test_cortex_m0plus_full_depth_fits_the_pico_in_real_time(shipped):
     full = max(bench.infer_count(rt, w)[0] for w in testing.random_features(np.random.default_rng(32), 2))
     from host.bench_frontend import measure
     fe = max(v for k, v in measure(cpu="m0plus").items() if k != "stack_bytes")
-    per_period = INFER_EVERY * fe + full
-    assert per_period == pytest.approx(bench.instructions_per_second_of_audio(fe, full) * INFER_EVERY * HOP / SAMPLE_RATE)
-    assert per_period <= CPUS["m0plus"].clock_mhz * 1e6 * INFER_EVERY * HOP / SAMPLE_RATE / 1.5
+    per_period = PERIOD_WINDOW * fe + full
+    assert per_period == pytest.approx(bench.instructions_per_second_of_audio(fe, full) * PERIOD_WINDOW * HOP / SAMPLE_RATE)
+    assert per_period <= CPUS["m0plus"].clock_mhz * 1e6 * PERIOD_WINDOW * HOP / SAMPLE_RATE / 1.5
 
 
 def test_stream_on_cortex_m0plus_equals_python_stream(tmp_path):

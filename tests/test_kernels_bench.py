@@ -15,7 +15,7 @@ pytestmark = pytest.mark.timeout(300)
 
 def test_bench_json_contract(tmp_path, capsys):
     png = tmp_path / "layers.png"
-    assert bench.main(["--clips", "3", "--png", str(png)]) == 0
+    assert bench.main(["--clips", "3", "--stream-keywords", "6", "--png", str(png)]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     for key in ("instructions_full", "instructions_avg_exit", "instructions_per_layer", "frontend_instructions_per_hop",
                 "binary_macs_per_instruction", "weights_bytes", "flash_bytes", "ram_bytes", "clips_source", "size_source"):
@@ -34,3 +34,11 @@ def test_bench_json_contract(tmp_path, capsys):
     per_hop = m0["frontend_instructions_per_hop"] + m0["instructions_full"] / m0["infer_every_hops"]
     assert m0["instructions_per_second_of_audio_full_depth"] == pytest.approx(per_hop * SAMPLE_RATE / HOP, abs=1)
     assert m0["milliseconds_full"] == pytest.approx(m0["instructions_full"] / (m0["clock_mhz"] * 1e3), abs=0.01)
+    # the firmware itself on a stream: the committed "same"-padded model runs the window runtime every 4 hops
+    assert (result["stream_runtime"], result["stream_infer_every_hops"]) == ("window", 4)
+    fe, per_inference = result["frontend_instructions_per_hop"], result["instructions_per_inference_stream"]
+    assert result["instructions_per_second_of_audio"] == pytest.approx((fe + per_inference / 4) * SAMPLE_RATE / HOP, rel=0.05)
+    assert per_inference <= result["instructions_per_inference_stream_max"] <= result["instructions_full"] * 1.1
+    assert result["instructions_per_inference_stream_max"] < result["instructions_worst_inference"] \
+        < result["instructions_per_inference_stream_max"] + 2 * fe
+    assert (tmp_path / "instructions_over_stream.png").stat().st_size > 1000
