@@ -33,8 +33,8 @@ firmware/lib/bitear (the shipped model) unless --tables says otherwise:
                           beside --png (each inference's cost per second of audio, coloured by exit)
   weights_bytes           bytes of the weights (codegen manifest: the student's weight bits)
   model_tables_flash_bytes  the compiled tables object (arm-none-eabi-size)
-  flash_bytes, ram_bytes  arm-none-eabi-size of the qemu_m4 firmware ELF when it links the model
-                          (`size_source` = "firmware"), else of a minimal image of front end +
+  flash_bytes, ram_bytes  arm-none-eabi-size of the qemu_m4 application ELF (.pio/build, or DIR/build for
+                          --tables DIR: `make bench MODEL_DIR=DIR` builds it) (`size_source` = "firmware"), else of a minimal image of front end +
                           feature window + model built here (`size_source` = "model image");
                           ram_bytes = data + bss + the stack inference uses (measured)
 
@@ -59,8 +59,6 @@ from model.errors import BitearError
 from model.facts import CLIP_SAMPLES, HOP, KEYWORDS, PERIOD_WINDOW, SAMPLE_RATE
 from model.paths import REPO_ROOT, cache_dir, data_dir
 
-LIB = REPO_ROOT / "firmware" / "lib" / "bitear"
-FIRMWARE_ELF = REPO_ROOT / ".pio" / "build" / "qemu_m4" / "firmware.elf"
 GENERATED_WORDS = [*KEYWORDS, "bed", "bird", "cat", "dog", "house", "marvin", "seven", "tree"]
 
 
@@ -268,13 +266,20 @@ def image_sizes(tables: Path) -> tuple[int, int]:
         return _size(elf)
 
 
+def firmware_elf() -> Path:
+    """The qemu_m4 application of the model being benched: .pio/build, or DIR/build for --tables DIR."""
+    from host.emulator import build_dir
+    return build_dir() / "qemu_m4" / "firmware.elf"
+
+
 def firmware_sizes() -> tuple[int, int] | None:
-    if not FIRMWARE_ELF.is_file():
+    elf = firmware_elf()
+    if not elf.is_file():
         return None
-    syms = subprocess.run(["arm-none-eabi-nm", str(FIRMWARE_ELF)], capture_output=True, text=True).stdout
-    if "bitear_model_infer" not in syms:
+    syms = subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True).stdout
+    if "app_init" not in syms or "bitear_model_stem" not in syms:
         return None
-    return _size(FIRMWARE_ELF)
+    return _size(elf)
 
 
 # ---- the firmware on a stream ---------------------------------------------------------------------------
@@ -286,13 +291,11 @@ def stream_costs(tables: Path, png: Path, keywords: int = 60, unknown: int = 20)
     Instructions per second of audio (every hop: front end + network), per inference (mean, from the
     inferring hop minus the hop before) and the dearest hop (its front end included; for a streaming
     model the worst catch-up). Writes a plot of the cost of every inference over the stream, by exit."""
-    from host.evaluate import INSTRUCTIONS_PER_TICK, model_tables_dir, tables_model, use_model_dir
+    from host.evaluate import INSTRUCTIONS_PER_TICK, tables_model
     from host.stream_truth import generated_stream, real_stream
     from host.streaming_quality import detector_defaults, run_stream, student_costs
     from model.facts import default_period
 
-    if Path(tables).resolve() != model_tables_dir().resolve():
-        use_model_dir(tables)
     model = tables_model()
     period = default_period(model.streamable)
     rng = np.random.default_rng(0)
@@ -374,6 +377,9 @@ def plot(per_layer: dict[str, int], per_layer_ref: dict[str, int], path: Path, t
 # ---- main -----------------------------------------------------------------------------------------------
 
 def run(tables: Path, n_clips: int, png: Path, stream_keywords: int = 60) -> dict:
+    from host.evaluate import model_tables_dir, use_model_dir
+    if Path(tables).resolve() != model_tables_dir().resolve():
+        use_model_dir(tables)   # the firmware builds (sizes, the stream) use these tables too
     tm = TablesModel(tables)
     n_early = tm.exits - 1
     windows = np.stack([np.asarray(w) for w in _windows(tm)])
@@ -399,7 +405,7 @@ def run(tables: Path, n_clips: int, png: Path, stream_keywords: int = 60) -> dic
     macs = sum(tm.block_macs)
     fw = firmware_sizes()
     if fw is not None:
-        (flash, ram_static), size_source = fw, f"firmware: {FIRMWARE_ELF.relative_to(REPO_ROOT)}"
+        (flash, ram_static), size_source = fw, f"firmware: {firmware_elf()}"
     else:
         (flash, ram_static), size_source = image_sizes(tables), "model image: front end + 49x40 window + model (no firmware ELF with the model yet)"
     weights_bytes, tables_flash = table_bytes(tables)
@@ -475,7 +481,8 @@ def table_bytes(tables: Path) -> tuple[int, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m host.bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--tables", default=str(LIB), help="folder with bitear_model_tables.{h,c}")
+    parser.add_argument("--tables", help="folder with bitear_model_tables.{h,c} (python -m codegen CKPT -o DIR); "
+                                         "default: $BITEAR_MODEL_DIR (make bench MODEL_DIR=DIR), else the committed ones")
     parser.add_argument("--clips", type=int, default=100, help="clips for the average with early exit")
     parser.add_argument("--stream-keywords", type=int, default=60,
                         help="keywords in the stream the firmware is counted on (plus a third as many other words)")
@@ -484,7 +491,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.clips < 1 or args.stream_keywords < 1:
             raise BitearError("--clips and --stream-keywords must be at least 1")
-        result = run(Path(args.tables), args.clips, Path(args.png), args.stream_keywords)
+        from host.evaluate import model_tables_dir
+        tables = Path(args.tables) if args.tables else model_tables_dir()
+        result = run(tables, args.clips, Path(args.png), args.stream_keywords)
     except BitearError as e:
         print(f"bench: error: {e}", file=sys.stderr)
         return 2
