@@ -30,7 +30,7 @@ firmware/lib/bitear (the shipped model) unless --tables says otherwise:
                           exist, else generated speech) at its default period (2 hops for a streamable
                           model, else 4): every hop's front end + network per second of audio, the
                           dearest hop (front end included), per inference; plot instructions_over_stream.png
-                          beside --png (each inference's cost per second of audio, coloured by exit)
+                          beside --png (each inference period's cost per second of audio, by exit)
   weights_bytes           bytes of the weights (codegen manifest: the student's weight bits)
   model_tables_flash_bytes  the compiled tables object (arm-none-eabi-size)
   flash_bytes, ram_bytes  arm-none-eabi-size of the qemu_m4 application ELF (.pio/build, or DIR/build for
@@ -309,7 +309,9 @@ def stream_costs(tables: Path, png: Path, keywords: int = 60, unknown: int = 20)
     run = run_stream(stream, period, detector_defaults(period))
     costs = student_costs(run)
     per_inference = [(r.cost - r.cost_before) * INSTRUCTIONS_PER_TICK for r in run.results]
-    plot_stream([r.hop for r in run.results], per_inference, [r.exit_index for r in run.results], period,
+    # each period's hops: the inferring one and period - 1 like the one before (exact at period 2)
+    per_period = [(r.cost + (period - 1) * r.cost_before) * INSTRUCTIONS_PER_TICK for r in run.results]
+    plot_stream([r.hop for r in run.results], per_period, [r.exit_index for r in run.results], period,
                 png.with_name("instructions_over_stream.png"),
                 f"{'streaming' if model.streamable else 'window'} runtime, an inference every {period} hops: "
                 f"{costs['instructions_per_second_of_audio'] / 1e6:.2f} M instructions per second of audio")
@@ -331,7 +333,8 @@ def stream_costs(tables: Path, png: Path, keywords: int = 60, unknown: int = 20)
 
 def plot_stream(hops: list[int], instructions: list[int], exits: list[int], period: int, path: Path,
                 title: str) -> None:
-    """Instructions per second of audio over the stream (each inference's cost / its period), coloured by exit."""
+    """Instructions per second of audio over the stream (each inference period's front end + network /
+    its duration), coloured by the exit its inference took."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

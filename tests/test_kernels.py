@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from codegen import __main__ as cli
-from codegen import generate, harness, intmodel as im, reference, testing
+from codegen import generate, harness, intmodel as im, reference, streaming, testing
 from codegen.generate import packed_block_weights
 from model.student import DEFAULT_CONFIG, conv_pad, conv_skip
 
@@ -352,18 +352,24 @@ def _stream_audio(seconds: float, seed: int) -> np.ndarray:
 
 
 def _stream_reference(model, audio: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarray]:
-    """(hops, full-depth final logits) the stream must report: windows of the streaming front end."""
+    """(hops, full-depth final logits) the stream must report, from the streaming front end's frames:
+    the last 49 frames' full-window logits for the window runtime ("same"), the streaming reference
+    (codegen/streaming.py) for a streamable model."""
     from model.frontend import StreamingFrontend
     frames = StreamingFrontend().push_many(audio)
     hops = np.arange(model.stem.frames, len(frames) + 1, period)
+    if model.streamable:
+        return hops, streaming.stream_results(model, frames, list(hops), [NEVER] * (len(model.heads) - 1)).logits
     windows = np.stack([frames[h - model.stem.frames:h] for h in hops])
     return hops, reference.trace(model, windows).logits[-1]
 
 
 @pytest.mark.parametrize("target", ["host", "m4"])
 def test_stream_equals_reference(gen, host, target):
-    """A 1 s clip gives, on its 50th hop, the inference on bitear_frontend_clip's features; longer
-    audio gives a result every `period` hops on the last 49 frames; chunking does not matter."""
+    """A 1 s clip gives, on its 50th hop, the inference on bitear_frontend_clip's features (the window
+    runtime; the streaming runtime gives the streaming reference's result there, which is that
+    inference only on aligned hops: tests/test_model_dir.py); longer audio gives a result every
+    `period` hops; chunking does not matter."""
     from model.frontend import compute_features
     model, out = gen
     clip = _stream_audio(1.0, seed=51)
@@ -372,7 +378,10 @@ def test_stream_equals_reference(gen, host, target):
     def check(rt):
         rows = rt.stream(clip, period=1, chunk=320)
         assert list(rows[:, 0]) == [49, 50]
-        assert np.array_equal(rows[1, 2:], reference.trace(model, compute_features(clip)).logits[-1][0])
+        if model.streamable:
+            assert np.array_equal(rows[:, 2:], _stream_reference(model, clip, 1)[1])
+        else:
+            assert np.array_equal(rows[1, 2:], reference.trace(model, compute_features(clip)).logits[-1][0])
         for period in (1, 3):
             hops, logits = _stream_reference(model, audio, period)
             for chunk in (320, 77, 1000):
