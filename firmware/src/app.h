@@ -2,8 +2,8 @@
  * protocol in (docs/protocol.md), audio hops through the plugin, results and events out.
  *
  * Contract. One app_t (fixed size, static storage, no dynamic memory) holds everything: the
- * protocol decoder, a queue of APP_QUEUE_HOPS audio hops, the stream (front end -> window of 49
- * frames -> network every N hops, bitear_stream.h; N = APP_INFER_EVERY at init, then as the host's
+ * protocol decoder, a queue of APP_QUEUE_HOPS audio hops, the stream (front end -> network every
+ * N hops, the window or the streaming runtime as the model's tables say, bitear_stream.h; N = APP_INFER_EVERY at init, then as the host's
  * SET_PERIOD says, kept over a stream RESET and reported in READY) and the keyword detector
  * (bitear_detector.h). The board's loop (main.c) moves bytes and calls in:
  *
