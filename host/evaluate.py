@@ -2,7 +2,7 @@
 on the (emulated) board, compared with the labels and with the Python integer reference.
 
     python -m host.evaluate DATA_DIR (--emulator | --port P) [--json] [--limit N]
-           [--threshold T | --full-depth] [--serial]
+           [--threshold T | --full-depth] [--serial] [--model-dir DIR]
 
 Two paths into the same firmware code (reported as `path` in the JSON):
 
@@ -443,6 +443,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="evaluate N clips spread evenly over the folder")
     ap.add_argument("--threshold", type=float, default=None, help="exit threshold in [0, 1] for all early exits")
     ap.add_argument("--full-depth", action="store_true", help="never exit early")
+    ap.add_argument("--model-dir", type=Path,
+                    help="the model tables in DIR (python -m codegen CKPT -o DIR) instead of the committed ones")
     ap.add_argument("--json", action="store_true", help="last stdout line: one JSON object")
     args = ap.parse_args(argv)
     return run_cli(lambda: _run(args))
@@ -455,6 +457,8 @@ def _run(args) -> int:
         raise BitearError(f"--threshold must be in [0, 1], found {args.threshold}")
     if args.limit is not None and args.limit < 1:
         raise BitearError("--limit must be at least 1")
+    if args.model_dir is not None:
+        use_model_dir(args.model_dir)
     tty = sys.stderr.isatty()
     clips = load_clips(args.data, args.limit, progress=tty)
     common = dict(threshold=args.threshold, full_depth=args.full_depth, show_progress=tty)

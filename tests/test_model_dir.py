@@ -124,6 +124,25 @@ def test_eval_build_clips_land_on_aligned_hops_of_the_streaming_runtime(ten):
     assert [r.hop for r in results] == [49 + 60 * (i + 1) for i in range(5)]   # 51 hops rounded up to 5 x 12
 
 
+def test_serial_clips_land_on_aligned_hops_of_the_streaming_app(ten):
+    """host.evaluate's serial path: lcm(period 2, alignment 12) - 1 zero hops before each clip, so the
+    streaming application's result on the clip's last hop is its full-window inference."""
+    from host.board import BoardClient
+    from model.frontend import compute_features
+
+    out = ten[1]
+    rng = np.random.default_rng(10)
+    t = np.arange(16000) / 16000
+    clips = np.stack([np.clip(rng.normal(0, 300, 16000) + 7000 * np.sin(2 * np.pi * (250 + 120 * i) * t),
+                              -32768, 32767) for i in range(3)]).astype(np.int16)
+    model = evaluate.tables_model(out)
+    with Emulator(out / "build" / "qemu_m4" / "firmware.elf") as emu, BoardClient(emu.port) as board:
+        board.hello()
+        results = evaluate.run_clips_serial(board, clips, align_hops=model.stream_align_frames)
+    assert [r.hop for r in results] == [11 + 50] * 3
+    assert evaluate.agreement(results, reference.infer(model, compute_features(clips))).all()
+
+
 def test_app_runs_the_streaming_runtime_at_its_default_period(ten):
     from model.facts import PERIOD_STREAMING
 
@@ -155,3 +174,13 @@ def test_more_classes_than_the_protocol_carries_is_refused(tmp_path, capsys):
     assert codegen_main([str(ckpt), "-o", str(tmp_path / "w33"), "--quiet"]) == 2
     assert f"checkpoint {ckpt}: 33 classes, the firmware carries 2 .. 32" in capsys.readouterr().err
     assert not (tmp_path / "w33").exists()
+
+
+def test_host_tools_refuse_a_model_dir_without_tables(tmp_path, capsys):
+    from host import streaming_quality
+
+    (tmp_path / "empty").mkdir()
+    assert evaluate.main([str(tmp_path), "--emulator", "--model-dir", str(tmp_path / "empty")]) == 2
+    assert streaming_quality.main(["--generated", "--model-dir", str(tmp_path / "empty")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("bitear_model_manifest.json: cannot read the model manifest") == 2 and "Traceback" not in err
