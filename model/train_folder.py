@@ -17,7 +17,7 @@ the synthetic-stream windows. `--test-dataset DIR` (labels among the training la
 without `_silence_` is fine) is scored after training and its figures stored in the checkpoint. `--init BACKBONE` starts the stem and blocks from a backbone of
 `python -m model.pretrain` (representation distillation) and trains the whole network.
 `--synthetic-voices N` adds N clips per class of its folder name spoken by the synthetic English
-voices of model.synth (espeak-ng accents and variants, flite; speed and pitch drawn per clip): more
+voices of model.synth (espeak-ng accents and variants, flite, festival; speed and pitch drawn per clip): more
 speakers than a small dataset has. `_silence_`/`_unknown_` get none. The voices are split like
 speakers (sha1 rule above): clips of validation voices join the validation side, so the exit
 thresholds are calibrated on voices the network never trained on.
