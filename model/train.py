@@ -147,14 +147,18 @@ class Pool:
     mfcc: np.ndarray | None = None  # (N, 49, 10) float32 teacher input, when mixes are to be labelled
 
 
-def augment_copies(rng: np.random.Generator, clips: ClipSet, copies: int, noise: BackgroundNoise | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`copies` versions of every clip: the clean clip, then random speed/shift/gain/noise versions."""
+def augment_copies(rng: np.random.Generator, clips: ClipSet, copies: int, noise: BackgroundNoise | None,
+                   vtlp: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`copies` versions of every clip: the clean clip, then random speed/shift/gain/noise versions;
+    `vtlp`: the share of the augmented copies of recorded (not synthetic) speech that are VTLP-warped first."""
     out, labels, sources = [], [], []
     for i in range(len(clips)):
         x = clips.audio[i]
         for c in range(copies):
             y = x
             if c > 0:
+                if vtlp and clips.words[i] != SILENCE_LABEL and clips.sources[i] != "tts" and rng.random() < vtlp:
+                    y = augment.random_vtlp(rng, y, (0.85, 1.15))
                 if clips.words[i] != SILENCE_LABEL and rng.random() < 0.6:
                     y = augment.speed_perturb(rng, y, (0.85, 1.15))
                 y = augment.time_shift(rng, y, 1600)
@@ -384,6 +388,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--init", type=Path, default=None, help="with --dataset: start from a backbone of python -m model.pretrain")
     parser.add_argument("--synthetic-voices", type=int, default=0,
                         help="with --dataset: N synthetic clips per class, its folder name spoken by espeak-ng/flite/festival English voices (validation voices calibrate the exits)")
+    parser.add_argument("--vtlp", type=float, default=0.0,
+                        help="with --dataset: share of the augmented copies of recorded clips warped by VTLP (factor 0.85-1.15)")
     add_recipe_options(parser)
     parser.add_argument("--resume", action="store_true", help="continue from the last finished epoch in the state folder")
     parser.add_argument("--no-progress", action="store_true")
