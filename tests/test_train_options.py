@@ -134,7 +134,7 @@ def test_vtlp_warps_only_augmented_copies_of_recorded_speech(monkeypatch):
     rng = np.random.default_rng(0)
     clips = ClipSet(rng.integers(-3000, 3000, (4, 16000)).astype(np.int16), np.array([2, 2, 3, 0]),
                     ["yes", "yes", "no", "_silence_"], ["a", "tts-voice", "b", "noise"], ["fsdd", "tts", "sc", "noise"])
-    audio, labels, _ = augment_copies(np.random.default_rng(1), clips, 3, None, vtlp=1.0)
+    _, labels, _ = augment_copies(np.random.default_rng(1), clips, 3, None, vtlp=1.0)
     assert len(warped) == 2 * 2 and labels.tolist() == [2] * 6 + [3] * 3 + [0] * 3
     assert all(any(np.array_equal(w, c) for c in clips.audio[[0, 2]]) for w in warped)  # recorded clips 0 and 2
     warped.clear()
