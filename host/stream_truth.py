@@ -129,11 +129,11 @@ def real_stream(root: Path, n_keywords: int, n_unknown: int, rng: np.random.Gene
 def generated_stream(n_keywords: int, n_unknown: int, rng: np.random.Generator, seed: int) -> Stream:
     """Keywords and other words by espeak-ng/flite (model.synth), trimmed, with pink-noise gaps."""
     from host.demo import pink_noise
-    from model.synth import synthesize_words, trim_silence
+    from model.synth import RECIPE_ENGINES, synthesize_words, trim_silence
 
     per_word = -(-n_keywords // len(KEYWORDS))
-    kw = synthesize_words(KEYWORDS, per_word, seed=seed, progress=False)
-    other = synthesize_words(DISTRACTORS, max(1, -(-n_unknown // len(DISTRACTORS))), seed=seed, progress=False)
+    kw = synthesize_words(KEYWORDS, per_word, seed=seed, engines=RECIPE_ENGINES, progress=False)
+    other = synthesize_words(DISTRACTORS, max(1, -(-n_unknown // len(DISTRACTORS))), seed=seed, engines=RECIPE_ENGINES, progress=False)
     k_idx = rng.permutation(len(kw))[:n_keywords]
     o_idx = rng.permutation(len(other))[:n_unknown]
     words = [(kw.words[i], trim_silence(kw.audio[i])) for i in k_idx]

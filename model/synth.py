@@ -1,4 +1,4 @@
-"""Synthetic speech of any word with espeak-ng and flite, as 1 s, 16 kHz mono int16 clips, cached on disk.
+"""Synthetic speech of any word with espeak-ng, flite and festival, as 1 s, 16 kHz mono int16 clips, cached on disk.
 
 `synthesize(word, voice, speed, pitch, engine)` runs one engine once:
 - espeak-ng: `voice` is a language voice with an optional variant, e.g. "en-us", "en-gb+f3", "de+m7";
@@ -7,7 +7,13 @@
 - flite: `voice` is one of its built-in voices (`flite -lv`; "awb_time" is a talking clock and left
   out). kal is 8 kHz (resampled), the others 16 kHz. speed = 1/duration_stretch; pitch scales the
   voice's mean F0 (int_f0_target_mean). The clustergen voice "rms" ignores the pitch setting.
-Unknown voices are an error (both engines would otherwise silently fall back to a default voice).
+- festival: `voice` is one of the English voices of FESTIVAL_VOICES that is installed (Debian
+  packages in FESTIVAL_VOICES); one `festival --pipe` per clip.
+  The diphone voices kal/ked (16 kHz): speed = 1/Duration_Stretch, pitch scales the target mean F0
+  of their intonation model (int_lr_params). The HTS voice slt (32 kHz, resampled): speed is the
+  hts_engine's rate ("-r"); it ignores Duration_Stretch and int_lr_params, and festival's hts_engine
+  ignores a half-tone shift ("-fm"), so it has no pitch control.
+Unknown voices are an error (the engines would otherwise silently fall back to a default voice).
 The result is trimmed of leading/trailing silence (10 ms frames 40 dB below the loudest, 20 ms
 margin) and centred in 1 s (cut to the loudest second if longer).
 
@@ -40,8 +46,11 @@ from model.errors import BitearError
 from model.paths import cache_dir
 
 SYNTH_VERSION = 1
-ENGINES = ("espeak-ng", "flite")
-DEBIAN_PACKAGE = {"espeak-ng": "espeak-ng", "flite": "flite"}
+ENGINES = ("espeak-ng", "flite", "festival")
+# The engines of the shipped 12-class recipe (its committed checkpoint was trained on their clips)
+# and of host.stream_truth's streams: festival came later and is not drawn there, so those clips stay the same.
+RECIPE_ENGINES = ("espeak-ng", "flite")
+DEBIAN_PACKAGE = {"espeak-ng": "espeak-ng", "flite": "flite", "festival": "festival"}
 
 # espeak-ng: English accents, a few other languages (accented English), and voice variants.
 ESPEAK_LANGUAGES = (
@@ -52,6 +61,9 @@ ESPEAK_VARIANTS = ("", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3
 FLITE_VOICES = ("kal", "kal16", "awb", "rms", "slt")
 FLITE_F0_HZ = {"kal": 100.0, "kal16": 100.0, "awb": 110.0, "rms": 100.0, "slt": 165.0}  # measured default mean F0
 ESPEAK_DEFAULT_WPM, ESPEAK_DEFAULT_PITCH = 175, 50
+FESTIVAL_VOICES = {"kal_diphone": "festvox-kallpc16k", "ked_diphone": "festvox-kdlpc16k", "cmu_us_slt_arctic_hts": "festvox-us-slt-hts"}  # -> Debian package
+# The diphone voices' target mean F0 (int_lr_params of their voice files); the HTS voice slt has no pitch control.
+FESTIVAL_F0_HZ = {"kal_diphone": 105.0, "ked_diphone": 105.0}
 
 
 def _require(engine: str) -> str:
@@ -92,8 +104,14 @@ def _flite_installed() -> frozenset[str]:
     return frozenset(text.split(":", 1)[1].split()) if ":" in text else frozenset()
 
 
+@functools.lru_cache(maxsize=None)
+def _festival_installed() -> frozenset[str]:
+    out = subprocess.run([_require("festival"), "--pipe"], input="(print (voice.list))", capture_output=True, text=True, timeout=30)
+    return frozenset(out.stdout.strip().strip("()").split())
+
+
 def english_voices(engine: str) -> list[str]:
-    """`available_voices` restricted to English accents (espeak-ng "en-*"; all flite voices are English)."""
+    """`available_voices` restricted to English accents (espeak-ng "en-*"; all flite and festival voices are English)."""
     return [v for v in available_voices(engine) if engine != "espeak-ng" or v.startswith("en")]
 
 
@@ -106,6 +124,9 @@ def available_voices(engine: str) -> list[str]:
     if engine == "flite":
         installed = _flite_installed()
         return [v for v in FLITE_VOICES if v in installed]
+    if engine == "festival":
+        installed = _festival_installed()
+        return [v for v in FESTIVAL_VOICES if v in installed]
     _require(engine)
     return []
 
@@ -119,6 +140,10 @@ def _check_voice(engine: str, voice: str) -> None:
     elif engine == "flite":
         if voice not in _flite_installed():
             raise BitearError(f"flite has no voice {voice!r} (available: {' '.join(sorted(_flite_installed()))})")
+    elif engine == "festival":
+        if voice not in available_voices("festival"):
+            package = f"install the Debian package '{FESTIVAL_VOICES[voice]}'" if voice in FESTIVAL_VOICES else f"use one of {' '.join(FESTIVAL_VOICES)}"
+            raise BitearError(f"festival has no voice {voice!r}: {package} (installed: {' '.join(available_voices('festival')) or 'none'})")
     else:
         _require(engine)
 
@@ -139,6 +164,19 @@ def trim_silence(x: np.ndarray, rate: int = SAMPLE_RATE, below_peak_db: float = 
     return x[start:end]
 
 
+def _festival_script(word: str, voice: str, speed: float, pitch: float, out: Path) -> str:
+    """The scheme that festival --pipe runs: select the voice, set speed and pitch, write `out`."""
+    lines = [f"(voice_{voice})"]
+    if voice in FESTIVAL_F0_HZ:  # a diphone voice
+        lines.append(f"(Parameter.set 'Duration_Stretch {1.0 / speed:.4f})")
+        lines.append(f"(set! int_lr_params (cons (list 'target_f0_mean {FESTIVAL_F0_HZ[voice] * pitch:.1f}) int_lr_params))")
+    else:  # HTS: the engine's speech rate
+        lines.append(f'(set! hts_engine_params (append hts_engine_params (list (list "-r" {speed:.4f}))))')
+    text = word.replace("\\", "\\\\").replace('"', '\\"')
+    lines.append(f'(utt.save.wave (utt.synth (Utterance Text "{text}")) "{out}" \'riff)')
+    return "\n".join(lines) + "\n"
+
+
 def synthesize(word: str, voice: str = "en-us", speed: float = 1.0, pitch: float = 1.0, engine: str = "espeak-ng") -> np.ndarray:
     """One word spoken by one engine/voice: int16[16000] at 16 kHz, trimmed and centred (not cached)."""
     exe = _require(engine)
@@ -147,14 +185,17 @@ def synthesize(word: str, voice: str = "en-us", speed: float = 1.0, pitch: float
         raise BitearError(f"cannot synthesize {word!r}: empty or starts with '-'")
     with tempfile.TemporaryDirectory(prefix="bitear-tts-") as tmp:
         out = Path(tmp) / "out.wav"
+        script = None
         if engine == "espeak-ng":
             wpm = int(round(ESPEAK_DEFAULT_WPM * speed))
             p = int(np.clip(round(ESPEAK_DEFAULT_PITCH * pitch), 0, 99))
             cmd = [exe, "-v", voice, "-s", str(wpm), "-p", str(p), "-w", str(out), word]
+        elif engine == "festival":
+            cmd, script = [exe, "--pipe"], _festival_script(word, voice, speed, pitch, out)
         else:
             f0 = FLITE_F0_HZ.get(voice, 100.0) * pitch
             cmd = [exe, "-voice", voice, "--setf", f"duration_stretch={1.0 / speed:.4f}", "--setf", f"int_f0_target_mean={f0:.1f}", "-t", word, "-o", str(out)]
-        run = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        run = subprocess.run(cmd, input=script, capture_output=True, text=True, timeout=60)
         if run.returncode != 0 or not out.is_file():
             raise BitearError(f"{engine} failed for {word!r} with voice {voice!r}: {(run.stderr or run.stdout).strip()[:300]}")
         x, rate = read_wav(out)

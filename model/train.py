@@ -147,14 +147,18 @@ class Pool:
     mfcc: np.ndarray | None = None  # (N, 49, 10) float32 teacher input, when mixes are to be labelled
 
 
-def augment_copies(rng: np.random.Generator, clips: ClipSet, copies: int, noise: BackgroundNoise | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`copies` versions of every clip: the clean clip, then random speed/shift/gain/noise versions."""
+def augment_copies(rng: np.random.Generator, clips: ClipSet, copies: int, noise: BackgroundNoise | None,
+                   vtlp: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`copies` versions of every clip: the clean clip, then random speed/shift/gain/noise versions;
+    `vtlp`: the share of the augmented copies of recorded (not synthetic) speech that are VTLP-warped first."""
     out, labels, sources = [], [], []
     for i in range(len(clips)):
         x = clips.audio[i]
         for c in range(copies):
             y = x
             if c > 0:
+                if vtlp and clips.words[i] != SILENCE_LABEL and clips.sources[i] != "tts" and rng.random() < vtlp:
+                    y = augment.random_vtlp(rng, y, (0.85, 1.15))
                 if clips.words[i] != SILENCE_LABEL and rng.random() < 0.6:
                     y = augment.speed_perturb(rng, y, (0.85, 1.15))
                 y = augment.time_shift(rng, y, 1600)
@@ -170,7 +174,7 @@ def augment_copies(rng: np.random.Generator, clips: ClipSet, copies: int, noise:
 def load_sources(cfg: TrainConfig, root: Path, progress: bool = True) -> tuple[ClipSet, ClipSet, BackgroundNoise]:
     """(train sources, validation clips, background noise) from the data folder and the speech synthesizers."""
     from model.datasets import load_fsdd, load_speech_commands, noise_silence_clips
-    from model.synth import english_voices, synthesize_words
+    from model.synth import RECIPE_ENGINES, english_voices, synthesize_words
 
     rng = np.random.default_rng(cfg.seed)
     dev = load_speech_commands(root / "speech_commands_v2_dev", progress=progress)
@@ -184,10 +188,10 @@ def load_sources(cfg: TrainConfig, root: Path, progress: bool = True) -> tuple[C
         parts.append(fsdd.subset(rng.permutation(len(fsdd))[: cfg.fsdd_clips]))
     if cfg.tts_keyword_variants:
         # English voices only: the teacher recognises keywords said by foreign-language voices poorly (39 %)
-        english = {e: english_voices(e) for e in ("espeak-ng", "flite")}
-        parts.append(synthesize_words(KEYWORDS, cfg.tts_keyword_variants, cfg.seed, voices=english, progress=progress))
+        english = {e: english_voices(e) for e in RECIPE_ENGINES}
+        parts.append(synthesize_words(KEYWORDS, cfg.tts_keyword_variants, cfg.seed, engines=RECIPE_ENGINES, voices=english, progress=progress))
     if cfg.tts_other_variants:
-        parts.append(synthesize_words(OTHER_WORDS, cfg.tts_other_variants, cfg.seed, progress=progress))
+        parts.append(synthesize_words(OTHER_WORDS, cfg.tts_other_variants, cfg.seed, engines=RECIPE_ENGINES, progress=progress))
     parts.append(noise_silence_clips(rng, cfg.silence_clips, noise))
     return ClipSet.concat(parts), val, noise
 
@@ -383,7 +387,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test-dataset", type=Path, default=None, help="with --dataset: a dataset of the same labels scored after training")
     parser.add_argument("--init", type=Path, default=None, help="with --dataset: start from a backbone of python -m model.pretrain")
     parser.add_argument("--synthetic-voices", type=int, default=0,
-                        help="with --dataset: N synthetic clips per class, its folder name spoken by espeak-ng/flite English voices (validation voices calibrate the exits)")
+                        help="with --dataset: N synthetic clips per class, its folder name spoken by espeak-ng/flite/festival English voices (validation voices calibrate the exits)")
+    parser.add_argument("--vtlp", type=float, default=0.0,
+                        help="with --dataset: share of the augmented copies of recorded clips warped by VTLP (factor 0.85-1.15)")
     add_recipe_options(parser)
     parser.add_argument("--resume", action="store_true", help="continue from the last finished epoch in the state folder")
     parser.add_argument("--no-progress", action="store_true")

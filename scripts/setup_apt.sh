@@ -11,6 +11,8 @@
 #   libclang-rt-dev                            the sanitizers of clang (make fuzz, tests/test_fuzz.py)
 #   python3 python3-venv                       the project's .venv
 #   espeak-ng flite sox                        synthetic speech and audio conversion
+#   festival festvox-kallpc16k                 synthetic speech, a third engine, with its English voices
+#   festvox-kdlpc16k festvox-us-slt-hts        (model/synth.py FESTIVAL_VOICES)
 #   libportaudio2                              microphone access for host/listen.py (sounddevice)
 set -euo pipefail
 
@@ -18,6 +20,7 @@ PACKAGES=(
   gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
   gcc libc6-dev clang libclang-rt-dev python3 python3-venv
   espeak-ng flite sox libportaudio2
+  festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
 )
 
 missing=()

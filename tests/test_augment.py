@@ -14,6 +14,8 @@ from model.augment import (
     shift,
     speed_perturb,
     time_shift,
+    vtlp_warp,
+    warp_frequencies,
 )
 
 
@@ -94,3 +96,22 @@ def test_speed_perturb_deterministic() -> None:
     a = speed_perturb(np.random.default_rng(5), x)
     assert np.array_equal(a, speed_perturb(np.random.default_rng(5), x))
     assert not np.array_equal(a, speed_perturb(np.random.default_rng(6), x))
+
+
+@pytest.mark.parametrize("alpha", [0.85, 0.9, 1.1, 1.15])
+def test_vtlp_moves_a_tone_by_alpha_and_keeps_the_duration(alpha: float) -> None:
+    y = warp_frequencies(tone(1000.0), alpha)
+    assert y.dtype == np.int16 and y.shape == (16000,)
+    peak_hz = np.argmax(np.abs(np.fft.rfft(y.astype(np.float64))))  # 1 Hz bins over 1 s
+    assert abs(peak_hz - 1000.0 * alpha) <= 2
+    assert power(y) == pytest.approx(power(tone(1000.0)), rel=0.01)
+
+
+def test_vtlp_identity_and_warp_shape() -> None:
+    x = noise(3)
+    assert np.abs(warp_frequencies(x, 1.0).astype(np.int32) - x).max() <= 1  # alpha 1: the clip back
+    f = np.linspace(0, 8000, 9)
+    for alpha in (0.85, 1.15):
+        w = vtlp_warp(f, alpha, 16000)
+        assert w[0] == 0 and w[-1] == 8000 and np.all(np.diff(w) > 0)  # Nyquist stays, monotonic
+        assert w[2] == pytest.approx(2000 * alpha)  # linear below the knee

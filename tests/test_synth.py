@@ -1,4 +1,4 @@
-"""Tests of model/synth.py: espeak-ng and flite speech in the project's format, voices, caching, clear errors."""
+"""Tests of model/synth.py: espeak-ng, flite and festival speech in the project's format, voices, caching, clear errors."""
 from __future__ import annotations
 
 import shutil
@@ -13,6 +13,7 @@ from model.synth import available_voices, draw_variants, synthesize, synthesize_
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
 needs_flite = pytest.mark.skipif(shutil.which("flite") is None, reason="flite not installed")
+needs_festival = pytest.mark.skipif(shutil.which("festival") is None, reason="festival not installed")
 
 
 def active_span(x: np.ndarray, threshold: float = 300.0) -> tuple[int, int]:
@@ -28,6 +29,8 @@ def active_span(x: np.ndarray, threshold: float = 300.0) -> tuple[int, int]:
         pytest.param("espeak-ng", "de+m7", marks=needs_espeak),
         pytest.param("flite", "slt", marks=needs_flite),
         pytest.param("flite", "kal", marks=needs_flite),  # an 8 kHz voice, resampled
+        pytest.param("festival", "ked_diphone", marks=needs_festival),
+        pytest.param("festival", "cmu_us_slt_arctic_hts", marks=needs_festival),  # 32 kHz, resampled
     ],
 )
 def test_synthesize_gives_speech_in_project_format(engine: str, voice: str) -> None:
@@ -45,16 +48,38 @@ def test_synthesize_gives_speech_in_project_format(engine: str, voice: str) -> N
     assert (band > band.max() * 1e-3).mean() > 0.05
 
 
-@needs_espeak
-@needs_flite
-@pytest.mark.parametrize("engine,voice", [("espeak-ng", "en-us"), ("flite", "slt")])
-def test_speed_and_pitch_change_the_audio(engine: str, voice: str) -> None:
+def mean_f0(x: np.ndarray, rate: int = 16000) -> float:
+    """Median autocorrelation pitch (60-400 Hz) of the 40 ms frames louder than a tenth of the clip's RMS."""
+    x = x.astype(np.float64)
+    frame, f0s = int(0.04 * rate), []
+    for start in range(0, len(x) - frame, frame // 2):
+        seg = x[start:start + frame]
+        if np.sqrt(np.mean(seg ** 2)) < 0.1 * np.sqrt(np.mean(x ** 2)):
+            continue
+        ac = np.correlate(seg, seg, "full")[frame - 1:]
+        lag = rate // 400 + int(np.argmax(ac[rate // 400: rate // 60]))
+        if ac[lag] > 0.3 * ac[0]:
+            f0s.append(rate / lag)
+    return float(np.median(f0s))
+
+
+@pytest.mark.parametrize(
+    "engine,voice,min_ratio",
+    [
+        pytest.param("espeak-ng", "en-us", 1.4, marks=needs_espeak),
+        pytest.param("flite", "slt", 1.4, marks=needs_flite),
+        pytest.param("festival", "kal_diphone", 1.4, marks=needs_festival),
+        pytest.param("festival", "cmu_us_slt_arctic_hts", 1.2, marks=needs_festival),  # hts_engine's rate stretches less
+    ],
+)
+def test_speed_and_pitch_change_the_audio(engine: str, voice: str, min_ratio: float) -> None:
     slow = synthesize("seven", voice, 0.7, 1.0, engine)
     fast = synthesize("seven", voice, 1.4, 1.0, engine)
     slow_len = np.diff(active_span(slow))[0]
     fast_len = np.diff(active_span(fast))[0]
-    assert slow_len > 1.4 * fast_len
-    assert not np.array_equal(synthesize("seven", voice, 1.0, 0.7, engine), synthesize("seven", voice, 1.0, 1.4, engine))
+    assert slow_len > min_ratio * fast_len
+    if voice != "cmu_us_slt_arctic_hts":  # festival's HTS voice has no pitch control (module docstring)
+        assert mean_f0(synthesize("seven", voice, 1.0, 1.4, engine)) > 1.3 * mean_f0(synthesize("seven", voice, 1.0, 0.7, engine))
 
 
 @needs_espeak
@@ -71,9 +96,17 @@ def test_voice_lists_and_unknown_voices() -> None:
     with pytest.raises(BitearError, match="flite has no voice 'nope'"):
         synthesize("yes", "nope", engine="flite")
     with pytest.raises(BitearError, match="unknown speech engine"):
-        synthesize("yes", "en-us", engine="festival")
+        synthesize("yes", "en-us", engine="say")
     with pytest.raises(BitearError, match="empty or starts with"):
         synthesize("--help", "en-us")
+
+
+@needs_festival
+def test_festival_voices_and_unknown_voice() -> None:
+    assert available_voices("festival") == synth.english_voices("festival") == list(synth.FESTIVAL_VOICES)
+    # festival would fail with a scheme error (unbound variable voice_nope) and write no file; we name the voices.
+    with pytest.raises(BitearError, match="festival has no voice 'nope': use one of kal_diphone ked_diphone cmu_us_slt_arctic_hts"):
+        synthesize("yes", "nope", engine="festival")
 
 
 def test_missing_engine_names_the_debian_package(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -96,6 +129,7 @@ def test_trim_silence() -> None:
 
 @needs_espeak
 @needs_flite
+@needs_festival
 def test_synthesize_words_labels_caching_and_determinism(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BITEAR_CACHE", str(tmp_path))
     words = ["yes", "go", "marvin"]
@@ -103,7 +137,7 @@ def test_synthesize_words_labels_caching_and_determinism(tmp_path: Path, monkeyp
     assert len(clips) == 12 and clips.audio.shape == (12, 16000) and set(clips.sources) == {"tts"}
     assert clips.words == ["yes"] * 4 + ["go"] * 4 + ["marvin"] * 4
     assert clips.labels.tolist() == [2] * 4 + [11] * 4 + [1] * 4
-    assert all(s.split(":")[0] in ("espeak-ng", "flite") for s in clips.speakers)
+    assert all(s.split(":")[0] in synth.ENGINES for s in clips.speakers)
     assert (np.sqrt(np.mean(clips.audio.astype(np.float64) ** 2, axis=1)) > 200).all()
     cached = sorted((tmp_path / "tts").glob("*.npy"))
     assert len(cached) == len({(v.word, v.engine, v.voice, v.speed, v.pitch) for v in draw_variants(words, 4, 3)})
@@ -118,13 +152,15 @@ def test_synthesize_words_labels_caching_and_determinism(tmp_path: Path, monkeyp
 
 @needs_espeak
 @needs_flite
+@needs_festival
 def test_variants_depend_on_seed_and_word_only() -> None:
     a = draw_variants(["yes", "no"], 5, seed=1)
     assert a == draw_variants(["yes", "no"], 5, seed=1)
     assert a[5:] == draw_variants(["no"], 5, seed=1)  # a word's variants do not depend on the other words
     assert a != draw_variants(["yes", "no"], 5, seed=2)
     many = draw_variants(["yes"], 200, seed=0)
-    assert {v.engine for v in many} == {"espeak-ng", "flite"}
+    assert {v.engine for v in many} == {"espeak-ng", "flite", "festival"}
+    assert {v.engine for v in draw_variants(["yes"], 200, seed=0, engines=synth.RECIPE_ENGINES)} == {"espeak-ng", "flite"}
     assert len({v.voice for v in many}) > 50
     assert all(0.75 <= v.speed <= 1.3 and 0.7 <= v.pitch <= 1.4 for v in many)
     english = draw_variants(["yes"], 50, seed=0, voices={"espeak-ng": synth.english_voices("espeak-ng"), "flite": ["slt"]})

@@ -15,6 +15,7 @@ TOOLS = {  # command -> Debian package (scripts/setup_apt.sh)
     "qemu-system-arm": "qemu-system-arm",
     "espeak-ng": "espeak-ng",
     "flite": "flite",
+    "festival": "festival",
 }
 
 
@@ -23,8 +24,15 @@ def test_declared_tool_is_installed(command):
     assert shutil.which(command), f"{command} not found: install the Debian package {TOOLS[command]} (make setup does)"
 
 
+def test_festival_has_every_voice():
+    from model.synth import FESTIVAL_VOICES, available_voices
+    missing = [f"{voice} ({pkg})" for voice, pkg in FESTIVAL_VOICES.items() if voice not in available_voices("festival")]
+    assert not missing, f"festival lacks the voices {missing}: install those Debian packages (make setup does)"
+
+
 def test_setup_script_installs_every_declared_tool():
     from pathlib import Path
+    from model.synth import FESTIVAL_VOICES
     script = (Path(__file__).resolve().parent.parent / "scripts" / "setup_apt.sh").read_text()
-    missing = sorted({pkg for pkg in TOOLS.values() if pkg not in script})
+    missing = sorted({pkg for pkg in [*TOOLS.values(), *FESTIVAL_VOICES.values()] if pkg not in script.split()})
     assert not missing, f"scripts/setup_apt.sh does not install {missing}"

@@ -120,3 +120,23 @@ def test_a_student_config_that_cannot_be_built_is_a_user_error(tmp_path):
     add_recipe_options(parser)
     with pytest.raises(BitearError, match="student.json: student config"):
         recipe_from_args(parser.parse_args(["--config", str(path)]))
+
+
+def test_vtlp_warps_only_augmented_copies_of_recorded_speech(monkeypatch):
+    """augment_copies(vtlp=1): every augmented copy of a recorded word clip is warped, never the clean
+    copy, a synthetic (tts) clip or silence; vtlp=0 warps nothing."""
+    from model import augment
+    from model.datasets import ClipSet
+    from model.train import augment_copies
+
+    warped = []
+    monkeypatch.setattr(augment, "random_vtlp", lambda rng, x, alpha_range: warped.append(x) or x)
+    rng = np.random.default_rng(0)
+    clips = ClipSet(rng.integers(-3000, 3000, (4, 16000)).astype(np.int16), np.array([2, 2, 3, 0]),
+                    ["yes", "yes", "no", "_silence_"], ["a", "tts-voice", "b", "noise"], ["fsdd", "tts", "sc", "noise"])
+    _, labels, _ = augment_copies(np.random.default_rng(1), clips, 3, None, vtlp=1.0)
+    assert len(warped) == 2 * 2 and labels.tolist() == [2] * 6 + [3] * 3 + [0] * 3
+    assert all(any(np.array_equal(w, c) for c in clips.audio[[0, 2]]) for w in warped)  # recorded clips 0 and 2
+    warped.clear()
+    augment_copies(np.random.default_rng(1), clips, 3, None, vtlp=0.0)
+    assert not warped

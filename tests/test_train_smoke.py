@@ -13,7 +13,7 @@ from model.datasets import BackgroundNoise, ClipSet, label_of, noise_silence_cli
 from model.evaluate import exit_logits
 from model.frontend import compute_features
 from model.mfcc import mfcc
-from model.synth import english_voices, synthesize_words
+from model.synth import RECIPE_ENGINES, english_voices, synthesize_words
 from model.train import TrainConfig, build_pool, distill, validation_windows
 
 WORDS = ["yes", "no", "up", "down"]
@@ -52,8 +52,8 @@ def _noise() -> BackgroundNoise:
 
 
 def _clips(seed: int, per_word: int, noise: BackgroundNoise) -> ClipSet:
-    voices = {e: english_voices(e) for e in ("espeak-ng", "flite")}
-    speech = synthesize_words(WORDS, per_word, seed, voices=voices, progress=False)
+    voices = {e: english_voices(e) for e in RECIPE_ENGINES}
+    speech = synthesize_words(WORDS, per_word, seed, engines=RECIPE_ENGINES, voices=voices, progress=False)
     silence = noise_silence_clips(np.random.default_rng(seed), per_word, noise)
     return ClipSet.concat([speech, silence])
 
