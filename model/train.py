@@ -71,12 +71,15 @@ class TrainConfig:
     stream_windows: int = 12000      # 1 s windows cut from synthetic streams of the training sources (model.streams)
     val_stream_windows: int = 2400   # the same from the validation speakers: calibration and reports
     mix_fraction: float = 0.5        # share of every batch replaced by log-domain mixes of two pool clips, labelled by the teacher
+    vtlp: float = 0.0                # share of the augmented copies of recorded speech warped by VTLP first (model.augment)
     calibration_drop: float = 0.95   # percentage points of accuracy the early exits may lose (issue bar: 1)
     config: dict = field(default_factory=dict)  # student config; empty = DEFAULT_CONFIG
 
     def pool_key(self, teacher_sha: str, frontend_hash: str) -> str:
         fields = [self.seed, self.copies, self.val_fraction, self.tts_keyword_variants, self.tts_other_variants,
                   self.fsdd_clips, self.silence_clips, self.stream_windows, teacher_sha, frontend_hash, POOL_VERSION]
+        if self.vtlp:  # appended only when used: pools built before the option keep their keys
+            fields.append(self.vtlp)
         return hashlib.sha1(json.dumps(fields).encode()).hexdigest()[:16]
 
 
@@ -96,6 +99,7 @@ RECIPE_OPTIONS: dict[str, str] = {
     "stream_windows": "1 s windows cut from synthetic streams, labelled by the teacher (0: none)",
     "val_stream_windows": "the same from the validation speakers, for calibration and reports",
     "mix_fraction": "share of every batch replaced by log-domain mixes of two clips, labelled by the teacher",
+    "vtlp": "share of the augmented copies of recorded speech warped by VTLP (vocal-tract length, factor 0.85-1.15)",
     "calibration_drop": "accuracy points the early exits may lose against full depth (clips and stream windows)",
 }
 PRECISIONS = ("binary", "real")
@@ -118,8 +122,9 @@ def recipe_from_args(args: argparse.Namespace) -> "TrainConfig":
     for name in ("epochs", "batch", "copies"):
         if values[name] < 1:
             raise BitearError(f"--{name.replace('_', '-')}: expected >= 1, found {values[name]}")
-    if not 0.0 <= values["mix_fraction"] <= 1.0:
-        raise BitearError(f"--mix-fraction: expected a share in [0, 1], found {values['mix_fraction']}")
+    for name in ("mix_fraction", "vtlp"):
+        if not 0.0 <= values[name] <= 1.0:
+            raise BitearError(f"--{name.replace('_', '-')}: expected a share in [0, 1], found {values[name]}")
     config = {}
     if args.config is not None:
         try:
@@ -206,7 +211,7 @@ def build_pool(cfg: TrainConfig, sources: ClipSet, noise: BackgroundNoise | None
             return Pool(z["features"], z["teacher"], z["labels"], z["sources"], z["mfcc"])
     rng = np.random.default_rng([cfg.seed, 1])
     t0 = time.perf_counter()
-    audio, labels, srcs = augment_copies(rng, sources, cfg.copies, noise)
+    audio, labels, srcs = augment_copies(rng, sources, cfg.copies, noise, cfg.vtlp)
     if cfg.stream_windows:
         if noise is None:
             raise ValueError("stream_windows > 0 needs background noise for the gaps between words")
@@ -388,8 +393,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--init", type=Path, default=None, help="with --dataset: start from a backbone of python -m model.pretrain")
     parser.add_argument("--synthetic-voices", type=int, default=0,
                         help="with --dataset: N synthetic clips per class, its folder name spoken by espeak-ng/flite/festival English voices (validation voices calibrate the exits)")
-    parser.add_argument("--vtlp", type=float, default=0.0,
-                        help="with --dataset: share of the augmented copies of recorded clips warped by VTLP (factor 0.85-1.15)")
     add_recipe_options(parser)
     parser.add_argument("--resume", action="store_true", help="continue from the last finished epoch in the state folder")
     parser.add_argument("--no-progress", action="store_true")

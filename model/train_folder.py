@@ -99,8 +99,6 @@ def run(args, cfg) -> int:
                               f"training dataset {ds.labels}")
         print(f"test dataset {args.test_dataset}: {test.report()}")
     teacher_words = set(ds.labels) == set(LABELS)
-    if teacher_words and args.vtlp:
-        raise BitearError("--vtlp: not with the teacher's 12 labels (their pool is model.train's, without VTLP)")
     labels = list(LABELS) if teacher_words else ds.labels
     remap = np.array([labels.index(n) for n in ds.labels])
     clips = dataclasses.replace(ds.clips, labels=remap[ds.clips.labels])
@@ -129,12 +127,12 @@ def run(args, cfg) -> int:
         pool = build_pool(cfg, train, noise, lambda a: teacher_logits_cached(a, teacher=teacher, progress=progress),
                           features, None, progress)
     else:
-        audio, y, srcs = augment_copies(np.random.default_rng([cfg.seed, 1]), train, cfg.copies, noise, args.vtlp)
+        audio, y, srcs = augment_copies(np.random.default_rng([cfg.seed, 1]), train, cfg.copies, noise, cfg.vtlp)
         pool = Pool(features(audio), np.zeros((len(y), len(labels)), np.float32), y, srcs)
     val_features = features(val.audio)
     init_sha = hashlib.sha256(Path(args.init).read_bytes()).hexdigest() if args.init is not None else None
     key = hashlib.sha1(json.dumps([dataclasses.asdict(cfg), labels, sorted(clips.paths), init_sha,
-                                   args.synthetic_voices, args.vtlp]).encode()).hexdigest()[:12]
+                                   args.synthetic_voices]).encode()).hexdigest()[:12]
     state_dir = cache_dir("train", f"{args.out.stem}-folder-{key}")
     init = None
     if args.init is not None:
@@ -150,7 +148,7 @@ def run(args, cfg) -> int:
     metadata = {
         "labels": labels, "frontend": FRONTEND_PARAMS, "exit_thresholds": thresholds,
         "data": {"dataset": str(args.dataset), "clips": len(clips), "adjusted": ds.adjusted,
-                 "clips_per_class": args.clips_per_class, "synthetic_voices": args.synthetic_voices, "vtlp": args.vtlp, "split": rule,
+                 "clips_per_class": args.clips_per_class, "synthetic_voices": args.synthetic_voices, "split": rule,
                  "train_clips": len(train),
                  "validation_clips": len(val), "pool_clips": int(len(pool.labels))},
         "init": {"backbone": str(args.init), "sha256": init_sha} if args.init is not None else None,
@@ -174,12 +172,10 @@ def run(args, cfg) -> int:
 
 
 def check_dataset_args(args) -> None:
-    """--clips-per-class, --test-dataset, --init, --synthetic-voices and --vtlp belong to --dataset."""
+    """--clips-per-class, --test-dataset, --init and --synthetic-voices belong to --dataset."""
     if args.dataset is None and (args.clips_per_class is not None or args.test_dataset is not None or args.init is not None
-                                 or args.synthetic_voices or args.vtlp):
-        raise BitearError("--clips-per-class, --test-dataset, --init, --synthetic-voices and --vtlp need --dataset DIR")
-    if not 0.0 <= args.vtlp <= 1.0:
-        raise BitearError(f"--vtlp: expected a share in [0, 1], found {args.vtlp}")
+                                 or args.synthetic_voices):
+        raise BitearError("--clips-per-class, --test-dataset, --init and --synthetic-voices need --dataset DIR")
     if args.clips_per_class is not None and args.clips_per_class < 1:
         raise BitearError(f"--clips-per-class: expected >= 1, found {args.clips_per_class}")
     if args.synthetic_voices < 0:

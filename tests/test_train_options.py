@@ -100,10 +100,18 @@ def test_recipe_options_are_the_train_config_fields_with_its_defaults():
     assert (cfg.stream_windows, cfg.mix_fraction, cfg.precision) == (5, 0.25, "real")
 
 
+def test_vtlp_gets_its_own_pool():
+    """Warped copies are other audio: the pool (and its teacher labels) is keyed by the share."""
+    key = TrainConfig().pool_key("teacher", "frontend")
+    assert TrainConfig(vtlp=0.5).pool_key("teacher", "frontend") != key
+    assert TrainConfig(vtlp=0.25).pool_key("teacher", "frontend") != TrainConfig(vtlp=0.5).pool_key("teacher", "frontend")
+
+
 @pytest.mark.parametrize("argv,message", [
     (["--precision", "ternary"], "--precision: expected one of binary, real, found 'ternary'"),
     (["--epochs", "0"], "--epochs: expected >= 1, found 0"),
     (["--mix-fraction", "1.5"], "--mix-fraction: expected a share in [0, 1], found 1.5"),
+    (["--vtlp", "-0.1"], "--vtlp: expected a share in [0, 1], found -0.1"),
     (["--config", "/nonexistent/student.json"], "--config /nonexistent/student.json: cannot read"),
 ])
 def test_bad_recipe_options_name_the_option(argv, message):
