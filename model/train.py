@@ -68,10 +68,10 @@ class TrainConfig:
     tts_other_variants: int = 12
     fsdd_clips: int = 600
     silence_clips: int = 400
-    stream_windows: int = 12000      # 1 s windows cut from synthetic streams of the training sources (model.streams)
+    stream_windows: int = 24000      # 1 s windows cut from synthetic streams of the training sources (model.streams)
     val_stream_windows: int = 2400   # the same from the validation speakers: calibration and reports
     mix_fraction: float = 0.5        # share of every batch replaced by log-domain mixes of two pool clips, labelled by the teacher
-    vtlp: float = 0.0                # share of the augmented copies of recorded speech warped by VTLP first (model.augment)
+    vtlp: float = 0.5                # share of the augmented copies of recorded speech warped by VTLP first (model.augment)
     calibration_drop: float = 0.95   # percentage points of accuracy the early exits may lose (issue bar: 1)
     config: dict = field(default_factory=dict)  # student config; empty = DEFAULT_CONFIG
 

@@ -102,7 +102,7 @@ def test_recipe_options_are_the_train_config_fields_with_its_defaults():
 
 def test_vtlp_gets_its_own_pool():
     """Warped copies are other audio: the pool (and its teacher labels) is keyed by the share."""
-    key = TrainConfig().pool_key("teacher", "frontend")
+    key = TrainConfig(vtlp=0.0).pool_key("teacher", "frontend")
     assert TrainConfig(vtlp=0.5).pool_key("teacher", "frontend") != key
     assert TrainConfig(vtlp=0.25).pool_key("teacher", "frontend") != TrainConfig(vtlp=0.5).pool_key("teacher", "frontend")
 
