@@ -195,12 +195,14 @@ class Soak:
         next_report = t0 + REPORT_EVERY_S
         for chunk in chunks:
             now = time.monotonic()
-            if now - t0 >= seconds:
-                break
+            # The RESET comes half-way, and the run ends no earlier than one chunk after it, however
+            # slowly the boards go (under load a single chunk can take longer than a short run).
             if self.reset_at_hop is None and now - t0 >= seconds / 2:
                 self.reset_at_hop = self.soak.summary.hops_sent
                 self.soak.reset_stream()
                 self.ref.reset_stream()
+            elif now - t0 >= seconds and self.reset_at_hop is not None:
+                break
             self.soak.session.stream([chunk], realtime=False)
             self.ref.session.stream([reference_chunk(chunk)], realtime=False)
             if self.rng.random() < GARBAGE_SHARE:
