@@ -163,7 +163,7 @@ def augment_copies(rng: np.random.Generator, clips: ClipSet, copies: int, noise:
             y = x
             if c > 0:
                 if vtlp and clips.words[i] != SILENCE_LABEL and clips.sources[i] != "tts" and rng.random() < vtlp:
-                    y = augment.random_vtlp(rng, y, (0.85, 1.15))
+                    y = augment.random_vtlp(rng, y)
                 if clips.words[i] != SILENCE_LABEL and rng.random() < 0.6:
                     y = augment.speed_perturb(rng, y, (0.85, 1.15))
                 y = augment.time_shift(rng, y, 1600)

@@ -115,3 +115,8 @@ def test_vtlp_identity_and_warp_shape() -> None:
         w = vtlp_warp(f, alpha, 16000)
         assert w[0] == 0 and w[-1] == 8000 and np.all(np.diff(w) > 0)  # Nyquist stays, monotonic
         assert w[2] == pytest.approx(2000 * alpha)  # linear below the knee
+
+
+def test_vtlp_refuses_a_factor_that_is_not_positive() -> None:
+    with pytest.raises(ValueError, match="warp factor must be positive, not 0"):
+        warp_frequencies(noise(3), 0.0)

@@ -138,7 +138,7 @@ def test_vtlp_warps_only_augmented_copies_of_recorded_speech(monkeypatch):
     from model.train import augment_copies
 
     warped = []
-    monkeypatch.setattr(augment, "random_vtlp", lambda rng, x, alpha_range: warped.append(x) or x)
+    monkeypatch.setattr(augment, "random_vtlp", lambda rng, x, alpha_range=None: warped.append(x) or x)
     rng = np.random.default_rng(0)
     clips = ClipSet(rng.integers(-3000, 3000, (4, 16000)).astype(np.int16), np.array([2, 2, 3, 0]),
                     ["yes", "yes", "no", "_silence_"], ["a", "tts-voice", "b", "noise"], ["fsdd", "tts", "sc", "noise"])
