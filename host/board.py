@@ -10,7 +10,7 @@ one (known USB serial boards, else the emulated board).
         board.send_audio(samples)                               # int16, any length; waits for credit
         for msg in board.messages(timeout=1.0):                 # Result / Detection / ... as they arrive
             ...
-        print(board.get_stats().frames_dropped)
+        print(board.wait_processed().frames_dropped)            # STATS once every hop sent is processed
 
 The credit rule (AUDIO hop < CREDIT.limit) lives here only: BoardClient.free_hops() says how
 many hops may go now, send_audio() waits for credit before each hop. The board's notices about
@@ -242,6 +242,21 @@ class BoardClient:
         finally:
             self._pending = buf[sent * P.AUDIO_SAMPLES:].copy()
         return sent
+
+    def wait_processed(self, timeout: float | None = None) -> P.Stats:
+        """GET_STATS until the board has processed every AUDIO hop sent (STATS.hops reaches
+        next_hop: its queue is worked off); returns that STATS. AUDIO frames are taken into the
+        board's queue when they arrive but processed later, so STATS read right after the last
+        RESULT may still miss the hops that come after it. Messages arriving meanwhile stay for
+        read(). BitearError after timeout s."""
+        timeout = timeout or self.timeout
+        deadline = time.monotonic() + timeout
+        while (stats := self.get_stats()).hops < self.next_hop:
+            if time.monotonic() > deadline:
+                raise BitearError(f"the board processed {stats.hops} of the {self.next_hop} AUDIO hops sent "
+                                  f"within {timeout:g} s: it stopped consuming audio")
+            self._pump()
+        return stats
 
     def free_hops(self) -> int:
         """AUDIO hops the board's credit allows now (CREDIT: hop < limit); 0 before any CREDIT."""

@@ -230,12 +230,7 @@ class Fuzzer:
 
     def finish(self) -> None:
         """Wait until the board processed every hop sent (STATS.hops), collecting results."""
-        deadline = time.monotonic() + TIMEOUT_S
-        while self.client.get_stats().hops < self.client.next_hop:
-            if time.monotonic() > deadline:
-                raise BitearError(f"the board processed {self.client.stats.hops} of {self.client.next_hop} hops "
-                                  f"within {TIMEOUT_S:g} s")
-            self.drain(0.05)
+        self.client.wait_processed(TIMEOUT_S)
         self.drain(0.05)
 
     # -- checks --

@@ -77,6 +77,7 @@ def test_stream_gives_one_result_every_n_hops_and_loses_nothing(firmware_elf, sp
         assert board.send_audio(speech) == hops
         results, others = collect_results(board, results_expected(hops, n))
         wall = time.monotonic() - start
+        stats = board.wait_processed()                    # the hops after the last RESULT too
         others += list(board.messages(timeout=1.0))       # a DETECTION follows its RESULT
         assert not any(isinstance(m, Result) for m in others)   # exactly that many RESULTs
 
@@ -86,8 +87,8 @@ def test_stream_gives_one_result_every_n_hops_and_loses_nothing(firmware_elf, sp
             assert len(r.scores_q15) == len(emu.ready.labels) and r.score_q15 == r.scores_q15[r.label]
             assert abs(sum(r.scores_q15) - 32768) <= len(r.scores_q15)
             assert 20_000 < r.cost <= 2_060_000          # instructions: front end + network, under the bars
-        stats = board.get_stats()
-        assert stats.frames_received == 1 + hops + 1     # HELLO, the AUDIO frames, GET_STATS
+        # every frame this client sent: HELLO, the AUDIO frames, the GET_STATS of wait_processed
+        assert stats.frames_received == board.next_seq + emu.boot_hellos
         assert stats.audio_frames == stats.hops == hops
         assert stats.frames_dropped == stats.overruns == stats.rx_dropped == 0
         assert stats.crc_errors == stats.framing_errors == stats.unknown_commands == stats.bad_commands == 0
@@ -129,7 +130,7 @@ def test_full_depth_takes_the_last_exit_and_commands_are_acked(firmware_elf, spe
             board.set_threshold(1000, exit_index=exits - 1)   # the last exit always stops: no threshold
         with pytest.raises(BitearError, match="BITEAR_ERR_ARG"):
             board.set_detector(window_ms=1000, threshold_q15=40000, suppression_ms=0, min_count=1)
-        stats = board.get_stats()
+        stats = board.wait_processed()
         assert stats.hops == hops and stats.bad_commands == 2
         assert board.hello().board == "qemu_mps2_an386"
 
@@ -197,9 +198,9 @@ def test_one_stray_far_off_audio_frame_does_not_kill_the_stream(firmware_elf, sp
         board.send(Audio, first + 100_000, bytes(2 * AUDIO_SAMPLES))
         assert board.send_audio(speech[first * AUDIO_SAMPLES:hops * AUDIO_SAMPLES]) == hops - first
         results, _ = collect_results(board, results_expected(hops, n))
+        stats = board.wait_processed()                    # the hops after the last RESULT too
         # the board's NACK of the stray AUDIO: a notice BoardClient counts, not a message of the inbox
         assert (board.refused_audio, board.last_audio_refusal, board.resyncs) == (1, "BITEAR_ERR_ARG", 0)
         assert [r.hop for r in results] == [FIRST_RESULT_HOP + i * n for i in range(len(results))]
-        stats = board.get_stats()
         assert stats.audio_frames == stats.hops == hops                     # before the fix: 61
         assert stats.bad_commands == 1 and stats.frames_dropped == stats.resyncs == 0

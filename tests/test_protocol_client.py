@@ -150,10 +150,7 @@ def test_audio_under_credit_reaches_a_slow_board_complete_and_in_order():
         for start in range(0, len(audio), 1111):          # chunks that are not whole hops
             sent += client.send_audio(audio[start:start + 1111])
         assert sent == 50 and client.next_hop == 50
-        deadline = time.monotonic() + 2
-        while len(board.processed) < 50 and time.monotonic() < deadline:
-            client.read(0.01)
-        stats = client.get_stats()
+        stats = client.wait_processed()
     assert [hop for hop, _ in board.processed] == list(range(50))
     assert np.array_equal(np.concatenate([s for _, s in board.processed]), audio[:50 * 320])
     assert stats.overruns == 0 and stats.frames_dropped == 0 and stats.audio_frames == 50 and stats.hops == 50
@@ -187,6 +184,17 @@ def test_silent_board_gives_a_clear_timeout():
         with BoardClient(FakeBoard(silent=True), ready_timeout=0.3, poll_s=0.02):
             pass
     assert time.monotonic() - t0 < 2
+
+
+def test_wait_processed_on_a_stalled_board_names_the_hops_processed():
+    board = FakeBoard(capacity=3, consume=0)
+    with BoardClient(board, timeout=0.3) as client:
+        client.send_audio(np.zeros(3 * 320, np.int16))
+        board.processed += [board.queue.popleft() for _ in range(2)]   # works off two hops, then stalls
+        with pytest.raises(BitearError, match=r"processed 2 of the 3 AUDIO hops sent within 0.3 s"):
+            client.wait_processed()
+        board.consume = 1
+        assert client.wait_processed().hops == 3
 
 
 def test_stalled_board_gives_a_credit_timeout():
