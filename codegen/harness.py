@@ -1,4 +1,4 @@
-"""Run the C runtime from Python: built for the host (gcc, ctypes) or for the Cortex-M4 or M0+ (host/m4run.py,
+"""Run the C runtime from Python: built for the host (gcc, ctypes) or for the Cortex-M4 or M0+ (model/m4run.py,
 unicorn), on the same feature windows, with the same small C harness — for the bit-exactness tests
 and the benchmark.
 
@@ -260,12 +260,12 @@ def _header_shape(gen_dir=None) -> tuple[int, int]:
 
 
 class M4Runtime(CRuntime):
-    """The same harness built with arm-none-eabi-gcc and run in unicorn (host/m4run.py), for the
+    """The same harness built with arm-none-eabi-gcc and run in unicorn (model/m4run.py), for the
     Cortex-M4F (cpu="m4") or the Cortex-M0+ (cpu="m0plus": no DSP instructions, so the plain-C
     kernels, as with reference_kernels on the M4)."""
 
     def __init__(self, gen_dir=None, reference_kernels: bool = False, cpu: str = "m4"):
-        from host.m4run import M4Program
+        from model.m4run import M4Program
 
         gen = _gen_dir(gen_dir)
         src = assemble(gen)

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m host.bench [--tables DIR] [--clips N] [--stream-keywords N] [--png PATH]   (make bench)
 
-Everything is counted deterministically by host/m4run.py (unicorn, block-hook instruction count)
+Everything is counted deterministically by model/m4run.py (unicorn, block-hook instruction count)
 on the runtime built with the firmware's flags (-O2, Cortex-M4F), using the generated tables in
 firmware/lib/bitear (the shipped model) unless --tables says otherwise:
 
@@ -54,12 +54,12 @@ from pathlib import Path
 import numpy as np
 
 from codegen import harness
-from host.m4run import CPUS
+from model.m4run import CPUS
 from model.errors import BitearError
-from model.facts import CLIP_SAMPLES, HOP, KEYWORDS, PERIOD_WINDOW, SAMPLE_RATE
+from model.facts import CLIP_SAMPLES, HOP, KEYWORDS, OTHER_WORDS, PERIOD_WINDOW, SAMPLE_RATE
 from model.paths import REPO_ROOT, cache_dir, data_dir
 
-GENERATED_WORDS = [*KEYWORDS, "bed", "bird", "cat", "dog", "house", "marvin", "seven", "tree"]
+GENERATED_WORDS = [*KEYWORDS, *OTHER_WORDS[:8]]
 
 
 def log(msg: str) -> None:
@@ -145,7 +145,7 @@ CPI_ASSUMPTION = ("milliseconds assume one cycle per instruction (not measured):
 
 
 def milliseconds(instructions: float, cpu: str) -> float:
-    """Time of `instructions` on `cpu` (a key of host.m4run.CPUS) at its board's clock (Cortex-M4: 64 MHz,
+    """Time of `instructions` on `cpu` (a key of model.m4run.CPUS) at its board's clock (Cortex-M4: 64 MHz,
     nano33ble; Cortex-M0+: 133 MHz, pico), at one cycle per instruction (CPI_ASSUMPTION)."""
     return instructions / (CPUS[cpu].clock_mhz * 1e3)
 
@@ -182,7 +182,7 @@ def infer_count(rt, x: np.ndarray) -> tuple[int, int, int]:
 
 
 def cortex_m0plus(tables: Path, windows: np.ndarray, clip_feats: np.ndarray, clips_source: str) -> dict:
-    """The model's cost on the Cortex-M0+ (the pico's core; host.m4run cpu "m0plus": ARMv6-M, so the
+    """The model's cost on the Cortex-M0+ (the pico's core; model.m4run cpu "m0plus": ARMv6-M, so the
     plain-C kernels): one full-depth bitear_model_infer (mean over `windows`), the mean at the default
     exit thresholds over `clip_feats` (the clips of the M4's instructions_avg_exit), the front end per
     hop, instructions per second of audio at the firmware's inference period (front end every hop +
@@ -249,7 +249,7 @@ def _size(elf: Path) -> tuple[int, int]:
 
 def image_sizes(tables: Path) -> tuple[int, int]:
     """(flash, static RAM) of front end + window + model linked with --gc-sections."""
-    from host.m4run import CPU_FLAGS
+    from model.m4run import CPU_FLAGS
     src = harness.assemble(tables)
     with tempfile.TemporaryDirectory() as tmp:
         main = Path(tmp) / "main.c"
@@ -470,7 +470,7 @@ def table_bytes(tables: Path) -> tuple[int, int]:
     """(weights bytes, flash bytes of all the model's tables): weights from the codegen manifest,
     flash from the compiled tables object (arm-none-eabi-size)."""
     from codegen import manifest as mf
-    from host.m4run import CPU_FLAGS
+    from model.m4run import CPU_FLAGS
     weights = mf.read(tables)["weights_bytes"]
     src = harness.assemble(tables)
     with tempfile.TemporaryDirectory() as tmp:

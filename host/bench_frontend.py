@@ -3,7 +3,7 @@
     .venv/bin/python -m host.bench_frontend          # last stdout line: one JSON object
 
 The front end (`firmware/lib/bitear/bitear_frontend.c`) is built with the firmware's flags by
-host/m4run.py — once with the Cortex-M4 DSP path (what the firmware runs) and once as plain C
+model/m4run.py — once with the Cortex-M4 DSP path (what the firmware runs) and once as plain C
 (-DBITEAR_FRONTEND_NO_DSP), and plain C for the Cortex-M0+ (the pico's core: no DSP instructions,
 64-bit products through libgcc) — and `bitear_frontend_push` is counted on hops of silence, a tone,
 white noise, full-scale clipped noise and synthetic chirpy "speech-like" audio (deterministic,
@@ -20,7 +20,7 @@ import sys
 
 import numpy as np
 
-from host.m4run import M4Program
+from model.m4run import M4Program
 from model.facts import BINS, FRAMES, HOP
 from model.facts import CLIP_SAMPLES as CLIP
 

@@ -2,7 +2,7 @@
 (bitear_model_infer) in unicorn, for a "valid"-padded network: per inference (mean, worst), per
 second of audio (network, and with the front end), milliseconds per worst inference.
 
-    python -m codegen.stream_bench [--cpu m4|m0plus] [--checkpoint PATH | --model-dir DIR]
+    python -m host.stream_bench [--cpu m4|m0plus] [--checkpoint PATH | --model-dir DIR]
                                    [--frames 400] [--period 1 2 4 8] [--full-depth]
 
 --cpu m4 (default): the Cortex-M4F build, optimized kernels (DSP stem, carry-save popcount);
@@ -74,7 +74,7 @@ def table(runs: dict[str, dict], frontend_per_hop: int, cpu: str) -> list[str]:
     """Markdown rows of every run (name -> measure()): mean and worst instructions per inference,
     milliseconds per worst inference, per second of audio (network; with the front end)."""
     from host.bench import instructions_per_second_of_audio, milliseconds
-    from host.m4run import CPUS
+    from model.m4run import CPUS
 
     c = CPUS[cpu]
     lines = [f"| {c.name} | per inference, mean | worst | worst, ms at {c.clock_mhz} MHz | network per second of audio "
@@ -96,10 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     from codegen import generate, testing
     from host import bench_frontend
     from host.bench import CPI_ASSUMPTION, milliseconds
-    from host.m4run import CPUS
+    from model.m4run import CPUS
     from model.student import DEFAULT_CONFIG
 
-    ap = argparse.ArgumentParser(prog="python -m codegen.stream_bench", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m host.stream_bench", description=__doc__.splitlines()[0])
     ap.add_argument("--cpu", choices=list(CPUS), default="m4", help="core to count on (default m4)")
     src = ap.add_mutually_exclusive_group()
     src.add_argument("--model-dir", type=Path, help="tables + manifest of a 'valid' model (python -m codegen CKPT -o DIR)")

@@ -18,8 +18,8 @@ from typing import Sequence
 import numpy as np
 
 from host import demo
-from host.stream_truth import Keyword
 from model.facts import HOP_MS, LABELS
+from model.word_truth import Keyword
 
 
 

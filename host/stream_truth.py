@@ -3,42 +3,31 @@
 Three kinds of stream, all 16 kHz mono int16 cut to whole 20 ms hops:
 
 - `real_stream`: clips of speech_commands_v2_dev spoken by the *validation speakers* of the
-  student's speaker split (`ClipSet.split_by_speaker(TrainConfig.val_fraction, salt=SPLIT_SALT)`,
+  student's speaker split (`ClipSet.split_by_speaker(VAL_FRACTION, SPLIT_SALT)`,
   the second part, exactly as model.train.load_sources splits), so the model never heard these
   voices; keywords and other words drawn by seed, gaps of background_noise/.
 - `generated_stream`: espeak-ng/flite words (model.synth) over generated pink noise (no data needed).
 - `wav_stream`: any recording (any rate / channel count, resampled as host.audio_input does) with
   a truth CSV, header `start_s,end_s,label`; rows whose label is not a keyword are distractors.
 
-In the built streams each word follows a gap of 1-2 s of noise or near-silence (a random level,
-log-uniform over RMS 3..300). A keyword's onset is the first 10 ms frame of its clip within 20 dB
-of the clip's loudest frame (`speech_onset`), its end the end of the last such frame (`word_end`).
+The built streams and their truth come from model.word_truth.keyword_stream (each word after a gap of
+1-2 s of noise at its own level; a keyword's onset and end by the rule of model.word_truth).
 """
 from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, NamedTuple, Sequence
 
 import numpy as np
 
 from model.audio import SAMPLE_RATE
-from model.facts import HOP, KEYWORDS
 from model.errors import BitearError
+from model.facts import HOP, KEYWORDS, OTHER_WORDS
+from model.word_truth import Keyword, keyword_stream
 
-DISTRACTORS = ("bed", "bird", "cat", "dog", "house", "marvin", "sheila", "tree", "wow", "happy")
-FRAME = SAMPLE_RATE // 100                  # 10 ms: the frame of the onset / end rule
-BELOW_PEAK_DB = 20.0
+DISTRACTORS = OTHER_WORDS[:10]              # the other words of generated streams
 TRUTH_COLUMNS = ("start_s", "end_s", "label")
-GAP_RMS = (3.0, 300.0)                      # RMS range of the gaps between words (log-uniform)
-
-
-class Keyword(NamedTuple):
-    """One spoken keyword of a stream."""
-    onset_ms: int
-    end_ms: int
-    word: str
 
 
 @dataclass
@@ -49,57 +38,12 @@ class Stream:
     source: str
     speakers: int | None = None           # distinct speakers of the words, where known
 
-
-def _loud_frames(clip: np.ndarray, below_peak_db: float) -> np.ndarray:
-    """Indices of the 10 ms frames whose RMS is within below_peak_db of the loudest frame."""
-    n = len(clip) // FRAME
-    rms = np.sqrt(np.mean(clip[:n * FRAME].astype(np.float64).reshape(n, FRAME) ** 2, axis=1))
-    if n == 0 or rms.max() <= 0:
-        return np.zeros(0, np.int64)
-    return np.flatnonzero(rms >= rms.max() * 10 ** (-below_peak_db / 20))
-
-
-def speech_onset(clip: np.ndarray, below_peak_db: float = BELOW_PEAK_DB) -> int:
-    """Sample index where the first 10 ms frame within below_peak_db of the loudest frame starts (0 for silence)."""
-    loud = _loud_frames(clip, below_peak_db)
-    return int(loud[0]) * FRAME if len(loud) else 0
-
-
-def word_end(clip: np.ndarray, below_peak_db: float = BELOW_PEAK_DB) -> int:
-    """Sample index where the last 10 ms frame within below_peak_db of the loudest frame ends (0 for silence)."""
-    loud = _loud_frames(clip, below_peak_db)
-    return (int(loud[-1]) + 1) * FRAME if len(loud) else 0
-
-
-def build_stream(words: list[tuple[str, np.ndarray]], gap_noise: Callable[[int, float], np.ndarray],
-                 rng: np.random.Generator, gap_s: tuple[float, float] = (1.0, 2.0),
-                 rms: tuple[float, float] = GAP_RMS, keywords: Sequence[str] = KEYWORDS) -> tuple[np.ndarray, list[Keyword]]:
-    """words: (word, int16 clip) in stream order; gap_noise(n, rms) -> int16 noise. Each word
-    follows a gap; a last gap ends the stream. Returns (audio in whole hops, the words that are
-    `keywords`, with their onset and end)."""
-    parts, truth, pos = [], [], 0
-    for word, clip in words:
-        n = int(rng.uniform(*gap_s) * SAMPLE_RATE)
-        parts.append(gap_noise(n, float(np.exp(rng.uniform(np.log(rms[0]), np.log(rms[1]))))))
-        pos += n
-        if word in keywords:
-            truth.append(Keyword((pos + speech_onset(clip)) * 1000 // SAMPLE_RATE,
-                                 (pos + word_end(clip)) * 1000 // SAMPLE_RATE, word))
-        parts.append(np.asarray(clip, np.int16))
-        pos += len(clip)
-    parts.append(gap_noise(int(gap_s[1] * SAMPLE_RATE), rms[0]))
-    audio = np.concatenate(parts)
-    return audio[:len(audio) // HOP * HOP], truth
-
-
 def validation_clips(root: Path):
     """The clips of speech_commands_v2_dev spoken by the student's validation speakers (model.train's split)."""
-    from model.datasets import load_speech_commands
-    from model.evaluate import SPLIT_SALT
-    from model.train import TrainConfig
+    from model.datasets import SPLIT_SALT, VAL_FRACTION, load_speech_commands
 
     clips = load_speech_commands(root / "speech_commands_v2_dev", progress=False)
-    return clips.split_by_speaker(TrainConfig().val_fraction, salt=SPLIT_SALT)[1]
+    return clips.split_by_speaker(VAL_FRACTION, SPLIT_SALT)[1]
 
 
 def real_stream(root: Path, n_keywords: int, n_unknown: int, rng: np.random.Generator) -> Stream:
@@ -120,7 +64,7 @@ def real_stream(root: Path, n_keywords: int, n_unknown: int, rng: np.random.Gene
     n_other = min(n_unknown, len(other))
     picked += list(rng.choice(other, n_other, replace=False))
     order = [picked[i] for i in rng.permutation(len(picked))]
-    audio, truth = build_stream([(val.words[i], val.audio[i]) for i in order],
+    audio, truth = keyword_stream([(val.words[i], val.audio[i]) for i in order],
                                 lambda n, r: noise.segment(rng, n, r), rng)
     return Stream(audio, truth, n_other, "real: speech_commands_v2_dev clips of the validation speakers, "
                   "background_noise gaps", speakers=len({val.speakers[i] for i in order}))
@@ -144,7 +88,7 @@ def generated_stream(n_keywords: int, n_unknown: int, rng: np.random.Generator, 
     def gap(n: int, r: float) -> np.ndarray:
         return np.clip(np.round(pink_noise(noise_rng, max(n, 2)) * r), -32768, 32767).astype(np.int16)[:n]
 
-    audio, truth = build_stream(words, gap, rng)
+    audio, truth = keyword_stream(words, gap, rng)
     voices = {kw.speakers[i] for i in k_idx} | {other.speakers[i] for i in o_idx}
     return Stream(audio, truth, len(words) - len(truth), "generated: espeak-ng/flite words, pink-noise gaps",
                   speakers=len(voices))

@@ -21,7 +21,8 @@ def recalibrate(checkpoint: Path, data: Path, max_drop: float, out: Path | None 
     """Calibrate on the validation speakers and rewrite the checkpoint; returns the evaluation summary."""
     from model.checkpoint import load_checkpoint, save_checkpoint
     from model.datasets import load_speech_commands
-    from model.evaluate import SPLIT_SALT, calibrate_thresholds, exit_logits, summarize
+    from model.datasets import SPLIT_SALT
+    from model.evaluate import calibrate_thresholds, exit_logits, summarize
     from model.feature_cache import features_cached
 
     student, meta = load_checkpoint(checkpoint)

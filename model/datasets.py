@@ -52,6 +52,10 @@ from model.paths import data_dir
 SILENCE, UNKNOWN = 0, 1
 FSDD_DIGITS: tuple[str, ...] = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 SPLITS = ("train", "validation", "test")
+# The speaker split of training (validation speakers: sha1(SPLIT_SALT + speaker) < VAL_FRACTION), also
+# that of model.calibrate, model.evaluate --split and the streams host.streaming_quality measures on.
+VAL_FRACTION = 0.3
+SPLIT_SALT = "bitear"
 
 
 class SkippedFilesWarning(UserWarning):
@@ -121,7 +125,7 @@ class ClipSet:
         c = Counter(int(l) for l in self.labels)
         return {name: c.get(i, 0) for i, name in enumerate(LABELS)}
 
-    def split_by_speaker(self, validation_fraction: float = 0.3, salt: str = "") -> tuple["ClipSet", "ClipSet"]:
+    def split_by_speaker(self, validation_fraction: float = VAL_FRACTION, salt: str = SPLIT_SALT) -> tuple["ClipSet", "ClipSet"]:
         """(train, validation) with no speaker on both sides (see `speaker_split`)."""
         is_val = speaker_split(self.speakers, validation_fraction, salt)
         return self.subset(~is_val), self.subset(is_val)
@@ -146,7 +150,7 @@ def empty_clipset() -> ClipSet:
     return ClipSet(np.zeros((0, CLIP_SAMPLES), np.int16), np.zeros(0, np.int64), [], [], [], [])
 
 
-def speaker_split(speakers: Sequence[str], validation_fraction: float = 0.3, salt: str = "") -> np.ndarray:
+def speaker_split(speakers: Sequence[str], validation_fraction: float = VAL_FRACTION, salt: str = SPLIT_SALT) -> np.ndarray:
     """Boolean mask, True = validation: sha1(salt + speaker) as a number in [0, 1) < validation_fraction."""
     if not 0.0 <= validation_fraction <= 1.0:
         raise ValueError(f"validation_fraction must be in [0, 1], not {validation_fraction}")
@@ -324,7 +328,7 @@ def load_speech_commands_full(
     noise_dir = root / "_background_noise_"
     if n_silence and noise_dir.is_dir():
         noise = BackgroundNoise.load(noise_dir, progress=False)
-        audio = np.stack([noise.segment(rng, CLIP_SAMPLES, rms=_log_uniform(rng, silence_rms)) for _ in range(n_silence)])
+        audio = np.stack([noise.segment(rng, CLIP_SAMPLES, rms=log_uniform(rng, silence_rms)) for _ in range(n_silence)])
         silence = ClipSet(
             audio,
             np.full(n_silence, SILENCE, np.int64),
@@ -337,7 +341,8 @@ def load_speech_commands_full(
     return clips
 
 
-def _log_uniform(rng: np.random.Generator, lo_hi: tuple[float, float]) -> float:
+def log_uniform(rng: np.random.Generator, lo_hi: tuple[float, float]) -> float:
+    """A level drawn log-uniformly from the range lo_hi (noise RMS of silence clips and stream gaps)."""
     lo, hi = lo_hi
     return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
 
@@ -430,7 +435,7 @@ def random_noise_segment(rng: np.random.Generator, n: int = CLIP_SAMPLES, noise:
 def noise_silence_clips(rng: np.random.Generator, n: int, noise: BackgroundNoise | None = None, rms: tuple[float, float] = (10.0, 3000.0)) -> ClipSet:
     """n `_silence_` clips: random noise segments at a log-uniform RMS from `rms`."""
     noise = noise or shared_background_noise()
-    audio = np.stack([noise.segment(rng, CLIP_SAMPLES, rms=_log_uniform(rng, rms)) for _ in range(n)]) if n else np.zeros((0, CLIP_SAMPLES), np.int16)
+    audio = np.stack([noise.segment(rng, CLIP_SAMPLES, rms=log_uniform(rng, rms)) for _ in range(n)]) if n else np.zeros((0, CLIP_SAMPLES), np.int16)
     return ClipSet(audio, np.full(n, SILENCE, np.int64), ["_silence_"] * n, [f"noise-{i}" for i in range(n)], ["background_noise"] * n)
 
 

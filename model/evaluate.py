@@ -27,7 +27,6 @@ from model.errors import BitearError, run_cli
 from model.jsonout import json_line
 
 EVAL_BATCH = 256
-SPLIT_SALT = "bitear"  # salt of the speaker split used by model.train (sha1 of salt + speaker id)
 
 
 _EVAL_JITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -229,7 +228,7 @@ def load_eval_clips(data: Path, names: Sequence[str], progress: bool):
     """Clips labelled by index into `names` (the checkpoint's labels): the teacher's 12 labels read a
     Speech Commands folder (test-set layout: all; full layout: its test split), any other labels a
     folder-per-class dataset whose folder names are among `names`."""
-    from model.datasets import LABELS, is_test_layout, load_folder_dataset, load_speech_commands
+    from model.datasets import LABELS, SPLIT_SALT, is_test_layout, load_folder_dataset, load_speech_commands
 
     if not data.is_dir():
         raise BitearError(f"{data}: data folder not found")

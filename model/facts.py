@@ -40,6 +40,13 @@ from model.paths import REPO_ROOT
 
 LABELS: tuple[str, ...] = ("_silence_", "_unknown_", "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 KEYWORDS: tuple[str, ...] = LABELS[2:]
+# Words that are not keywords (training's synthetic `_unknown_` words, the distractors of generated streams and
+# benchmark clips): the other 25 Speech Commands v2 words first, then more.
+OTHER_WORDS: tuple[str, ...] = (
+    "bed", "bird", "cat", "dog", "eight", "five", "four", "happy", "house", "marvin", "nine", "one", "seven", "sheila",
+    "six", "three", "tree", "two", "wow", "zero", "backward", "forward", "follow", "learn", "visual", "hello", "yellow",
+    "dune", "top", "oven", "ups", "town", "nope", "yesterday", "left-hand", "right now", "going", "stopping", "often",
+    "under")
 
 PLUGIN_DIR = REPO_ROOT / "firmware" / "lib" / "bitear"
 APP_HEADER = REPO_ROOT / "firmware" / "src" / "app.h"

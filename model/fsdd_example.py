@@ -10,7 +10,7 @@ OUT/test/<digit>/ (the held-out speakers nicolas and theo: a fixed speaker-disjo
 random level, log-uniform over the RMS range of the gaps between words in host.stream_truth streams)
 into OUT/train/_silence_/: a class the detector never reports, so the pauses of a stream need not be
 some digit. `--stream N` writes OUT/digits.wav, N digits of the test speakers with 1-2 s gaps of
-background noise (host.stream_truth.build_stream), and its truth OUT/digits.csv (start_s,end_s,label:
+background noise (model.word_truth.keyword_stream), and its truth OUT/digits.csv (start_s,end_s,label:
 the format of `host.streaming_quality --truth`).
 """
 from __future__ import annotations
@@ -23,9 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from model.audio import SAMPLE_RATE, write_wav
-from model.datasets import FSDD_DIGITS, _FSDD_NAME, BackgroundNoise, load_folder_dataset
+from model.datasets import FSDD_DIGITS, _FSDD_NAME, BackgroundNoise, load_folder_dataset, log_uniform
 from model.errors import BitearError, run_cli
 from model.paths import data_dir
+from model.streams import NOISE_RMS
+from model.word_truth import keyword_stream
 
 TEST_SPEAKERS: tuple[str, ...] = ("nicolas", "theo")
 
@@ -52,23 +54,21 @@ def make_folders(fsdd: Path, out: Path) -> dict[str, int]:
 
 
 def write_silence(noise: BackgroundNoise, folder: Path, n: int, seed: int) -> None:
-    """n clips of 1 s background noise at random levels (GAP_RMS) as folder/silence_{i}.wav."""
-    from host.stream_truth import GAP_RMS
+    """n clips of 1 s background noise at random levels (NOISE_RMS) as folder/silence_{i}.wav."""
     rng = np.random.default_rng([seed, 11])
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(n):
-        rms = float(np.exp(rng.uniform(np.log(GAP_RMS[0]), np.log(GAP_RMS[1]))))
+        rms = log_uniform(rng, NOISE_RMS)
         write_wav(folder / f"silence_{i}.wav", noise.segment(rng, SAMPLE_RATE, rms))
 
 
 def write_stream(noise: BackgroundNoise, test: Path, out: Path, n: int, seed: int) -> tuple[Path, Path]:
     """n digits of the test folder, drawn by seed, with noise gaps: (stream WAV, truth CSV)."""
-    from host.stream_truth import build_stream
     from model.synth import trim_silence
     clips = load_folder_dataset(test, seed=seed, progress=False).clips
     rng = np.random.default_rng([seed, 12])
     order = rng.choice(len(clips), size=min(n, len(clips)), replace=False)
-    audio, truth = build_stream([(clips.words[i], trim_silence(clips.audio[i])) for i in order],
+    audio, truth = keyword_stream([(clips.words[i], trim_silence(clips.audio[i])) for i in order],
                                 lambda k, rms: noise.segment(rng, k, rms), rng, keywords=FSDD_DIGITS)
     wav, csv_path = out / "digits.wav", out / "digits.csv"
     write_wav(wav, audio)

@@ -1,6 +1,6 @@
 """Build C for the Cortex-M4F like the firmware does, run single functions in unicorn, count instructions.
 
-    from host.m4run import M4Program
+    from model.m4run import M4Program
     with M4Program(["firmware/lib/bitear/bitear_frontend.c"], ["firmware/lib/bitear"]) as prog:
         state = prog.alloc(2048)                       # bump allocator in the emulated RAM
         hop = prog.put(np.zeros(320, np.int16))        # alloc + write, returns the address
@@ -128,7 +128,7 @@ RETURN_ADDR = TRAP_BASE + 0x100             # LR points here (| 1 for Thumb)
 STACK_FILL = 0xA5
 
 LINKER_SCRIPT = f"""\
-/* host/m4run.py: flash at 0, RAM at 0x20000000 (like QEMU mps2-an386); no start-up code. */
+/* model/m4run.py: flash at 0, RAM at 0x20000000 (like QEMU mps2-an386); no start-up code. */
 ENTRY(__m4run_no_entry)
 MEMORY
 {{

@@ -10,10 +10,12 @@ matching), so the student learns what the teacher says of every position a strea
 """
 from __future__ import annotations
 
+from typing import Callable, Sequence
+
 import numpy as np
 
 from model.audio import CLIP_SAMPLES, SAMPLE_RATE
-from model.datasets import LABELS, BackgroundNoise, ClipSet
+from model.datasets import LABELS, BackgroundNoise, ClipSet, log_uniform
 
 SILENCE = LABELS.index("_silence_")
 GAP_S = (0.1, 2.0)            # noise between words, seconds
@@ -23,23 +25,26 @@ MIDDLE_KEYWORD = 0.6          # share of streams whose middle word is a keyword 
 ANYWHERE = 0.15               # share of windows placed anywhere in the stream (gaps included)
 
 
-def _log_uniform(rng: np.random.Generator, lo_hi: tuple[float, float]) -> float:
-    return float(np.exp(rng.uniform(np.log(lo_hi[0]), np.log(lo_hi[1]))))
+def build_stream(clips: Sequence[np.ndarray], gap: Callable[[int, bool], np.ndarray], rng: np.random.Generator,
+                 gap_s: tuple[float, float] = GAP_S) -> tuple[np.ndarray, list[int]]:
+    """The stream builder of the project: each clip follows a gap of rng.uniform(*gap_s) seconds, a gap of
+    gap_s[1] seconds ends the stream; gap(n, last) -> n int16 samples (last: the closing gap).
+    Returns (int16 audio, start sample of each clip)."""
+    parts, starts, pos = [], [], 0
+    for clip in clips:
+        n = int(rng.uniform(*gap_s) * SAMPLE_RATE)
+        parts += [gap(n, False), np.asarray(clip, np.int16)]
+        starts.append(pos + n)
+        pos += n + len(clip)
+    parts.append(gap(int(gap_s[1] * SAMPLE_RATE), True))
+    return np.concatenate(parts), starts
 
 
 def _mini_stream(rng: np.random.Generator, clips: list[np.ndarray], noise: BackgroundNoise) -> tuple[np.ndarray, int]:
     """gap, word, gap, word, gap, word, gap at one noise level; (audio, start sample of the middle word)."""
-    rms = _log_uniform(rng, NOISE_RMS)
-    parts, middle, pos = [], 0, 0
-    for i, clip in enumerate(clips):
-        gap = noise.segment(rng, int(rng.uniform(*GAP_S) * SAMPLE_RATE), rms=rms)
-        parts += [gap, np.asarray(clip, np.int16)]
-        pos += len(gap)
-        if i == len(clips) // 2:
-            middle = pos
-        pos += len(clip)
-    parts.append(noise.segment(rng, int(GAP_S[1] * SAMPLE_RATE), rms=rms))
-    return np.concatenate(parts), middle
+    rms = log_uniform(rng, NOISE_RMS)
+    audio, starts = build_stream(clips, lambda n, last: noise.segment(rng, n, rms=rms), rng)
+    return audio, starts[len(clips) // 2]
 
 
 def stream_windows(rng: np.random.Generator, words: ClipSet, noise: BackgroundNoise, n: int) -> np.ndarray:

@@ -42,15 +42,10 @@ from model.streams import stream_windows
 from model.errors import BitearError, run_cli
 from model.labels import SILENCE_LABEL
 from model.mfcc import mfcc
-from model.evaluate import SPLIT_SALT, calibrate_thresholds, exit_logits, summarize
+from model.datasets import SPLIT_SALT, VAL_FRACTION
+from model.facts import OTHER_WORDS
+from model.evaluate import calibrate_thresholds, exit_logits, summarize
 from model.paths import cache_dir, data_dir
-
-# Words that are not keywords, spoken by the synthetic voices: the other Speech Commands words and some more.
-OTHER_WORDS = ("bed", "bird", "cat", "dog", "eight", "five", "four", "happy", "house", "marvin", "nine", "one",
-               "seven", "sheila", "six", "three", "tree", "two", "wow", "zero", "backward", "forward", "follow",
-               "learn", "visual", "hello", "yellow", "dune", "top", "oven", "ups", "town", "nope", "yesterday",
-               "left-hand", "right now", "going", "stopping", "often", "under")
-
 
 @dataclass
 class TrainConfig:
@@ -63,7 +58,7 @@ class TrainConfig:
     exit_weights: tuple[float, ...] = (1.0, 1.0, 1.0)
     precision: str = "binary"        # "real": the diagnostic network without any binarization (not deployable)
     copies: int = 4                  # augmented copies per source clip (the first is the clean clip)
-    val_fraction: float = 0.3
+    val_fraction: float = VAL_FRACTION
     tts_keyword_variants: int = 60
     tts_other_variants: int = 12
     fsdd_clips: int = 600

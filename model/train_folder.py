@@ -35,7 +35,8 @@ import numpy as np
 
 from model.datasets import LABELS, ClipSet, FolderDataset, load_folder_dataset, shared_background_noise
 from model.errors import BitearError
-from model.evaluate import SPLIT_SALT, calibrate_thresholds, early_exit, exit_logits
+from model.datasets import SPLIT_SALT
+from model.evaluate import calibrate_thresholds, early_exit, exit_logits
 from model.paths import cache_dir, data_dir
 
 

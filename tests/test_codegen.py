@@ -314,7 +314,7 @@ def test_generate_is_byte_identical_and_stamped(ckpt, tmp_path, capsys):
 def test_generated_c_compiles_warning_free(ckpt, tmp_path):
     """Tables + runtime with -Wall -Wextra -Werror -std=c99 -pedantic, host gcc, Cortex-M4 and Cortex-M0+."""
     from codegen.harness import assemble
-    from host.m4run import CPUS
+    from model.m4run import CPUS
     cli.main([str(ckpt), "-o", str(tmp_path), "--quiet"])
     lib = assemble(tmp_path)  # the runtime next to these tables (see harness.assemble)
     srcs = [lib / generate.SOURCE_NAME, lib / "bitear_model.c", lib / "bitear_kernels.c", lib / "bitear_stream.c"]

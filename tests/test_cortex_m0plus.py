@@ -1,8 +1,8 @@
-"""The runtime built for the Cortex-M0+ (the pico's core; host/m4run.py cpu "m0plus": ARMv6-M, so the
+"""The runtime built for the Cortex-M0+ (the pico's core; model/m4run.py cpu "m0plus": ARMv6-M, so the
 plain-C kernels) and run in unicorn: the shipped model equals the integer reference bit for bit, a
 streaming run equals the Python streaming reference, the front end equals the host's, the images hold
 ARMv6-M instructions only (unicorn's Cortex-M0 model would run ARMv7-M ones, so m4run checks the ELF
-by disassembly), an inference period fits the pico's clock, and codegen.stream_bench runs on the M0+."""
+by disassembly), an inference period fits the pico's clock, and host.stream_bench runs on the M0+."""
 from __future__ import annotations
 
 import json
@@ -15,7 +15,7 @@ from codegen import generate, harness, testing
 from codegen import intmodel as im
 from host import bench
 from host.evaluate import tables_model
-from host.m4run import CPUS, M4Program, armv6m_violations, build_elf
+from model.m4run import CPUS, M4Program, armv6m_violations, build_elf
 from model.errors import BitearError
 from model.facts import HOP, PERIOD_WINDOW, SAMPLE_RATE
 from tests.test_kernels import _check_against_reference
@@ -108,9 +108,9 @@ def test_stream_on_cortex_m0plus_equals_python_stream(tmp_path):
 
 
 def test_stream_bench_on_a_model_dir_for_the_cortex_m0plus(tmp_path, capsys):
-    """`python -m codegen.stream_bench --cpu m0plus --model-dir DIR` benches the tables in DIR on the
+    """`python -m host.stream_bench --cpu m0plus --model-dir DIR` benches the tables in DIR on the
     M0+ (a short stream): the table's rows, then JSON; a "same"-padded model dir is refused."""
-    from codegen import stream_bench
+    from host import stream_bench
     seed, config, thresholds = MODELS["default valid"]
     model, _ = cli.load(testing.cached_random_checkpoint(seed=seed, exit_thresholds=thresholds, config=config))
     generate.write(model, tmp_path)

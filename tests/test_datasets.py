@@ -336,8 +336,8 @@ def test_shared_speech_commands_v2_dev() -> None:
     assert len(clips) == 2942
     assert clips.counts() == {"_silence_": 245, "_unknown_": 247, "yes": 253, "no": 240, "up": 257, "down": 250,
                               "left": 251, "right": 230, "on": 237, "off": 239, "stop": 252, "go": 241}
-    train, val = clips.split_by_speaker(0.3)
-    assert not set(train.speakers) & set(val.speakers) and 0.2 < len(val) / len(clips) < 0.4
+    train, val = clips.split_by_speaker()          # the project's split: 30 % of the speakers, 40 % of these clips
+    assert not set(train.speakers) & set(val.speakers) and 0.3 < len(val) / len(clips) < 0.45
 
 
 @needs_data

@@ -274,7 +274,7 @@ def test_cortex_m4_cost_of_one_result():
 
     import numpy as np
 
-    from host.m4run import M4Program
+    from model.m4run import M4Program
 
     p = PARAMS
     with M4Program([C_DIR / "bitear_detector.c"], [C_DIR]) as prog:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from host.stream_truth import GAP_RMS
+from model.streams import NOISE_RMS
 from model.audio import read_wav, write_wav
 from model.datasets import BackgroundNoise
 from model.fsdd_example import write_silence, write_stream
@@ -30,7 +30,7 @@ def test_silence_clips_are_one_second_of_noise_at_gap_levels(tmp_path):
         x, rate = read_wav(f)
         assert rate == 16000 and x.shape == (16000,)
         levels.append(np.sqrt(np.mean(x.astype(np.float64) ** 2)))
-    assert GAP_RMS[0] * 0.9 <= min(levels) and max(levels) <= GAP_RMS[1] * 1.1 and np.std(levels) > 0
+    assert NOISE_RMS[0] * 0.9 <= min(levels) and max(levels) <= NOISE_RMS[1] * 1.1 and np.std(levels) > 0
 
 
 def test_stream_truth_marks_the_digits(tmp_path):

@@ -1,4 +1,4 @@
-"""host/m4run.py: Cortex-M4 build cache, calls in unicorn, memory helpers, faults, instruction counting.
+"""model/m4run.py: Cortex-M4 build cache, calls in unicorn, memory helpers, faults, instruction counting.
 
 The instruction counter is checked against hand-written assembly whose count is known exactly
 (including IT instructions, which a per-instruction hook misses) and against a per-instruction
@@ -17,7 +17,7 @@ from model.errors import BitearError
 pytestmark = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None and os.environ.get("CI") != "true",
                                 reason="arm-none-eabi-gcc not installed")
 
-from host.m4run import M4Fault, M4Program, _thumb_lengths, build_elf  # noqa: E402
+from model.m4run import M4Fault, M4Program, _thumb_lengths, build_elf  # noqa: E402
 
 C_SOURCE = r"""
 #include <stdint.h>

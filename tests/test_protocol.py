@@ -387,7 +387,7 @@ __attribute__((noipa, used)) int encode_msg(const bitear_proto_msg_t *msg, uint8
 
 
 def test_cortex_m4_decodes_an_audio_frame_and_encodes_a_result_cheaply(tmp_path):
-    from host.m4run import M4Program
+    from model.m4run import M4Program
 
     helper = tmp_path / "proto_cost.c"
     helper.write_text(M4_HELPER)

@@ -382,7 +382,7 @@ def test_c_stream_model_compiles_warning_free(gen_dir):
     Cortex-M0+."""
     import subprocess
     from codegen.harness import assemble
-    from host.m4run import CPUS
+    from model.m4run import CPUS
     lib = assemble(gen_dir)
     flags = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-Wshadow", "-Wconversion",
              "-Wno-sign-conversion", f"-I{lib}", "-c", "-o", "/dev/null"]
@@ -397,10 +397,11 @@ def test_c_stream_model_compiles_warning_free(gen_dir):
 
 
 def test_streaming_costs_less_than_full_windows_on_the_m4(tmp_path):
-    """Instructions on the emulated Cortex-M4 (codegen.stream_bench), default valid shape at full
+    """Instructions on the emulated Cortex-M4 (host.stream_bench), default valid shape at full
     depth: inferring every 4 frames, a streaming inference costs under a third of a full-window
     bitear_model_infer, and none (catch-ups included) costs more than one full window."""
-    from codegen import generate, stream_bench
+    from codegen import generate
+    from host import stream_bench
     seed, config, thresholds = MODELS["default valid"]
     m, _ = cli.load(testing.cached_random_checkpoint(seed=seed, exit_thresholds=thresholds, config=config))
     generate.write(m, tmp_path)

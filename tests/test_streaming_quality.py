@@ -12,7 +12,8 @@ import pytest
 
 from host import streaming_quality as sq
 from host.detector import DetectorParams
-from host.stream_truth import Keyword, Stream, generated_stream
+from host.stream_truth import Stream, generated_stream
+from model.word_truth import Keyword
 from model.audio import resample, write_wav
 
 pytestmark = pytest.mark.timeout(300)

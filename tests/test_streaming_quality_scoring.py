@@ -9,7 +9,8 @@ import pytest
 from host import streaming_quality as sq
 from host.detector import DetectorParams
 from host.stream_scoring import score
-from host.stream_truth import Keyword, build_stream, read_truth_csv, speech_onset, word_end
+from host.stream_truth import read_truth_csv
+from model.word_truth import Keyword, keyword_stream, speech_onset, word_end
 from model.errors import BitearError
 
 
@@ -27,7 +28,7 @@ def test_onset_and_end_are_the_first_and_last_frame_within_20_db_of_the_peak():
     assert speech_onset(silent) == 0 and word_end(silent) == 0
 
 
-def test_build_stream_places_words_after_gaps_and_keeps_keyword_onsets_and_ends():
+def test_keyword_stream_places_words_after_gaps_and_keeps_keyword_onsets_and_ends():
     rng = np.random.default_rng(0)
     word = np.zeros(16000, np.int16)
     word[8000:12000] = 9000
@@ -38,7 +39,7 @@ def test_build_stream_places_words_after_gaps_and_keeps_keyword_onsets_and_ends(
         calls.append((n, rms))
         return np.zeros(n, np.int16)
 
-    audio, truth = build_stream(words, gap, rng, gap_s=(1.0, 1.0), rms=(3.0, 300.0))
+    audio, truth = keyword_stream(words, gap, rng, gap_s=(1.0, 1.0), rms=(3.0, 300.0))
     assert len(audio) % 320 == 0
     assert truth == [Keyword(1000 + 500, 1000 + 750, "yes"), Keyword(5000 + 500, 5000 + 750, "go")]
     assert [n for n, _ in calls] == [16000] * 4             # three gaps before the words, one to end
@@ -143,7 +144,7 @@ def test_teacher_detections_use_the_detector_on_the_teacher_scores():
 
 def test_real_stream_is_drawn_by_seed_from_the_validation_speakers_only():
     from model.datasets import load_speech_commands
-    from model.evaluate import SPLIT_SALT
+    from model.datasets import SPLIT_SALT, VAL_FRACTION
     from model.paths import data_dir
     from host.stream_truth import real_stream, validation_clips
 
@@ -151,7 +152,7 @@ def test_real_stream_is_drawn_by_seed_from_the_validation_speakers_only():
     if root is None or not (root / "speech_commands_v2_dev").is_dir():
         pytest.skip("needs ../shared/data/speech_commands_v2_dev")
     val = validation_clips(root)
-    train = load_speech_commands(root / "speech_commands_v2_dev", progress=False).split_by_speaker(0.3, salt=SPLIT_SALT)[0]
+    train = load_speech_commands(root / "speech_commands_v2_dev", progress=False).split_by_speaker(VAL_FRACTION, SPLIT_SALT)[0]
     assert len(val) and not set(val.speakers) & set(train.speakers)
     a = real_stream(root, 20, 5, np.random.default_rng(3))
     b = real_stream(root, 20, 5, np.random.default_rng(3))

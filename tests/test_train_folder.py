@@ -241,11 +241,11 @@ def test_split_falls_back_when_a_class_has_no_validation_speaker():
     """Speaker-disjoint when every class is on both sides; else a seeded 30 % of the clips (FSDD with
     a `_silence_` folder: every noise file its own speaker, but every digit speaker on one side)."""
     from model.datasets import ClipSet
-    from model.evaluate import SPLIT_SALT
+    from model.datasets import SPLIT_SALT, VAL_FRACTION
     from model.train_folder import split
     from model.datasets import speaker_split
     speakers = [f"s{i}" for i in range(40)]
-    val_side = speaker_split(speakers, 0.3, SPLIT_SALT)
+    val_side = speaker_split(speakers, VAL_FRACTION, SPLIT_SALT)
     train_only = [s for s, v in zip(speakers, val_side) if not v][:2]
     both = speakers[:20]
     def clips(rows):
