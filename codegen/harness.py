@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codegen.generate import HEADER_NAME, SOURCE_NAME
+from codegen.files import HEADER_NAME, SOURCE_NAME
 from model.errors import BitearError
 from model.paths import REPO_ROOT, cache_dir
 

@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 
 from codegen import intmodel as im
-from codegen.generate import ARRAYS_NAME, HEADER_NAME, SOURCE_NAME, STAMP
+from codegen.files import ARRAYS_NAME, HEADER_NAME, SOURCE_NAME, STAMP
 from model.errors import BitearError
 
 MANIFEST_NAME = "bitear_model_manifest.json"

@@ -1,7 +1,8 @@
-"""The board as seen from the host: BoardClient, a bitear board on a pyserial port, and finding
-one (known USB serial boards, else the emulated board).
+"""The board as seen from the host: BoardClient, a bitear board on a pyserial port (host.connect
+finds one: a known USB serial board, else the emulated board).
 
-    from host.board import BoardClient, open_board
+    from host.board import BoardClient
+    from host.connect import open_board
     with open_board(None) as (port, description, emulator):   # a USB board that answers, else QEMU
         board = BoardClient(port)
         ready = board.hello()                                   # READY: board, model, labels, ...
@@ -22,20 +23,13 @@ host/protocol.py; the conversation is docs/protocol.md.
 from __future__ import annotations
 
 import collections
-import contextlib
-import socket
 import time
-from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 
 from host import protocol as P
 from model.errors import BitearError
-
-KNOWN_USB_VIDS = {0x2341: "Arduino", 0x2E8A: "Raspberry Pi", 0x0483: "STMicroelectronics", 0x239A: "Adafruit",
-                  0x1366: "SEGGER", 0x0D28: "Arm DAPLink"}
-
 
 class BoardClient:
     """A bitear board on a pyserial port (a real serial port, or the emulator's socket).
@@ -271,70 +265,3 @@ class BoardClient:
                 raise BitearError(f"the board granted no credit for AUDIO hop {self.next_hop} within {timeout:g} s "
                                   f"(credit limit {limit}): it stopped consuming audio")
             self._pump()
-
-
-# ---- finding a board ------------------------------------------------------------------------------
-
-def candidate_ports() -> list[tuple[str, str]]:
-    """(device, description) of USB serial ports from known board vendors (pyserial list_ports)."""
-    from serial.tools import list_ports
-
-    out = []
-    for p in list_ports.comports():
-        if p.vid in KNOWN_USB_VIDS:
-            out.append((p.device, f"{KNOWN_USB_VIDS[p.vid]} {p.description or ''}".strip()))
-    return out
-
-
-def probe(url: str, baud: int, timeout: float = 2.5) -> bool:
-    """True when a bitear board answers HELLO with READY on url."""
-    import serial
-
-    try:
-        with serial.serial_for_url(url, baudrate=baud, timeout=0.05) as port:
-            BoardClient(port, timeout=timeout, ready_timeout=timeout).hello()
-            return True
-    except (BitearError, serial.SerialException, OSError, ValueError):
-        return False
-
-
-@contextlib.contextmanager
-def open_board(url: str | None, baud: int = 115200, emulator: bool = False, elf: Path | None = None,
-               on_info: Callable[[str, str], None] = lambda kind, message: None):
-    """The board to talk to: the pyserial URL `url`; else (unless `emulator`) the first known USB
-    board that answers HELLO; else the emulated board (running `elf`, None: the qemu_m4 build).
-    Yields (port, description, Emulator or None); closes the port / stops QEMU afterwards.
-    on_info(kind, message) hears what was found. BitearError when the port cannot be opened or
-    QEMU cannot start."""
-    import serial
-
-    from host.emulator import Emulator, EmulatorError
-
-    if url is None and not emulator:
-        for device, desc in candidate_ports():
-            if probe(device, baud):
-                url = device
-                on_info("board", f"found {desc} on {device}")
-                break
-    if url is not None:
-        try:
-            port = serial.serial_for_url(url, baudrate=baud, timeout=0.05)
-        except (serial.SerialException, OSError, ValueError) as e:
-            raise BitearError(f"cannot open the board's port {url}: {e}") from None
-        sock = getattr(port, "_socket", None)         # socket://: small frames must not wait for Nagle
-        if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with port:
-            yield port, url, None
-        return
-    if not emulator:
-        on_info("board", "no board found: starting the emulated board (QEMU mps2-an386)")
-    try:
-        emu = Emulator(elf)
-        emu.__enter__()
-    except EmulatorError as e:
-        raise BitearError(f"cannot start the emulated board: {e}") from None
-    try:
-        yield emu.port, "emulated board (QEMU mps2-an386)", emu
-    finally:
-        emu.close()

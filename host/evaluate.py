@@ -90,7 +90,8 @@ def tables_model(tables_dir: Path | None = None):
     The manifest must describe these very files (sha256 of the .h, .c and .npz)."""
     from codegen import intmodel as im
     from codegen import manifest as mf
-    from codegen.generate import ARRAYS_NAME, array_name
+    from codegen.files import ARRAYS_NAME
+    from codegen.generate import array_name
     from codegen.reference import unpack_bits
 
     tables_dir = model_tables_dir() if tables_dir is None else tables_dir

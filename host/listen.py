@@ -48,7 +48,8 @@ if __package__ in (None, ""):          # `python host/listen.py`: make the repos
 import numpy as np
 
 from host import protocol as P
-from host.board import BoardClient, open_board
+from host.board import BoardClient
+from host.connect import open_board
 from host.detector import DetectorParams, min_count_for_period
 from host.listen_views import DetectionEvent, JsonView, ListenSummary, PlainView, RichView, View
 from model.errors import BitearError

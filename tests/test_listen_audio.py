@@ -11,7 +11,7 @@ import types
 import numpy as np
 import pytest
 
-from host import audio_input, board
+from host import audio_input, connect
 from model.audio import write_wav
 from model.errors import BitearError
 
@@ -111,4 +111,4 @@ def test_only_known_board_vendors_are_candidates(monkeypatch):
              types.SimpleNamespace(device="/dev/ttyS0", vid=None, description="n/a"),
              types.SimpleNamespace(device="/dev/ttyUSB0", vid=0x1234, description="some modem")]
     monkeypatch.setattr(list_ports, "comports", lambda: ports)
-    assert board.candidate_ports() == [("/dev/ttyACM0", "Arduino Nano 33 BLE")]
+    assert connect.candidate_ports() == [("/dev/ttyACM0", "Arduino Nano 33 BLE")]
