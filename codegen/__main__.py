@@ -26,9 +26,9 @@ from pathlib import Path
 
 from model import checkpoint
 from model.errors import BitearError
-from model.paths import REPO_ROOT
+from model.paths import PLUGIN_DIR, REPO_ROOT
 
-DEFAULT_OUT = REPO_ROOT / "firmware" / "lib" / "bitear"
+DEFAULT_OUT = PLUGIN_DIR
 DEFAULT_VECTORS = REPO_ROOT / "firmware" / "test" / "test_kernels" / "model_vectors.h"
 
 # The front-end check is model.checkpoint's (one validator for codegen and model.evaluate).

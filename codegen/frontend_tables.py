@@ -28,9 +28,9 @@ from pathlib import Path
 import numpy as np
 
 from model import frontend_reference as ref
+from model.paths import PLUGIN_DIR
 
-REPO = Path(__file__).resolve().parent.parent
-HEADER = REPO / "firmware" / "lib" / "bitear" / "bitear_frontend_tables.h"
+HEADER = PLUGIN_DIR / "bitear_frontend_tables.h"
 FFT_COMPLEX = ref.FFT_SIZE // 2          # 256-point complex FFT
 Q14 = 1 << 14
 Q15 = 1 << 15

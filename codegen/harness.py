@@ -9,13 +9,12 @@ and the benchmark.
 gen_dir holds what `python -m codegen` writes: bitear_model_tables.{h,c} and the manifest
 (default: the committed ones in firmware/lib/bitear); the hand-written runtime always comes from
 firmware/lib/bitear, the harness entry points from codegen/harness.c (not part of the firmware).
-`compile_host` is the one helper that builds C for the host (also used by tests/c_build.py).
+C is built with model/toolchain.py's compilers and flag sets.
 """
 from __future__ import annotations
 
 import ctypes
 import hashlib
-import subprocess
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,24 +23,23 @@ import numpy as np
 
 from codegen.files import HEADER_NAME, SOURCE_NAME
 from model.errors import BitearError
-from model.paths import REPO_ROOT, cache_dir
+from model.paths import PLUGIN_DIR, cache_dir
+from model.toolchain import HOST_CFLAGS as _HOST, RUNTIME_SOURCES, SHARED_LIB, compile_host
 
-LIB_DIR = REPO_ROOT / "firmware" / "lib" / "bitear"
-RUNTIME_SOURCES = ("bitear_kernels.c", "bitear_model.c", "bitear_stream.c", "bitear_frontend.c", "bitear_stream_model.c")
-HOST_CFLAGS = ("-O2", "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-shared", "-fPIC")
+HOST_CFLAGS = (*_HOST, "-pedantic", *SHARED_LIB)
 
 HARNESS_C = Path(__file__).resolve().parent / "harness.c"
 
 
 def _gen_dir(gen_dir) -> Path:
-    gen = Path(gen_dir) if gen_dir is not None else LIB_DIR
+    gen = Path(gen_dir) if gen_dir is not None else PLUGIN_DIR
     for name in ("bitear_model_tables.h", "bitear_model_tables.c"):
         if not (gen / name).is_file():
             raise BitearError(f"{gen / name} not found: run python -m codegen CHECKPOINT -o {gen}")
     return gen
 
 
-TABLE_FILES = (HEADER_NAME, SOURCE_NAME)  # the generated C; the rest of LIB_DIR is hand-written
+TABLE_FILES = (HEADER_NAME, SOURCE_NAME)  # the generated C; the rest of PLUGIN_DIR is hand-written
 
 
 def assemble(gen_dir=None) -> Path:
@@ -50,9 +48,9 @@ def assemble(gen_dir=None) -> Path:
     header next to bitear_model.h first, whatever -I says: compiling the runtime from
     firmware/lib/bitear against tables elsewhere would silently use the committed header."""
     gen = _gen_dir(gen_dir)
-    if gen.resolve() == LIB_DIR.resolve():
-        return LIB_DIR
-    files = {p.name: p for p in sorted(LIB_DIR.glob("*.[ch]")) if p.name not in TABLE_FILES}
+    if gen.resolve() == PLUGIN_DIR.resolve():
+        return PLUGIN_DIR
+    files = {p.name: p for p in sorted(PLUGIN_DIR.glob("*.[ch]")) if p.name not in TABLE_FILES}
     files.update({name: gen / name for name in TABLE_FILES})
     h = hashlib.sha256()
     for name, path in sorted(files.items()):
@@ -68,20 +66,6 @@ def assemble(gen_dir=None) -> Path:
 
 def _sources(src: Path) -> list[Path]:
     return [*(src / s for s in RUNTIME_SOURCES), src / "bitear_model_tables.c", HARNESS_C]
-
-
-def compile_host(sources: list[Path], out: Path, flags: list[str], includes: list[Path]) -> Path:
-    """gcc [flags] -I.. sources -o out with the host gcc; BitearError with gcc's message on failure."""
-    import shutil
-
-    cc = shutil.which("gcc")
-    if cc is None:
-        raise BitearError("gcc not found: run `make setup` (it installs the Debian packages bitear needs)")
-    cmd = [cc, *flags, *(f"-I{d}" for d in includes), *map(str, sources), "-o", str(out)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise BitearError(f"host build failed:\n$ {' '.join(cmd)}\n{proc.stderr.strip()}")
-    return out
 
 
 def build_host_library(gen_dir=None, extra_flags: tuple[str, ...] = ()) -> Path:

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import subprocess
 import sys
 import tempfile
@@ -54,10 +53,12 @@ from pathlib import Path
 import numpy as np
 
 from codegen import harness
-from model.m4run import CPUS
+from codegen.files import SOURCE_NAME
 from model.errors import BitearError
 from model.facts import CLIP_SAMPLES, HOP, KEYWORDS, OTHER_WORDS, PERIOD_WINDOW, SAMPLE_RATE
+from model.m4run import CPUS
 from model.paths import REPO_ROOT, cache_dir, data_dir
+from model.toolchain import ARM_CFLAGS, ARM_LDFLAGS, CORTEX_M4, IMAGE_SOURCES, arm_sections, compile_arm
 
 GENERATED_WORDS = [*KEYWORDS, *OTHER_WORDS[:8]]
 
@@ -240,8 +241,7 @@ int main(void)
 
 
 def _size(elf: Path) -> tuple[int, int]:
-    out = subprocess.run(["arm-none-eabi-size", "-A", str(elf)], capture_output=True, text=True, check=True).stdout
-    sec = {m[1]: int(m[2]) for m in re.finditer(r"^(\.\S+)\s+(\d+)", out, re.M)}
+    sec = arm_sections(elf)
     flash = sum(v for k, v in sec.items() if k in (".text", ".rodata", ".data", ".ARM.exidx", ".ARM.extab", ".isr_vector"))
     ram = sec.get(".data", 0) + sec.get(".bss", 0)
     return flash, ram
@@ -249,20 +249,13 @@ def _size(elf: Path) -> tuple[int, int]:
 
 def image_sizes(tables: Path) -> tuple[int, int]:
     """(flash, static RAM) of front end + window + model linked with --gc-sections."""
-    from model.m4run import CPU_FLAGS
     src = harness.assemble(tables)
     with tempfile.TemporaryDirectory() as tmp:
         main = Path(tmp) / "main.c"
         main.write_text(IMAGE_MAIN)
-        elf = Path(tmp) / "image.elf"
-        srcs = [main, src / "bitear_frontend.c", src / "bitear_kernels.c", src / "bitear_model.c",
-                src / "bitear_model_tables.c"]
-        cmd = ["arm-none-eabi-gcc", *CPU_FLAGS, "-O2", "-std=c99", "-ffunction-sections", "-fdata-sections",
-               f"-I{src}", *map(str, srcs), "--specs=nano.specs", "--specs=nosys.specs",
-               "-Wl,--gc-sections", "-o", str(elf)]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise BitearError(f"bench: building the size image failed:\n{proc.stderr.strip()}")
+        srcs = [main, *(src / s for s in IMAGE_SOURCES), src / SOURCE_NAME]
+        elf = compile_arm(srcs, Path(tmp) / "image.elf", [*CORTEX_M4, *ARM_CFLAGS], [src],
+                          [*ARM_LDFLAGS, "--specs=nosys.specs", "-Wl,--gc-sections"])
         return _size(elf)
 
 
@@ -470,15 +463,12 @@ def table_bytes(tables: Path) -> tuple[int, int]:
     """(weights bytes, flash bytes of all the model's tables): weights from the codegen manifest,
     flash from the compiled tables object (arm-none-eabi-size)."""
     from codegen import manifest as mf
-    from model.m4run import CPU_FLAGS
     weights = mf.read(tables)["weights_bytes"]
     src = harness.assemble(tables)
     with tempfile.TemporaryDirectory() as tmp:
-        obj = Path(tmp) / "tables.o"
-        subprocess.run(["arm-none-eabi-gcc", *CPU_FLAGS, "-O2", "-std=c99", f"-I{src}", "-c",
-                        str(src / "bitear_model_tables.c"), "-o", str(obj)], check=True, capture_output=True)
-        out = subprocess.run(["arm-none-eabi-size", "-A", str(obj)], capture_output=True, text=True, check=True).stdout
-    flash = sum(int(m[2]) for m in re.finditer(r"^(\.rodata\S*|\.data\S*|\.text\S*)\s+(\d+)", out, re.M))
+        obj = compile_arm([src / SOURCE_NAME], Path(tmp) / "tables.o", [*CORTEX_M4, "-O2", "-std=c99", "-c"], [src])
+        sections = arm_sections(obj)
+    flash = sum(v for k, v in sections.items() if k.startswith((".rodata", ".data", ".text")))
     return weights, flash
 
 

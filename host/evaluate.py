@@ -51,9 +51,9 @@ from model.errors import BitearError, run_cli
 from model.evaluate import print_exits, print_per_class
 from model.facts import CLIP_SAMPLES, HOP
 from model.facts import QEMU_INSTRUCTIONS_PER_TICK as INSTRUCTIONS_PER_TICK
-from model.paths import REPO_ROOT
+from model.paths import PLUGIN_DIR
 
-TABLES_DIR = REPO_ROOT / "firmware" / "lib" / "bitear"
+TABLES_DIR = PLUGIN_DIR
 EVAL_ENV = "qemu_m4_eval"
 CLIP_HOPS = CLIP_SAMPLES // HOP
 THRESHOLD_DEFAULT = 0x7FFFFFFF      # eval build: keep the model's default exit thresholds

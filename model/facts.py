@@ -36,7 +36,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from model.errors import BitearError
-from model.paths import REPO_ROOT
+from model.paths import PLUGIN_DIR, REPO_ROOT
 
 LABELS: tuple[str, ...] = ("_silence_", "_unknown_", "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 KEYWORDS: tuple[str, ...] = LABELS[2:]
@@ -48,7 +48,6 @@ OTHER_WORDS: tuple[str, ...] = (
     "dune", "top", "oven", "ups", "town", "nope", "yesterday", "left-hand", "right now", "going", "stopping", "often",
     "under")
 
-PLUGIN_DIR = REPO_ROOT / "firmware" / "lib" / "bitear"
 APP_HEADER = REPO_ROOT / "firmware" / "src" / "app.h"
 QEMU_BOARD_HEADER = REPO_ROOT / "firmware" / "lib" / "board" / "board_qemu_mps2.h"
 

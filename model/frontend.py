@@ -19,8 +19,6 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
-import shutil
-import subprocess
 import tempfile
 import threading
 from pathlib import Path
@@ -30,18 +28,17 @@ import numpy as np
 from model.errors import BitearError
 from model.facts import (BINS, CLIP_SAMPLES, FFT_SIZE, FLOOR, FMAX_HZ, FMIN_HZ, FRAMES, HOP, LOG_OFFSET, LOG_SCALE,
                          SAMPLE_RATE, STATUS_TEXT, WINDOW)
-from model.facts import PLUGIN_DIR as C_DIR
 from model.facts import STATUS_NAMES as C_STATUS_NAMES
+from model.paths import PLUGIN_DIR as C_DIR
 from model.paths import cache_dir
+from model.toolchain import FRONTEND_HEADERS, FRONTEND_SOURCES, HOST_CFLAGS, SHARED_LIB, compile_host, host_cc
 
-C_SOURCES = ("bitear_frontend.c",)
-C_HEADERS = ("bitear_frontend.h", "bitear_frontend_tables.h", "bitear_status.h")
-CFLAGS = ("-O2", "-std=c99", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC")
+CFLAGS = (*HOST_CFLAGS, *SHARED_LIB)
 
 
 def _source_hash() -> str:
     h = hashlib.sha256()
-    for name in C_SOURCES + C_HEADERS:
+    for name in FRONTEND_SOURCES + FRONTEND_HEADERS:
         h.update(name.encode() + b"\0" + (C_DIR / name).read_bytes() + b"\0")
     return h.hexdigest()
 
@@ -85,28 +82,19 @@ _lib = None
 _lib_lock = threading.Lock()
 
 
-def _compiler() -> str:
-    cc = os.environ.get("CC", "gcc")
-    if shutil.which(cc) is None:
-        raise BitearError(f"the front end needs a C compiler: '{cc}' not found (install gcc: apt-get install gcc, or set CC)")
-    return cc
-
-
 def build_library(extra_flags: tuple[str, ...] = ()) -> Path:
     """Compile the front end into a shared library in the cache (if not already there); return its path.
 
     The compiler is $CC or gcc; the cache key covers the sources, the flags and the compiler's name."""
-    cc = _compiler()
+    cc = host_cc()
     key = hashlib.sha256((SOURCE_HASH + " ".join(CFLAGS + extra_flags) + cc).encode()).hexdigest()[:16]
     out = cache_dir("lib") / f"libbitear_frontend_{key}.so"
     if out.is_file():
         return out
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         tmp_out = Path(tmp) / out.name
-        cmd = [cc, *CFLAGS, *extra_flags, f"-I{C_DIR}", *(str(C_DIR / s) for s in C_SOURCES), "-o", str(tmp_out)]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise BitearError(f"compiling the C front end failed:\n$ {' '.join(cmd)}\n{proc.stderr.strip()}")
+        compile_host([C_DIR / s for s in FRONTEND_SOURCES], tmp_out, [*CFLAGS, *extra_flags], [C_DIR],
+                     "compiling the C front end")
         os.replace(tmp_out, out)  # atomic: concurrent builders agree
     return out
 

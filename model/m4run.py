@@ -8,7 +8,7 @@
         ret, n_instr = prog.call("bitear_frontend_push", state, hop, out)
         frame = prog.get(out, np.int8, 40)             # read back as a numpy array
 
-Build: `arm-none-eabi-gcc` with the firmware's flags (CPUS["m4"] + COMMON_CFLAGS below: -mcpu=cortex-m4
+Build: `arm-none-eabi-gcc` with the firmware's flags (CPUS["m4"] + COMMON_CFLAGS below, from model/toolchain.py: -mcpu=cortex-m4
 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard -O2 -std=c99 -ffunction-sections -fdata-sections), linked
 with newlib-nano (`--specs=nano.specs`, so memcpy & co. are the firmware's) and a minimal linker
 script: code and constants at 0x00000000 (flash), data/bss at 0x20000000 (RAM), nothing else —
@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -60,8 +59,8 @@ import numpy as np
 
 from model.errors import BitearError
 from model.paths import REPO_ROOT, cache_dir
-
-CC = "arm-none-eabi-gcc"
+from model.toolchain import ARM_CC as CC
+from model.toolchain import ARM_CFLAGS, ARM_LDFLAGS, CORTEX_M0PLUS, CORTEX_M4, WARNINGS, need
 
 
 class Cpu(NamedTuple):
@@ -76,17 +75,14 @@ class Cpu(NamedTuple):
 
 CPUS: dict[str, Cpu] = {
     # the firmware's core (qemu_m4, nano33ble, nucleo_l476rg): DSP instructions, single-precision FPU
-    "m4": Cpu("Cortex-M4F", ("-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"),
-              "UC_CPU_ARM_CORTEX_M4", True, False, 64),  # nano33ble: nRF52840 at 64 MHz
+    "m4": Cpu("Cortex-M4F", CORTEX_M4, "UC_CPU_ARM_CORTEX_M4", True, False, 64),  # nano33ble: nRF52840 at 64 MHz
     # the pico's RP2040: ARMv6-M (Thumb-1 + six 32-bit instructions), no DSP, no FPU, soft float. unicorn
     # has no M0+ model, and its Cortex-M0 model executes Thumb-2, DSP and even VFP instructions (unicorn
     # 2.1.4, tests/test_cortex_m0plus.py): the instruction set is checked on the ELF instead
-    "m0plus": Cpu("Cortex-M0+", ("-mcpu=cortex-m0plus", "-mthumb", "-mfloat-abi=soft"), "UC_CPU_ARM_CORTEX_M0",
-                  False, True, 133),  # pico: RP2040 at 133 MHz
+    "m0plus": Cpu("Cortex-M0+", CORTEX_M0PLUS, "UC_CPU_ARM_CORTEX_M0", False, True, 133),  # pico: RP2040 at 133 MHz
 }
-CPU_FLAGS = CPUS["m4"].flags
-COMMON_CFLAGS = ("-O2", "-std=c99", "-ffunction-sections", "-fdata-sections", "-g", "-Wall", "-Wextra", "-Werror")
-COMMON_LDFLAGS = ("--specs=nano.specs", "-nostartfiles", "-Wl,--no-warn-rwx-segments")
+COMMON_CFLAGS = (*ARM_CFLAGS, "-g", *WARNINGS)
+COMMON_LDFLAGS = (*ARM_LDFLAGS, "-nostartfiles", "-Wl,--no-warn-rwx-segments")
 LIBS = ("-lc", "-lm", "-lgcc")
 
 
@@ -99,7 +95,7 @@ ARMV7M_NARROW = ("cbz", "cbnz", "it")
 def armv6m_violations(elf: str | Path) -> list[str]:
     """The instructions of the ELF's code (arm-none-eabi-objdump -d) that ARMv6-M does not have, as
     objdump prints them ("addr: encoding mnemonic operands"); data in code (.word) is skipped."""
-    out = subprocess.run([_need("arm-none-eabi-objdump"), "-d", "-M", "force-thumb", str(elf)],
+    out = subprocess.run([need("arm-none-eabi-objdump"), "-d", "-M", "force-thumb", str(elf)],
                          capture_output=True, text=True, check=True).stdout
     bad = []
     for line in out.splitlines():
@@ -173,17 +169,10 @@ def _tool_version(cc: str) -> str:
     return subprocess.run([cc, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
 
 
-def _need(tool: str) -> str:
-    if shutil.which(tool) is None:
-        raise BitearError(f"'{tool}' not found: install the Arm toolchain "
-                          "(apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi)")
-    return tool
-
-
 def build_elf(sources: Sequence[str | Path], include_dirs: Sequence[str | Path] = (),
               cflags: Sequence[str] = (), defines: dict[str, object] | None = None, cpu: str = "m4") -> Path:
     """Compile and link `sources` for `cpu` (a key of CPUS; default the Cortex-M4F); return the cached ELF path."""
-    cc = _need(CC)
+    cc = need(CC)
     core = _cpu(cpu)
     sources = [Path(s) if Path(s).is_absolute() else REPO_ROOT / s for s in sources]
     include_dirs = [Path(d) if Path(d).is_absolute() else REPO_ROOT / d for d in include_dirs]

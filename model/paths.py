@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+PLUGIN_DIR = REPO_ROOT / "firmware" / "lib" / "bitear"      # the plugin: portable C99 sources and headers
 
 
 def data_dir() -> Path | None:

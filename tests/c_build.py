@@ -3,16 +3,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from codegen.harness import LIB_DIR as C_DIR, compile_host
 from model.errors import BitearError
-
-CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-Wconversion"]
-SANITIZE = ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
+from model.paths import PLUGIN_DIR
+from model.toolchain import TEST_CFLAGS, compile_host
 
 
 def build_driver(out: Path, driver: Path, sources: list[str], flags: list[str]) -> Path:
-    """Compile `driver` with the named plugin sources into the executable `out` (codegen.harness.compile_host)."""
+    """Compile `driver` with the named plugin sources into the executable `out` (model.toolchain.compile_host)."""
     try:
-        return compile_host([driver, *(C_DIR / s for s in sources)], out, [*CFLAGS, *flags], [C_DIR])
+        return compile_host([driver, *(PLUGIN_DIR / s for s in sources)], out, [*TEST_CFLAGS, *flags], [PLUGIN_DIR])
     except BitearError as e:
         raise RuntimeError(f"building {driver.name} failed: {e}") from None

@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 
 from tests import sim_board as S
-from tests.c_build import SANITIZE, build_driver
+from model.toolchain import SANITIZE
+from tests.c_build import build_driver
 
 DRIVER = Path(__file__).with_name("test_audio_admit_driver.c")
 COUNTERS = ("frames_dropped", "bad_commands", "overruns", "audio_frames", "resyncs")
 
 
-@pytest.fixture(scope="module", params=[["-O2"], SANITIZE], ids=["plain", "asan"])
+@pytest.fixture(scope="module", params=[["-O2"], list(SANITIZE)], ids=["plain", "asan"])
 def driver(request, tmp_path_factory) -> Path:
     return build_driver(tmp_path_factory.mktemp("admit") / "driver", DRIVER, ["bitear_protocol.c"], request.param)
 

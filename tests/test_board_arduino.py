@@ -10,11 +10,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from model.paths import PLUGIN_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 BOARD = ROOT / "firmware" / "lib" / "board"
 ARDUINO = ROOT / "firmware" / "lib" / "board_arduino" / "board_arduino.cpp"
-PLUGIN = ROOT / "firmware" / "lib" / "bitear"
+PLUGIN = PLUGIN_DIR
 
 ARDUINO_H = r"""
 #pragma once

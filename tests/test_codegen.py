@@ -19,6 +19,7 @@ from codegen import generate, intmodel as im, manifest, reference, sizes, testin
 from model.errors import BitearError
 from model.paths import REPO_ROOT, data_dir
 from model.student import DEFAULT_CONFIG
+from model.paths import PLUGIN_DIR
 
 VALID_CONFIG = dict(DEFAULT_CONFIG, time_padding="valid")  # the shipped shape, streamable
 
@@ -550,5 +551,5 @@ def test_committed_tables_are_fresh():
 def test_committed_vectors_match_committed_tables():
     """The on-board test vectors were generated with the committed tables (same checkpoint)."""
     vectors = cli.DEFAULT_VECTORS.read_text()
-    sha = manifest.read(REPO_ROOT / "firmware" / "lib" / "bitear")["checkpoint_sha256"]
+    sha = manifest.read(PLUGIN_DIR)["checkpoint_sha256"]
     assert f'VECTORS_MODEL_SHA256 "{sha}"' in vectors, "run: .venv/bin/python -m codegen CHECKPOINT"

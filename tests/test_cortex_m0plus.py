@@ -20,6 +20,7 @@ from model.errors import BitearError
 from model.facts import HOP, PERIOD_WINDOW, SAMPLE_RATE
 from tests.test_kernels import _check_against_reference
 from tests.test_streaming_model import MODELS, _python_stream, random_stream
+from model.paths import PLUGIN_DIR
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -124,7 +125,7 @@ def test_stream_bench_on_a_model_dir_for_the_cortex_m0plus(tmp_path, capsys):
     assert any(line.startswith("| full window, full depth, every 4 hops |") for line in out)
     assert any(line.startswith("| streaming, full depth, every 4 hops |") for line in out)
     with pytest.raises(SystemExit):
-        stream_bench.main(["--cpu", "m0plus", "--model-dir", str(harness.LIB_DIR)])  # kws12: "same" padding
+        stream_bench.main(["--cpu", "m0plus", "--model-dir", str(PLUGIN_DIR)])  # kws12: "same" padding
     assert "streaming needs a 'valid'-padded model" in capsys.readouterr().err
 
 

@@ -15,10 +15,12 @@ from pathlib import Path
 import pytest
 
 from host.detector import CAPACITY, MAX_CLASSES, Detector, DetectorParams, detect
-from tests.c_build import SANITIZE, build_driver
+from model.toolchain import SANITIZE
+from tests.c_build import build_driver
+from model.paths import PLUGIN_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
-C_DIR = ROOT / "firmware" / "lib" / "bitear"
+C_DIR = PLUGIN_DIR
 DRIVER = Path(__file__).with_name("test_detector_driver.c")
 SILENCE, UNKNOWN, YES, NO = 0, 1, 2, 3
 BITEAR_ERR_ARG, BITEAR_ERR_STATE = -2, -4

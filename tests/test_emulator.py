@@ -16,6 +16,7 @@ from host import emulator
 from host.emulator import Emulator, EmulatorError
 from host.protocol import Ack, MsgType, Stats, encode, GetStats
 from model.facts import LABELS
+from model.paths import PLUGIN_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,7 +35,7 @@ def assert_stopped(pid):
 
 def model_sha256():
     from codegen import manifest
-    return manifest.read(emulator.ROOT / "firmware/lib/bitear")["checkpoint_sha256"]
+    return manifest.read(PLUGIN_DIR)["checkpoint_sha256"]
 
 
 def test_ready_frame_then_hello_and_stats(firmware_elf):

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from model.paths import PLUGIN_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "fuzz.sh"
@@ -33,7 +34,7 @@ def test_fuzz_targets_build_and_run_clean(tmp_path):
 def test_the_protocol_target_finds_a_planted_admission_bug(tmp_path):
     """With the gap window widened to 1000 hops (a frames_dropped jump the rule forbids), the target
     must abort within seconds: the harness reaches the admission rule and checks it."""
-    src = ROOT / "firmware" / "lib" / "bitear"
+    src = PLUGIN_DIR
     for name in ("bitear_protocol.c", "bitear_protocol.h", "bitear_status.h"):
         shutil.copy(src / name, tmp_path / name)
     c = tmp_path / "bitear_protocol.c"

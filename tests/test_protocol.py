@@ -18,11 +18,13 @@ import numpy as np
 import pytest
 
 from host import protocol as P
-from tests.c_build import SANITIZE, build_driver
+from model.toolchain import SANITIZE
+from tests.c_build import build_driver
 from tests.scripts import load_script
+from model.paths import PLUGIN_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
-C_DIR = ROOT / "firmware" / "lib" / "bitear"
+C_DIR = PLUGIN_DIR
 DRIVER = Path(__file__).with_name("test_protocol_driver.c")
 VECTORS_H = ROOT / "firmware" / "test" / "test_protocol" / "vectors.h"
 V = load_script(VECTORS_H.with_name("make_vectors.py"))     # example_messages(), c_vectors_header()
