@@ -24,9 +24,12 @@ import sys
 import warnings
 from pathlib import Path
 
+from codegen import intmodel
 from model import checkpoint
+from model.checkpoint import read_checkpoint
 from model.errors import BitearError
 from model.paths import PLUGIN_DIR, REPO_ROOT
+import tempfile
 
 DEFAULT_OUT = PLUGIN_DIR
 DEFAULT_VECTORS = REPO_ROOT / "firmware" / "test" / "test_kernels" / "model_vectors.h"
@@ -45,9 +48,6 @@ def current_frontend() -> dict | None:
 
 def load(checkpoint: str | Path, frontend_params: dict | None | str = "current"):
     """Read, check and quantize a checkpoint: (IntModel, warnings). Raises BitearError."""
-    from codegen import intmodel
-    from model.checkpoint import read_checkpoint
-
     path = Path(checkpoint)
     tensors, meta = read_checkpoint(path)
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -84,7 +84,6 @@ def main(argv: list[str] | None = None) -> int:
             vectors = str(DEFAULT_VECTORS) if Path(args.out).resolve() == DEFAULT_OUT.resolve() else "none"
         vectors = None if vectors == "none" else Path(vectors)
         if args.check:
-            import tempfile
             with tempfile.TemporaryDirectory() as tmp:
                 fresh = generate.write(model, tmp)
                 pairs = [(p, Path(args.out) / p.name) for p in fresh]

@@ -18,13 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from codegen import intmodel as im
+from codegen import intmodel as im, reference
 from codegen import manifest
 from codegen.files import ARRAYS_NAME, HEADER_NAME, SOURCE_NAME, STAMP
 from codegen.intmodel import IntModel
 from codegen.reference import pack_bits
-from model.labels import NEVER_EVENT_LABELS
+from codegen.testing import random_features
 from model.errors import BitearError
+from model.labels import NEVER_EVENT_LABELS
 
 
 @dataclass
@@ -377,9 +378,6 @@ VECTOR_WINDOWS = 3
 def emit_vectors(model: IntModel, n: int = VECTOR_WINDOWS, seed: int = 1234) -> str:
     """Test vectors for the on-board Unity test: feature windows and what the network must give
     (every exit's logits and entropy at full depth; exit and label at the default thresholds)."""
-    from codegen import reference
-    from codegen.testing import random_features
-
     x = random_features(np.random.default_rng(seed), n + 3, model.stem.frames, model.stem.bins)[3:]
     tr = reference.trace(model, x)
     res = reference.decide(model, tr)

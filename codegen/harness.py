@@ -21,8 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from codegen import manifest
 from codegen.files import HEADER_NAME, SOURCE_NAME
 from model.errors import BitearError
+from model.m4run import M4Program
 from model.paths import PLUGIN_DIR, cache_dir
 from model.toolchain import HOST_CFLAGS as _HOST, RUNTIME_SOURCES, SHARED_LIB, compile_host
 
@@ -237,8 +239,6 @@ class HostRuntime(CRuntime):
 
 def _header_shape(gen_dir=None) -> tuple[int, int]:
     """(classes, exits) of the generated model, from its manifest."""
-    from codegen import manifest
-
     m = manifest.read(_gen_dir(gen_dir))
     return m["classes"], len(m["exits"])
 
@@ -249,8 +249,6 @@ class M4Runtime(CRuntime):
     kernels, as with reference_kernels on the M4)."""
 
     def __init__(self, gen_dir=None, reference_kernels: bool = False, cpu: str = "m4"):
-        from model.m4run import M4Program
-
         gen = _gen_dir(gen_dir)
         src = assemble(gen)
         defines = {"BITEAR_REFERENCE_KERNELS": None} if reference_kernels else None

@@ -47,6 +47,7 @@ import numpy as np
 
 from model.errors import BitearError
 from model.student import BinaryStudent, LayerCost, conv_output_length, conv_pad, conv_skip, time_padding
+from types import SimpleNamespace
 
 CODEGEN_VERSION = "1.3.0"  # 1.1: time padding and skip as numbers in the tables, the manifest; 1.2: BITEAR_MODEL_NEVER_EVENT_MASK;
 # 1.3: BITEAR_MODEL_STREAMABLE, BITEAR_MODEL_STREAM_ALIGN_FRAMES
@@ -162,7 +163,6 @@ class IntModel:
 def layer_costs(config: dict) -> list[LayerCost]:
     """model.student.BinaryStudent.layer_costs of a config, without building the student's tensors
     (the method reads nothing but the config): the one definition of MACs and weight bits."""
-    from types import SimpleNamespace
     return BinaryStudent.layer_costs(SimpleNamespace(config=config))  # type: ignore[arg-type]
 
 

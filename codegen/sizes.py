@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from codegen.generate import layout, packed_block_weights
 from codegen.intmodel import IntModel
+import ctypes
 
 
 @dataclass
@@ -52,8 +53,6 @@ def rows(model: IntModel) -> list[Row]:
 def ram_bytes(model: IntModel) -> dict[str, int]:
     """sizeof(bitear_model_t) of the Cortex-M4 build, by field (ctypes lays the struct out like
     bitear_model.h with the same alignment rules as the Arm EABI for these types)."""
-    import ctypes
-
     lay = layout(model)
     E, C = len(model.heads), model.classes
     s = model.stem

@@ -12,6 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from model.checkpoint import save_checkpoint
+from model.student import BinaryStudent, LABELS, binarize_ste, conv_pad, conv_skip, int8_scale, quantize_int8_ste
+import hashlib
+import json
+from model import checkpoint, student
+from model.paths import cache_dir
 
 FRONTEND_PLACEHOLDER = {"sample_rate": 16000, "window": 480, "hop": 320, "bins": 40}
 
@@ -44,8 +50,6 @@ def random_student(seed: int = 0, config: dict | None = None, calib: int = 64):
     """A BinaryStudent with random weights and calibrated, sign-varied batch norm (tinygrad)."""
     from tinygrad import Tensor
 
-    from model.student import BinaryStudent, binarize_ste
-
     Tensor.manual_seed(seed)
     rng = np.random.default_rng(seed)
     student = BinaryStudent(config)
@@ -65,8 +69,6 @@ def random_student(seed: int = 0, config: dict | None = None, calib: int = 64):
         for t, v in ((bn.running_mean, mean), (bn.running_var, var), (bn.weight, gamma), (bn.bias, beta)):
             t.assign(Tensor(v.astype(np.float32))).realize()
         return binarize_ste(norm(y))
-
-    from model.student import conv_pad, conv_skip, int8_scale, quantize_int8_ste
 
     def pre_norm(layer, a: Tensor, weight: Tensor, pad_value: float) -> Tensor:
         """The layer's conv before its batch norm, with the student's time padding and skip."""
@@ -90,7 +92,6 @@ def random_student(seed: int = 0, config: dict | None = None, calib: int = 64):
 
 def default_labels(classes: int) -> list[str]:
     """model.student.LABELS for a 12-class config, else class0, class1, ..."""
-    from model.student import LABELS
     return list(LABELS) if classes == len(LABELS) else [f"class{i}" for i in range(classes)]
 
 
@@ -99,8 +100,6 @@ def save_random_checkpoint(path: str | Path, seed: int = 0, config: dict | None 
                            labels: list[str] | None = None) -> Path:
     """Write a random student checkpoint with complete metadata (labels: `labels`, else
     default_labels of the config's classes); returns the path."""
-    from model.checkpoint import save_checkpoint
-
     student = random_student(seed, config)
     n_exits = sum(1 for b in student.config["blocks"] if b.get("exit"))
     if frontend is None:
@@ -120,11 +119,6 @@ def cached_random_checkpoint(seed: int = 0, exit_thresholds: list | None = None,
     """save_random_checkpoint into the on-disk cache, keyed by everything that shapes the file
     (this module's, the student's and the checkpoint writer's sources, seed, thresholds, front end):
     tests reuse it across runs instead of paying tinygrad's compile time each time."""
-    import hashlib
-    import json
-
-    from model import checkpoint, student
-    from model.paths import cache_dir
 
     try:
         from model.frontend import FRONTEND_PARAMS

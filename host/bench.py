@@ -52,10 +52,18 @@ from pathlib import Path
 
 import numpy as np
 
-from codegen import harness
+from codegen import harness, manifest as mf
 from codegen.files import SOURCE_NAME
+from codegen.testing import random_features
+from host.bench_frontend import measure
+from host.emulator import build_dir
+from host.evaluate import INSTRUCTIONS_PER_TICK, model_tables_dir, tables_model, use_model_dir
+from host.stream_truth import generated_stream, real_stream
+from host.streaming_quality import detector_defaults, run_stream, student_costs
+from model.audio import fit_to_one_second, load_clip
 from model.errors import BitearError
-from model.facts import CLIP_SAMPLES, HOP, KEYWORDS, OTHER_WORDS, PERIOD_WINDOW, SAMPLE_RATE
+from model.facts import CLIP_SAMPLES, HOP, KEYWORDS, OTHER_WORDS, PERIOD_WINDOW, SAMPLE_RATE, default_period
+from model.frontend import compute_features
 from model.m4run import CPUS
 from model.paths import REPO_ROOT, cache_dir, data_dir
 from model.toolchain import ARM_CFLAGS, ARM_LDFLAGS, CORTEX_M4, IMAGE_SOURCES, arm_sections, compile_arm
@@ -73,8 +81,6 @@ class TablesModel:
     """Shapes and costs of the generated model, from the codegen manifest beside the tables (no checkpoint needed)."""
 
     def __init__(self, tables: Path):
-        from codegen import manifest as mf
-
         m = mf.read(tables)
         blocks = mf.blocks(m)
         self.blocks = len(blocks)
@@ -91,8 +97,6 @@ class TablesModel:
 
 def bench_clips(n: int) -> tuple[np.ndarray, str]:
     """(N, 16000) int16 clips and where they come from."""
-    from model.audio import fit_to_one_second, load_clip
-
     root = data_dir()
     for name in ("speech_commands_v2_dev", "speech_commands_v1_sample"):
         folder = root / name if root is not None else None
@@ -126,7 +130,6 @@ def generated_clips(n: int) -> tuple[np.ndarray, str]:
 
 
 def clip_features(clips: np.ndarray) -> np.ndarray:
-    from model.frontend import compute_features
     return compute_features(clips)
 
 
@@ -188,8 +191,6 @@ def cortex_m0plus(tables: Path, windows: np.ndarray, clip_feats: np.ndarray, cli
     exit thresholds over `clip_feats` (the clips of the M4's instructions_avg_exit), the front end per
     hop, instructions per second of audio at the firmware's inference period (front end every hop +
     one full-window inference every PERIOD_WINDOW hops) for both, and milliseconds at the pico's clock."""
-    from host.bench_frontend import measure
-
     tm = TablesModel(tables)
     with harness.open_runtime("m0plus", tables) as rt:
         rt.set_thresholds([-1] * (tm.exits - 1))
@@ -261,7 +262,6 @@ def image_sizes(tables: Path) -> tuple[int, int]:
 
 def firmware_elf() -> Path:
     """The qemu_m4 application of the model being benched: .pio/build, or DIR/build for --tables DIR."""
-    from host.emulator import build_dir
     return build_dir() / "qemu_m4" / "firmware.elf"
 
 
@@ -284,11 +284,6 @@ def stream_costs(tables: Path, png: Path, keywords: int = 60, unknown: int = 20)
     Instructions per second of audio (every hop: front end + network), per inference (mean, from the
     inferring hop minus the hop before) and the dearest hop (its front end included; for a streaming
     model the worst catch-up). Writes a plot of the cost of every inference over the stream, by exit."""
-    from host.evaluate import INSTRUCTIONS_PER_TICK, tables_model
-    from host.stream_truth import generated_stream, real_stream
-    from host.streaming_quality import detector_defaults, run_stream, student_costs
-    from model.facts import default_period
-
     model = tables_model()
     period = default_period(model.streamable)
     rng = np.random.default_rng(0)
@@ -373,7 +368,6 @@ def plot(per_layer: dict[str, int], per_layer_ref: dict[str, int], path: Path, t
 # ---- main -----------------------------------------------------------------------------------------------
 
 def run(tables: Path, n_clips: int, png: Path, stream_keywords: int = 60) -> dict:
-    from host.evaluate import model_tables_dir, use_model_dir
     if Path(tables).resolve() != model_tables_dir().resolve():
         use_model_dir(tables)   # the firmware builds (sizes, the stream) use these tables too
     tm = TablesModel(tables)
@@ -408,7 +402,6 @@ def run(tables: Path, n_clips: int, png: Path, stream_keywords: int = 60) -> dic
     m0plus = cortex_m0plus(tables, windows, feats, source)
     stream = stream_costs(tables, png, stream_keywords, -(-stream_keywords // 3))
     plot(per_layer, per_layer_ref, png, f"bitear on Cortex-M4 (emulated): {sum(per_layer.values()):,} instructions full depth")
-    from host.bench_frontend import measure
     fe = measure(dsp=True)
     fe_per_hop = max(v for k, v in fe.items() if k != "stack_bytes")
     full_mean = int(round(np.mean([f[0] for f in full])))
@@ -451,7 +444,6 @@ def run(tables: Path, n_clips: int, png: Path, stream_keywords: int = 60) -> dic
 
 
 def _windows(tm: TablesModel) -> list[np.ndarray]:
-    from codegen.testing import random_features
     return list(random_features(np.random.default_rng(7), 4, tm.frames, tm.bins))
 
 
@@ -462,7 +454,6 @@ def _mean_dicts(ds: list[dict[str, int]]) -> dict[str, int]:
 def table_bytes(tables: Path) -> tuple[int, int]:
     """(weights bytes, flash bytes of all the model's tables): weights from the codegen manifest,
     flash from the compiled tables object (arm-none-eabi-size)."""
-    from codegen import manifest as mf
     weights = mf.read(tables)["weights_bytes"]
     src = harness.assemble(tables)
     with tempfile.TemporaryDirectory() as tmp:

@@ -37,10 +37,12 @@ from typing import Sequence
 
 import numpy as np
 
+from host import listen
 from model.audio import read_wav, write_wav
 from model.errors import BitearError
 from model.facts import KEYWORDS, SAMPLE_RATE
 from model.paths import cache_dir
+from model.synth import engine_version, synthesize, trim_silence
 
 DEMO_VERSION = 2
 # word -> (engine, voice, speed); see the module docstring for how these were chosen.
@@ -90,8 +92,6 @@ def make_recording(voices: dict[str, tuple[str, str, float]] | None = None, spac
                    snr_db: float = 20.0, seed: int = 0, regenerate: bool = False, folder: Path | None = None) -> Recording:
     """The demo recording (cached WAV + truth JSON), generated when missing. voices: per keyword
     (engine, voice, speed), default DEFAULT_VOICES."""
-    from model.synth import engine_version, synthesize, trim_silence
-
     voices = voices or DEFAULT_VOICES
     spoken = [(w, *voices[w]) for w in KEYWORDS]
     engines = sorted({e for _, e, _, _ in spoken})
@@ -187,8 +187,6 @@ def format_summary(s: Summary) -> str:
 # ---- command line -----------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
-    from host import listen
-
     ap = argparse.ArgumentParser(prog="python -m host.demo", description=__doc__.split("\n")[0])
     ap.add_argument("--port", help="a real board (any pyserial URL); default: the emulated board")
     ap.add_argument("--engine", choices=("espeak-ng", "flite"), help="one engine for every word (with --voice)")

@@ -47,10 +47,21 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from codegen import intmodel as im, manifest as mf, reference
+from codegen.files import ARRAYS_NAME
+from codegen.generate import array_name
+from codegen.intmodel import THRESHOLD_NEVER, threshold_q16
+from codegen.reference import unpack_bits
+from host.board import BoardClient
+from host.detector import DetectorParams
+from host.emulator import Emulator, EmulatorError, build_firmware
+from host.protocol import COST_UNITS, Result
+from model.datasets import LABELS, is_test_layout, load_speech_commands
 from model.errors import BitearError, run_cli
 from model.evaluate import print_exits, print_per_class
 from model.facts import CLIP_SAMPLES, HOP
 from model.facts import QEMU_INSTRUCTIONS_PER_TICK as INSTRUCTIONS_PER_TICK
+from model.frontend import compute_features
 from model.paths import PLUGIN_DIR
 
 TABLES_DIR = PLUGIN_DIR
@@ -74,8 +85,6 @@ def use_model_dir(folder: Path) -> None:
     """Build and read the firmware with the model tables in `folder` (written by `python -m codegen
     CKPT -o DIR`) for the rest of this process, as `make ... MODEL_DIR=DIR` does: the build goes to
     DIR/build (scripts/pio_model_dir.py). A folder without tables: BitearError."""
-    from codegen import manifest as mf
-
     folder = Path(folder).resolve()
     mf.read(folder)
     os.environ["BITEAR_MODEL_DIR"] = str(folder)
@@ -88,12 +97,6 @@ def tables_model(tables_dir: Path | None = None):
     and labels come from the codegen manifest beside the tables; the integer arrays from the sidecar bitear_model_arrays.npz, which
     holds the arrays of bitear_model_tables.c by their C names (codegen.generate.model_arrays).
     The manifest must describe these very files (sha256 of the .h, .c and .npz)."""
-    from codegen import intmodel as im
-    from codegen import manifest as mf
-    from codegen.files import ARRAYS_NAME
-    from codegen.generate import array_name
-    from codegen.reference import unpack_bits
-
     tables_dir = model_tables_dir() if tables_dir is None else tables_dir
     m = mf.read(tables_dir)
     path = tables_dir / ARRAYS_NAME
@@ -141,8 +144,6 @@ def tables_model(tables_dir: Path | None = None):
 
 def thresholds_for(model, threshold: float | None, full_depth: bool) -> list[int]:
     """Exit thresholds in Q16 per early exit: the model's defaults, one value for all, or never (-1)."""
-    from codegen.intmodel import THRESHOLD_NEVER, threshold_q16
-
     early = len(model.heads) - 1
     if full_depth:
         return [THRESHOLD_NEVER] * early
@@ -182,7 +183,6 @@ class EvalRun:
 
 def build_eval_firmware() -> Path:
     """`pio run -e qemu_m4_eval` (incremental); the ELF."""
-    from host.emulator import EmulatorError, build_firmware
     try:
         return build_firmware(EVAL_ENV)
     except EmulatorError as e:
@@ -232,8 +232,6 @@ def run_eval_build(mode: int, audio: np.ndarray, count: int, *, infer_every: int
                    timeout_s: float | None = None, progress: Callable[[int], None] | None = None) -> EvalRun:
     """Run the evaluation build once in QEMU on int16 audio (clips: (count, 16000); stream: count
     hops of 320 samples). progress(results so far) is called while it runs."""
-    from host.detector import DetectorParams
-
     qemu = shutil.which("qemu-system-arm")
     if qemu is None:
         raise BitearError("qemu-system-arm not found: install the Debian package qemu-system-arm (`make setup` does)")
@@ -293,8 +291,6 @@ def run_clips_serial(board, clips: np.ndarray, threshold_q16: int | None = None,
     RESET stream, L - 1 zero hops + the clip, the RESULT of hop L - 1 + 50, with L = lcm(N, A)
     (N: the board's period; A: the model's stream_align_frames, so a streaming board's result
     there is the clip's full-window one)."""
-    from host.protocol import Result
-
     every = math.lcm(board.ready.infer_every_hops, align_hops)
     lead = np.zeros((every - 1) * HOP, np.int16)
     target = every - 1 + CLIP_HOPS
@@ -377,9 +373,6 @@ def evaluate(clips: np.ndarray, labels: np.ndarray, *, path: str, board=None, th
              full_depth: bool = False, show_progress: bool = False) -> dict:
     """Run the clips through the firmware (path "semihosting", or "serial" with `board`, a
     BoardClient after HELLO) and compare with labels and the Python reference. The report dict."""
-    from codegen import reference
-    from model.frontend import compute_features
-
     model = tables_model()
     thr = thresholds_for(model, threshold, full_depth)
     uniform = None if threshold is None and not full_depth else thr[0]
@@ -414,7 +407,6 @@ def evaluate(clips: np.ndarray, labels: np.ndarray, *, path: str, board=None, th
                       stack_used_bytes=run.stack_used, instructions_note="ticks x 40 under QEMU -icount shift=0; "
                       "inference = the inferring hop minus the hop before (front end only)")
     elif results:
-        from host.protocol import COST_UNITS
         report.update(avg_cost=float(np.mean([r.cost for r in results])),
                       cost_unit=COST_UNITS.get(board.ready.cost_unit, str(board.ready.cost_unit)))
     return report
@@ -423,8 +415,6 @@ def evaluate(clips: np.ndarray, labels: np.ndarray, *, path: str, board=None, th
 # ---- command line -----------------------------------------------------------------------------------
 
 def load_clips(data: Path, limit: int | None, progress: bool):
-    from model.datasets import is_test_layout, load_speech_commands
-
     if not data.is_dir():
         raise BitearError(f"{data}: data folder not found")
     clips = load_speech_commands(data, None if is_test_layout(data) else "test", convert=True, progress=progress)
@@ -452,8 +442,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args) -> int:
-    from model.datasets import LABELS
-
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         raise BitearError(f"--threshold must be in [0, 1], found {args.threshold}")
     if args.limit is not None and args.limit < 1:
@@ -467,8 +455,6 @@ def _run(args) -> int:
         report = evaluate(clips.audio, clips.labels, path="semihosting", **common)
         report["board"] = "qemu_mps2_an386 (evaluation build)"
     else:
-        from host.emulator import Emulator, EmulatorError
-        from host.board import BoardClient
         import serial
 
         try:

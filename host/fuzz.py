@@ -44,6 +44,7 @@ import numpy as np
 
 from host import protocol as P
 from host.board import BoardClient
+from host.emulator import Emulator, EmulatorError, check_elf
 from host.fuzz_traffic import Garbage, Traffic
 from model.errors import BitearError, run_cli
 from model.facts import HOP, SAMPLE_RATE
@@ -341,7 +342,6 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.frames < 1:
         raise BitearError(f"--frames must be at least 1, found {args.frames}")
-    from host.emulator import Emulator, EmulatorError, check_elf
     if args.elf is not None:
         check_elf(args.elf)
 

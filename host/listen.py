@@ -47,10 +47,13 @@ if __package__ in (None, ""):          # `python host/listen.py`: make the repos
 
 import numpy as np
 
+from codegen.intmodel import threshold_q16
 from host import protocol as P
+from host.audio_input import MicSource, WavSource, list_devices
 from host.board import BoardClient
 from host.connect import open_board
 from host.detector import DetectorParams, min_count_for_period
+from host.emulator import check_elf
 from host.listen_views import DetectionEvent, JsonView, ListenSummary, PlainView, RichView, View
 from model.errors import BitearError
 from model.facts import DETECTOR_LIMITS, HOP, PERIOD_LIMITS, SAMPLE_RATE
@@ -124,7 +127,6 @@ class Session:
         if self.opts.full_depth:
             self.board.set_full_depth()
         elif self.opts.threshold is not None:
-            from codegen.intmodel import threshold_q16
             self.board.set_threshold(threshold_q16(self.opts.threshold))
         det = self.opts.detector_params(self.board.ready.infer_every_hops)
         if det is not None:
@@ -265,8 +267,6 @@ def run(opts: Options, view: View, source=None, port=None) -> ListenSummary:
     report to view; returns the summary. A board with its own microphone (CREDIT capacity 0)
     takes no audio: then only what it reports is shown, until Ctrl-C. BitearError for a bad
     source, BoardError for anything that ends the session on the board's side."""
-    from host.audio_input import MicSource, WavSource
-
     summary = ListenSummary()
     if source is None and opts.wav:                  # a bad file is reported before any board is opened
         source = WavSource(opts.wav, realtime=opts.realtime, tail_s=opts.tail_s)
@@ -362,7 +362,6 @@ def options_from(args: argparse.Namespace) -> Options:
     if not 0.0 <= args.tail < float("inf"):
         raise BitearError(f"--tail must be a number of seconds >= 0, found {args.tail}")
     if args.elf is not None:
-        from host.emulator import check_elf
         check_elf(args.elf)                 # before QEMU starts: a wrong file is the user's error
     device = int(args.device) if args.device is not None and args.device.isdigit() else args.device
     return Options(wav=args.wav, device=device, port=args.port, emulator=args.emulator, elf=args.elf, baud=args.baud,
@@ -385,7 +384,6 @@ def main(argv: list[str] | None = None) -> int:
     view: View | None = None
     try:
         if args.list_devices:
-            from host.audio_input import list_devices
             print(list_devices())
             return 0
         opts = options_from(args)

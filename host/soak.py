@@ -33,11 +33,13 @@ from typing import Iterator
 import numpy as np
 
 from host import protocol as P
+from host.emulator import Emulator, EmulatorError, check_elf
 from host.fuzz_traffic import Traffic
 from host.listen import Options, Session
 from host.listen_views import ListenSummary, View
 from model.errors import BitearError, run_cli
 from model.facts import KEYWORDS, SAMPLE_RATE
+from model.synth import Variant, synthesize_cached
 
 CHUNK_S = 1.0                 # audio generated and sent per step
 GARBAGE_SHARE = 0.3           # share of chunks followed by a garbage burst
@@ -62,7 +64,6 @@ def rss_mb() -> float:
 
 def keyword_clips() -> list[np.ndarray]:
     """One 1 s clip per keyword and voice (synthesized once, then read from the on-disk cache)."""
-    from model.synth import Variant, synthesize_cached
     return [synthesize_cached(Variant(word, engine, voice, 1.0, 1.0)) for word in KEYWORDS for engine, voice in VOICES]
 
 
@@ -232,7 +233,6 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if not (math.isfinite(args.minutes) and args.minutes > 0):
         raise BitearError(f"--minutes must be a number of minutes > 0, found {args.minutes}")
-    from host.emulator import Emulator, EmulatorError, check_elf
     if args.elf is not None:
         check_elf(args.elf)
     per_minute = (lambda out: print(json.dumps(out), flush=True)) if args.json else \

@@ -24,11 +24,15 @@ from pathlib import Path
 
 import numpy as np
 
-from codegen import harness
+from codegen import __main__ as cli, generate, harness, testing
 from codegen import intmodel as im
 from codegen import manifest as mf
+from host import bench_frontend
+from host.bench import CPI_ASSUMPTION, instructions_per_second_of_audio, milliseconds
 from model.errors import BitearError
 from model.facts import HOP, PERIOD_WINDOW, SAMPLE_RATE
+from model.m4run import CPUS
+from model.student import DEFAULT_CONFIG
 
 FRAME_SECONDS = HOP / SAMPLE_RATE
 
@@ -73,9 +77,6 @@ def measure(gen_dir: Path, stream: np.ndarray, periods: list[int], thresholds_q1
 def table(runs: dict[str, dict], frontend_per_hop: int, cpu: str) -> list[str]:
     """Markdown rows of every run (name -> measure()): mean and worst instructions per inference,
     milliseconds per worst inference, per second of audio (network; with the front end)."""
-    from host.bench import instructions_per_second_of_audio, milliseconds
-    from model.m4run import CPUS
-
     c = CPUS[cpu]
     lines = [f"| {c.name} | per inference, mean | worst | worst, ms at {c.clock_mhz} MHz | network per second of audio "
              "| with the front end |", "|---|---|---|---|---|---|"]
@@ -92,13 +93,6 @@ def table(runs: dict[str, dict], frontend_per_hop: int, cpu: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from codegen import __main__ as cli
-    from codegen import generate, testing
-    from host import bench_frontend
-    from host.bench import CPI_ASSUMPTION, milliseconds
-    from model.m4run import CPUS
-    from model.student import DEFAULT_CONFIG
-
     ap = argparse.ArgumentParser(prog="python -m host.stream_bench", description=__doc__.splitlines()[0])
     ap.add_argument("--cpu", choices=list(CPUS), default="m4", help="core to count on (default m4)")
     src = ap.add_mutually_exclusive_group()

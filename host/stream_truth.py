@@ -21,9 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from model.audio import SAMPLE_RATE
+from host.demo import pink_noise
+from model.audio import SAMPLE_RATE, audio_info, stream_16k
+from model.datasets import BackgroundNoise, SPLIT_SALT, VAL_FRACTION, load_speech_commands
 from model.errors import BitearError
 from model.facts import HOP, KEYWORDS, OTHER_WORDS
+from model.synth import RECIPE_ENGINES, synthesize_words, trim_silence
 from model.word_truth import Keyword, keyword_stream
 
 DISTRACTORS = OTHER_WORDS[:10]              # the other words of generated streams
@@ -40,8 +43,6 @@ class Stream:
 
 def validation_clips(root: Path):
     """The clips of speech_commands_v2_dev spoken by the student's validation speakers (model.train's split)."""
-    from model.datasets import SPLIT_SALT, VAL_FRACTION, load_speech_commands
-
     clips = load_speech_commands(root / "speech_commands_v2_dev", progress=False)
     return clips.split_by_speaker(VAL_FRACTION, SPLIT_SALT)[1]
 
@@ -49,8 +50,6 @@ def validation_clips(root: Path):
 def real_stream(root: Path, n_keywords: int, n_unknown: int, rng: np.random.Generator) -> Stream:
     """n_keywords keyword clips (as even over the ten keywords as the clips allow) and n_unknown other
     words of the validation speakers, drawn by rng, with background_noise/ gaps."""
-    from model.datasets import BackgroundNoise
-
     val = validation_clips(root)
     noise = BackgroundNoise.load(root / "background_noise", progress=False)
     words = np.array(val.words)
@@ -72,9 +71,6 @@ def real_stream(root: Path, n_keywords: int, n_unknown: int, rng: np.random.Gene
 
 def generated_stream(n_keywords: int, n_unknown: int, rng: np.random.Generator, seed: int) -> Stream:
     """Keywords and other words by espeak-ng/flite (model.synth), trimmed, with pink-noise gaps."""
-    from host.demo import pink_noise
-    from model.synth import RECIPE_ENGINES, synthesize_words, trim_silence
-
     per_word = -(-n_keywords // len(KEYWORDS))
     kw = synthesize_words(KEYWORDS, per_word, seed=seed, engines=RECIPE_ENGINES, progress=False)
     other = synthesize_words(DISTRACTORS, max(1, -(-n_unknown // len(DISTRACTORS))), seed=seed, engines=RECIPE_ENGINES, progress=False)
@@ -135,8 +131,6 @@ def read_truth_csv(path: Path) -> tuple[list[Keyword], int]:
 def wav_stream(wav: Path, truth_csv: Path, tail_s: float = 1.0) -> Stream:
     """A recording (any rate / channels -> 16 kHz mono, `tail_s` of silence appended as host.listen
     does, so the last word still gets its results) and its truth CSV."""
-    from model.audio import audio_info, stream_16k
-
     keywords, distractors = read_truth_csv(truth_csv)
     recording = np.concatenate([np.zeros(0, np.int16), *stream_16k(wav)])   # the stream is scored whole
     audio = np.concatenate([recording, np.zeros(round(tail_s * SAMPLE_RATE), np.int16)])

@@ -51,16 +51,20 @@ from typing import Callable
 
 import numpy as np
 
+from codegen import reference
 from codegen.intmodel import THRESHOLD_NEVER
 from host import demo
 from host.detector import DetectorParams, detect, min_count_for_period
-from host.evaluate import CLIP_SAMPLES, INSTRUCTIONS_PER_TICK, MODE_STREAM, THRESHOLD_DEFAULT, run_eval_build, tables_model
+from host.evaluate import CLIP_SAMPLES, INSTRUCTIONS_PER_TICK, MODE_STREAM, THRESHOLD_DEFAULT, run_eval_build, tables_model, use_model_dir
 from host.stream_scoring import detections_ms, score
 from host.stream_truth import Stream, generated_stream, real_stream, wav_stream
 from model.audio import SAMPLE_RATE
-from model.facts import FRAMES, HOP, LABELS, PERIOD_WINDOW, default_period
 from model.errors import BitearError, run_cli
+from model.facts import FRAMES, HOP, LABELS, PERIOD_WINDOW, default_period
+from model.frontend import StreamingFrontend
+from model.mfcc import mfcc
 from model.paths import data_dir
+from model.teacher import Teacher
 
 TEACHER_CHUNK = 1024                    # teacher windows per batch (16000 int16 each: 32 MB)
 
@@ -109,9 +113,6 @@ def windows(audio: np.ndarray, hops: np.ndarray) -> np.ndarray:
 
 def teacher_logits_fn() -> Callable[[np.ndarray], np.ndarray]:
     """(N, 16000) int16 -> (N, 12) logits of the DS-CNN-L teacher (numpy port) on its own MFCC."""
-    from model.mfcc import mfcc
-    from model.teacher import Teacher
-
     teacher = Teacher.load()
     return lambda clips: teacher.logits_from_features(mfcc(clips), backend="numpy")
 
@@ -141,9 +142,6 @@ def window_runtime_detections(audio: np.ndarray, model, thresholds_q16: list[int
     """What the firmware's window runtime (bitear_model_infer on the last 49 frames every
     PERIOD_WINDOW hops, its detector's minimum count at that period) would detect on this audio:
     codegen.reference on the C-exact streaming front end's frames, then host.detector."""
-    from codegen import reference
-    from model.frontend import StreamingFrontend
-
     frames = StreamingFrontend().push_many(np.asarray(audio, np.int16))
     hops = np.arange(FRAMES, len(frames) + 1, PERIOD_WINDOW)
     result = reference.infer(model, np.stack([frames[h - FRAMES:h] for h in hops]), thresholds_q16)
@@ -304,8 +302,6 @@ def make_stream(args) -> Stream:
 
 
 def _run(args) -> int:
-    from host.evaluate import use_model_dir
-
     if args.model_dir is not None:
         use_model_dir(args.model_dir)
     if args.infer_every is None:

@@ -14,17 +14,19 @@ import argparse
 import sys
 from pathlib import Path
 
+from model.checkpoint import load_checkpoint, save_checkpoint
+from model.datasets import BackgroundNoise, SPLIT_SALT, load_speech_commands
 from model.errors import BitearError
+from model.evaluate import calibrate_thresholds, exit_logits, summarize
+from model.feature_cache import features_cached
+from model.paths import data_dir
+from model.teacher import Teacher
+from model.teacher_cache import teacher_logits_cached
+from model.train import TrainConfig, validation_windows
 
 
 def recalibrate(checkpoint: Path, data: Path, max_drop: float, out: Path | None = None) -> dict:
     """Calibrate on the validation speakers and rewrite the checkpoint; returns the evaluation summary."""
-    from model.checkpoint import load_checkpoint, save_checkpoint
-    from model.datasets import load_speech_commands
-    from model.datasets import SPLIT_SALT
-    from model.evaluate import calibrate_thresholds, exit_logits, summarize
-    from model.feature_cache import features_cached
-
     student, meta = load_checkpoint(checkpoint)
     train_config = meta.get("training", {}).get("config", {})
     fraction = train_config.get("val_fraction")
@@ -53,13 +55,6 @@ def recalibrate(checkpoint: Path, data: Path, max_drop: float, out: Path | None 
 
 def _validation_stream(student, train_config: dict, val, data: Path):
     """(logits per exit, teacher labels) of the checkpoint's validation stream windows, or None if it had none."""
-    from model.datasets import BackgroundNoise
-    from model.evaluate import exit_logits
-    from model.feature_cache import features_cached
-    from model.teacher import Teacher
-    from model.teacher_cache import teacher_logits_cached
-    from model.train import TrainConfig, validation_windows
-
     if not train_config.get("val_stream_windows"):
         return None
     known = {k: v for k, v in train_config.items() if k in TrainConfig.__dataclass_fields__}
@@ -72,8 +67,6 @@ def _validation_stream(student, train_config: dict, val, data: Path):
 
 
 def main(argv: list[str] | None = None) -> int:
-    from model.paths import data_dir
-
     parser = argparse.ArgumentParser(prog="python -m model.calibrate", description=__doc__.split("\n")[0])
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--data", type=Path, default=None, help="data folder (default: $BITEAR_DATA or ../shared/data)")

@@ -27,6 +27,7 @@ import numpy as np
 
 from model.errors import BitearError
 from model.facts import AUDIO_SAMPLES, MAX_BOARD_CHARS, MAX_CLASSES, MAX_LABEL_CHARS, MAX_MODEL_CHARS, READY_FIXED
+from model.student import BinaryStudent, validate_config
 
 FORMAT = "bitear-student"
 FORMAT_VERSION = 1
@@ -84,8 +85,6 @@ def read_safetensors(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str,
 
 def read_checkpoint(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
     """Tensors and parsed bitear metadata of a student checkpoint, checked against its own config."""
-    from model.student import BinaryStudent, validate_config  # tinygrad only needed for the expected shapes
-
     path = Path(path)
     tensors, raw = read_safetensors(path)
     if METADATA_KEY not in raw:
@@ -210,7 +209,6 @@ def save_checkpoint(path: str | Path, student, metadata: dict) -> None:
 def load_checkpoint(path: str | Path):
     """A BinaryStudent with the checkpoint's weights, and its metadata."""
     from tinygrad import Tensor, nn
-    from model.student import BinaryStudent
 
     tensors, meta = read_checkpoint(path)
     student = BinaryStudent(meta["config"])

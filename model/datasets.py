@@ -44,9 +44,11 @@ from typing import Iterable, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from model.audio import CLIP_SAMPLES, SAMPLE_RATE, fit_to_one_second, load_clip
+from model.audio import CLIP_SAMPLES, SAMPLE_RATE, fit_to_one_second, load_clip, read_wav, resample, to_mono
+from model.checkpoint import MAX_CLASSES, MAX_LABEL_CHARS
 from model.errors import BitearError
 from model.facts import KEYWORDS, LABELS
+from model.labels import BACKGROUND_FOLDER, order_labels
 from model.paths import data_dir
 
 SILENCE, UNKNOWN = 0, 1
@@ -487,10 +489,6 @@ def load_folder_dataset(root: str | Path, *, clips_per_class: int | None = None,
     zeros on both sides to 1 s. Unreadable files are counted and skipped (one warning); fewer than two
     classes, a class folder without audio, label names the firmware cannot carry are BitearErrors.
     `clips_per_class`: keep that many clips per class, drawn with `seed` (a few-shot dataset)."""
-    from model.audio import read_wav, resample, to_mono
-    from model.checkpoint import MAX_CLASSES, MAX_LABEL_CHARS
-    from model.labels import BACKGROUND_FOLDER, order_labels
-
     root = _require_dir(root, "dataset")
     folders = {p.name: p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and p.name != BACKGROUND_FOLDER}
     labels = order_labels(folders)

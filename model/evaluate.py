@@ -23,7 +23,11 @@ from typing import Sequence
 
 import numpy as np
 
+from model.checkpoint import check_frontend, load_checkpoint
+from model.datasets import LABELS, SPLIT_SALT, is_test_layout, load_folder_dataset, load_speech_commands
 from model.errors import BitearError, run_cli
+from model.feature_cache import features_cached
+from model.frontend import FRONTEND_PARAMS
 from model.jsonout import json_line
 
 EVAL_BATCH = 256
@@ -82,8 +86,6 @@ def early_exit(logits: list[np.ndarray], thresholds: list[float]) -> tuple[np.nd
 def summarize(logits: list[np.ndarray], labels: np.ndarray, thresholds: list[float], macs_to_exit: list[int],
               names: Sequence[str] | None = None) -> dict:
     """The evaluation figures as one dict (the --json object); `names`: the class names (default LABELS)."""
-    from model.datasets import LABELS
-
     names = LABELS if names is None else names
     pred, taken = early_exit(logits, thresholds)
     correct = pred == labels
@@ -228,8 +230,6 @@ def load_eval_clips(data: Path, names: Sequence[str], progress: bool):
     """Clips labelled by index into `names` (the checkpoint's labels): the teacher's 12 labels read a
     Speech Commands folder (test-set layout: all; full layout: its test split), any other labels a
     folder-per-class dataset whose folder names are among `names`."""
-    from model.datasets import LABELS, SPLIT_SALT, is_test_layout, load_folder_dataset, load_speech_commands
-
     if not data.is_dir():
         raise BitearError(f"{data}: data folder not found")
     if list(names) == list(LABELS):
@@ -262,13 +262,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args) -> int:
-    from model.checkpoint import check_frontend, load_checkpoint
-    from model.feature_cache import features_cached
-
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         raise BitearError(f"--threshold must be in [0, 1], found {args.threshold}")
     student, meta = load_checkpoint(args.checkpoint)
-    from model.frontend import FRONTEND_PARAMS   # features come from this C front end: the checkpoint must match it
     for warning in check_frontend(meta["frontend"], meta["config"], dict(FRONTEND_PARAMS), args.checkpoint):
         print(f"warning: {warning}", file=sys.stderr)
     names = list(meta["labels"])

@@ -23,6 +23,7 @@ from typing import Callable
 import numpy as np
 from tqdm import tqdm
 
+from model.frontend import FRONTEND_PARAMS, compute_features
 from model.paths import cache_dir
 
 Extractor = Callable[[np.ndarray], np.ndarray]
@@ -30,8 +31,6 @@ FEATURE_SHAPE = (49, 40)
 
 
 def _default_frontend() -> tuple[Extractor, str]:
-    from model.frontend import FRONTEND_PARAMS, compute_features  # lazy: needs the compiled C front end
-
     return compute_features, str(FRONTEND_PARAMS["source_hash"])
 
 

@@ -27,6 +27,7 @@ from model.datasets import FSDD_DIGITS, _FSDD_NAME, BackgroundNoise, load_folder
 from model.errors import BitearError, run_cli
 from model.paths import data_dir
 from model.streams import NOISE_RMS
+from model.synth import trim_silence
 from model.word_truth import keyword_stream
 
 TEST_SPEAKERS: tuple[str, ...] = ("nicolas", "theo")
@@ -64,7 +65,6 @@ def write_silence(noise: BackgroundNoise, folder: Path, n: int, seed: int) -> No
 
 def write_stream(noise: BackgroundNoise, test: Path, out: Path, n: int, seed: int) -> tuple[Path, Path]:
     """n digits of the test folder, drawn by seed, with noise gaps: (stream WAV, truth CSV)."""
-    from model.synth import trim_silence
     clips = load_folder_dataset(test, seed=seed, progress=False).clips
     rng = np.random.default_rng([seed, 12])
     order = rng.choice(len(clips), size=min(n, len(clips)), replace=False)

@@ -23,8 +23,16 @@ from pathlib import Path
 
 import numpy as np
 
+from model.checkpoint import read_safetensors
+from model.datasets import BackgroundNoise, ClipSet, load_fsdd, load_speech_commands, noise_silence_clips
 from model.errors import BitearError, run_cli
+from model.feature_cache import features_cached
+from model.fsdd_example import TEST_SPEAKERS
+from model.mfcc import mfcc
 from model.paths import data_dir
+from model.student import BinaryStudent
+from model.teacher import Teacher
+from model.train import augment_copies, cosine_lr
 
 FORMAT = "bitear-backbone"
 METADATA_KEY = "bitear"
@@ -32,9 +40,6 @@ METADATA_KEY = "bitear"
 
 def gather_audio(root: Path, silence: int, seed: int, progress: bool):
     """(ClipSet of every unlabelled source clip, background noise, a description of the sources)."""
-    from model.datasets import BackgroundNoise, ClipSet, load_fsdd, load_speech_commands, noise_silence_clips
-    from model.fsdd_example import TEST_SPEAKERS
-
     noise = BackgroundNoise.load(root / "background_noise", progress=progress)
     parts = [load_speech_commands(root / "speech_commands_v2_dev", progress=progress)]
     if (root / "speech_commands_v1_sample").is_dir():
@@ -68,8 +73,6 @@ def load_backbone(path: str | Path, student) -> dict:
     """Copy a backbone file's tensors into `student` (same stem and blocks); returns its metadata."""
     from tinygrad import Tensor
 
-    from model.checkpoint import read_safetensors
-
     tensors, raw = read_safetensors(path)
     try:
         meta = json.loads(raw.get(METADATA_KEY, "{}"))
@@ -98,9 +101,6 @@ def pretrain(features: np.ndarray, target: np.ndarray, config: dict | None, epoc
     from tinygrad import Context, Tensor, TinyJit, nn
     from tinygrad.nn.optim import Adam
     from tqdm import tqdm
-
-    from model.student import BinaryStudent
-    from model.train import cosine_lr
 
     Tensor.manual_seed(seed)
     rng = np.random.default_rng([seed, 6])
@@ -154,11 +154,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args) -> int:
-    from model.feature_cache import features_cached
-    from model.mfcc import mfcc
-    from model.teacher import Teacher
-    from model.train import augment_copies
-
     root = args.data or data_dir()
     if root is None or not (root / "speech_commands_v2_dev").is_dir() or not (root / "teacher_ds_cnn_l").is_dir():
         raise BitearError(f"pretraining needs the data folder with speech_commands_v2_dev/ and teacher_ds_cnn_l/ (found {root}); set BITEAR_DATA or pass --data")

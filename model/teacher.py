@@ -31,6 +31,10 @@ from model import mfcc as frontend
 from model.errors import BitearError
 from model.facts import LABELS, SAMPLE_RATE
 from model.paths import data_dir
+import ctypes
+import wave
+import argparse
+import sys
 
 TEACHER_FOLDER = "teacher_ds_cnn_l"
 WEIGHTS_FILE = "ds_cnn_l_weights.npz"
@@ -130,7 +134,6 @@ def _pad_same_nhwc(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, in
 
 def _openblas():
     """(get, set) for the thread count of numpy's bundled OpenBLAS, or None when not found."""
-    import ctypes
     libs = Path(np.__file__).resolve().parent.parent / "numpy.libs"
     for lib_path in sorted(libs.glob("libscipy_openblas*.so")) + sorted(libs.glob("libopenblas*.so")):
         try:
@@ -295,7 +298,6 @@ class Teacher:
 
 def read_wav_int16(path: Path) -> np.ndarray:
     """A 16 kHz mono 16-bit wav as int16 samples (only what the benchmark below needs)."""
-    import wave
     with wave.open(str(path), "rb") as w:
         if (w.getnchannels(), w.getsampwidth(), w.getframerate()) != (1, 2, SAMPLE_RATE):
             raise BitearError(f"{path}: expected 16 kHz mono 16-bit wav")
@@ -304,8 +306,6 @@ def read_wav_int16(path: Path) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> int:
     """Accuracy and throughput of the teacher on speech_commands_v2_dev (folder per class)."""
-    import argparse
-    import sys
     parser = argparse.ArgumentParser(prog="python -m model.teacher", description=main.__doc__)
     parser.add_argument("data", nargs="?", help="folder with speech_commands_v2_dev/ and teacher_ds_cnn_l/")
     parser.add_argument("--batch", type=int, default=DEFAULT_BATCH)

@@ -37,15 +37,21 @@ import numpy as np
 
 from model import augment
 from model.checkpoint import DEFAULT_CHECKPOINT, save_checkpoint
-from model.datasets import KEYWORDS, LABELS, BackgroundNoise, ClipSet
-from model.streams import stream_windows
+from model.datasets import BackgroundNoise, ClipSet, KEYWORDS, LABELS, load_fsdd, load_speech_commands, noise_silence_clips
+from model.datasets import SPLIT_SALT, VAL_FRACTION
 from model.errors import BitearError, run_cli
+from model.evaluate import calibrate_thresholds, exit_logits, summarize
+from model.facts import OTHER_WORDS
+from model.feature_cache import features_cached
+from model.frontend import FRONTEND_PARAMS
 from model.labels import SILENCE_LABEL
 from model.mfcc import mfcc
-from model.datasets import SPLIT_SALT, VAL_FRACTION
-from model.facts import OTHER_WORDS
-from model.evaluate import calibrate_thresholds, exit_logits, summarize
 from model.paths import cache_dir, data_dir
+from model.streams import stream_windows
+from model.student import BinaryStudent, format_cost_table, validate_config
+from model.synth import RECIPE_ENGINES, english_voices, synthesize_words
+from model.teacher import Teacher
+from model.teacher_cache import teacher_logits_cached
 
 @dataclass
 class TrainConfig:
@@ -126,7 +132,6 @@ def recipe_from_args(args: argparse.Namespace) -> "TrainConfig":
             config = json.loads(Path(args.config).read_text())
         except (OSError, ValueError) as e:
             raise BitearError(f"--config {args.config}: cannot read a JSON student config ({e})") from None
-        from model.student import validate_config
         try:
             validate_config(config)
         except (ValueError, KeyError, TypeError) as e:
@@ -173,9 +178,6 @@ def augment_copies(rng: np.random.Generator, clips: ClipSet, copies: int, noise:
 
 def load_sources(cfg: TrainConfig, root: Path, progress: bool = True) -> tuple[ClipSet, ClipSet, BackgroundNoise]:
     """(train sources, validation clips, background noise) from the data folder and the speech synthesizers."""
-    from model.datasets import load_fsdd, load_speech_commands, noise_silence_clips
-    from model.synth import RECIPE_ENGINES, english_voices, synthesize_words
-
     rng = np.random.default_rng(cfg.seed)
     dev = load_speech_commands(root / "speech_commands_v2_dev", progress=progress)
     train_dev, val = dev.split_by_speaker(cfg.val_fraction, salt=SPLIT_SALT)
@@ -269,8 +271,6 @@ def distill(cfg: TrainConfig, pool: Pool, val_features: np.ndarray, val_labels: 
     from tinygrad.nn.optim import Adam
     from tinygrad.nn.state import get_state_dict, safe_load, safe_save, load_state_dict
     from tqdm import tqdm
-
-    from model.student import BinaryStudent
 
     if cfg.precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, found {cfg.precision!r}")
@@ -403,11 +403,6 @@ def _run(args) -> int:
         if args.out == DEFAULT_CHECKPOINT:
             raise BitearError("--dataset: name the checkpoint to write with --out (the default is the shipped model)")
         return train_folder.run(args, recipe_from_args(args))
-    from model.frontend import FRONTEND_PARAMS
-    from model.feature_cache import features_cached
-    from model.student import BinaryStudent, format_cost_table
-    from model.teacher import Teacher
-    from model.teacher_cache import teacher_logits_cached
 
     root = args.data or data_dir()
     if root is None or not (root / "speech_commands_v2_dev").is_dir():

@@ -33,11 +33,20 @@ from pathlib import Path
 
 import numpy as np
 
+from model.checkpoint import save_checkpoint
 from model.datasets import LABELS, ClipSet, FolderDataset, load_folder_dataset, shared_background_noise
-from model.errors import BitearError
 from model.datasets import SPLIT_SALT
+from model.errors import BitearError
 from model.evaluate import calibrate_thresholds, early_exit, exit_logits
+from model.feature_cache import features_cached
+from model.frontend import FRONTEND_PARAMS
 from model.paths import cache_dir, data_dir
+from model.pretrain import load_backbone
+from model.student import DEFAULT_CONFIG, BinaryStudent, format_cost_table
+from model.synth import ENGINES, english_voices, synthesize_words
+from model.teacher import Teacher
+from model.teacher_cache import teacher_logits_cached
+from model.train import augment_copies, build_pool, distill, teacher_function, Pool
 
 
 def split(clips: ClipSet, fraction: float, seed: int) -> tuple[ClipSet, ClipSet, str]:
@@ -54,7 +63,6 @@ def split(clips: ClipSet, fraction: float, seed: int) -> tuple[ClipSet, ClipSet,
 def synthetic_clips(labels: list[str], per_class: int, seed: int, progress: bool) -> ClipSet:
     """`per_class` synthetic clips of every label that is a word (not `_silence_`/`_unknown_`): the
     folder name is the text (`_` and `-` read as spaces); labels index into `labels`."""
-    from model.synth import ENGINES, english_voices, synthesize_words
     texts = {label.replace("_", " ").replace("-", " ").strip(): label for label in labels if not label.startswith("_")}
     clips = synthesize_words(list(texts), per_class, seed, voices={e: english_voices(e) for e in ENGINES}, progress=progress)
     return dataclasses.replace(clips, labels=np.array([labels.index(texts[w]) for w in clips.words], np.int64))
@@ -81,12 +89,6 @@ def _noise(ds: FolderDataset):
 
 def run(args, cfg) -> int:
     """model.train's --dataset path (args: its parsed options; cfg: the recipe's TrainConfig)."""
-    from model.checkpoint import save_checkpoint
-    from model.feature_cache import features_cached
-    from model.frontend import FRONTEND_PARAMS
-    from model.student import DEFAULT_CONFIG, BinaryStudent, format_cost_table
-    from model.train import augment_copies, build_pool, distill, teacher_function, Pool
-
     progress = not args.no_progress
     t_start = time.perf_counter()
     ds = load_folder_dataset(args.dataset, clips_per_class=args.clips_per_class, seed=cfg.seed, progress=progress)
@@ -119,8 +121,6 @@ def run(args, cfg) -> int:
     features = lambda a: features_cached(a, progress=progress)
     teacher = None
     if teacher_words:
-        from model.teacher import Teacher
-        from model.teacher_cache import teacher_logits_cached
         root = data_dir()
         if root is None or not (root / "teacher_ds_cnn_l").is_dir():
             raise BitearError("the dataset's labels are the teacher's: distillation needs the data folder with teacher_ds_cnn_l/ (BITEAR_DATA)")
@@ -137,7 +137,6 @@ def run(args, cfg) -> int:
     state_dir = cache_dir("train", f"{args.out.stem}-folder-{key}")
     init = None
     if args.init is not None:
-        from model.pretrain import load_backbone
         init = lambda student: load_backbone(args.init, student)
         load_backbone(args.init, BinaryStudent(config))  # a bad file fails now, not after the pool
     student, history = distill(cfg, pool, val_features, val.labels, state_dir, args.resume, progress,
