@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -29,7 +30,6 @@ from model import checkpoint
 from model.checkpoint import read_checkpoint
 from model.errors import BitearError
 from model.paths import PLUGIN_DIR, REPO_ROOT
-import tempfile
 
 DEFAULT_OUT = PLUGIN_DIR
 DEFAULT_VECTORS = REPO_ROOT / "firmware" / "test" / "test_kernels" / "model_vectors.h"

@@ -9,11 +9,11 @@ come from `make bench`.
 """
 from __future__ import annotations
 
+import ctypes
 from dataclasses import dataclass
 
 from codegen.generate import layout, packed_block_weights
 from codegen.intmodel import IntModel
-import ctypes
 
 
 @dataclass

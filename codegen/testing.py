@@ -9,22 +9,24 @@ and gives the heads non-zero biases.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
-from model.checkpoint import save_checkpoint
-from model.student import BinaryStudent, LABELS, binarize_ste, conv_pad, conv_skip, int8_scale, quantize_int8_ste
-import hashlib
-import json
-from model import checkpoint, student
-from model.paths import cache_dir
 
-FRONTEND_PLACEHOLDER = {"sample_rate": 16000, "window": 480, "hop": 320, "bins": 40}
+from model import checkpoint, student
+from model.checkpoint import save_checkpoint
+from model.facts import BINS, FRAMES, HOP, SAMPLE_RATE, WINDOW
+from model.paths import cache_dir
+from model.student import BinaryStudent, LABELS, binarize_ste, conv_pad, conv_skip, int8_scale, quantize_int8_ste
+
+FRONTEND_PLACEHOLDER = {"sample_rate": SAMPLE_RATE, "window": WINDOW, "hop": HOP, "bins": BINS}
 
 # Issue 11's check that nothing outside a config hard-codes the network: 10 classes, 4 blocks, 3
 # exits (one block without), other channels / kernels / strides, valid padding with skips.
 TEN_CLASS_CONFIG: dict = {
-    "frames": 49, "bins": 40, "classes": 10, "time_padding": "valid",
+    "frames": FRAMES, "bins": BINS, "classes": 10, "time_padding": "valid",
     "stem": {"kernel": 5, "stride": 1, "channels": 32},                     # 49 frames -> 45
     "blocks": [{"kernel": 5, "stride": 3, "channels": 64, "exit": True},    # 45 -> skip 1, 14 out
                {"kernel": 3, "stride": 2, "channels": 32, "exit": False},   # 14 -> skip 1, 6 out
@@ -33,7 +35,7 @@ TEN_CLASS_CONFIG: dict = {
 }
 
 
-def random_features(rng: np.random.Generator, n: int, frames: int = 49, bins: int = 40) -> np.ndarray:
+def random_features(rng: np.random.Generator, n: int, frames: int = FRAMES, bins: int = BINS) -> np.ndarray:
     """int8 feature windows shaped like the front end's output: a smooth 'spectrogram' plus noise."""
     base = rng.integers(-110, 40, size=(n, 1, bins))
     drift = np.cumsum(rng.integers(-6, 7, size=(n, frames, 1)), axis=1)

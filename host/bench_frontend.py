@@ -21,7 +21,7 @@ import sys
 import numpy as np
 
 from model.m4run import M4Program
-from model.facts import BINS, FRAMES, HOP
+from model.facts import BINS, FRAMES, HOP, SAMPLE_RATE
 from model.facts import CLIP_SAMPLES as CLIP
 
 SOURCES = ("firmware/lib/bitear/bitear_frontend.c",)
@@ -87,7 +87,7 @@ def bench_audio(seed: int = 0) -> dict[str, np.ndarray]:
     """Deterministic test audio of 6 hops each (the first hop primes the history)."""
     rng = np.random.default_rng(seed)
     n = 6 * HOP
-    t = np.arange(n) / 16000
+    t = np.arange(n) / SAMPLE_RATE
     chirp = 6000 * np.sin(2 * np.pi * (150 * t + 2500 * t ** 2)) * (1 + 0.8 * np.sin(2 * np.pi * 4 * t))
     clip = lambda x: np.clip(np.round(x), -32768, 32767).astype(np.int16)  # noqa: E731
     return {

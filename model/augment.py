@@ -21,6 +21,7 @@ import numpy as np
 import soxr
 
 from model.audio import fit_to_one_second
+from model.facts import SAMPLE_RATE
 
 
 def _as_float(x: np.ndarray) -> np.ndarray:
@@ -107,7 +108,7 @@ def vtlp_warp(freqs: np.ndarray, alpha: float, rate: int, boundary_hz: float = 4
     return np.where(freqs <= knee, alpha * freqs, upper)
 
 
-def warp_frequencies(x: np.ndarray, alpha: float, rate: int = 16000, n_fft: int = 512, hop: int = 128) -> np.ndarray:
+def warp_frequencies(x: np.ndarray, alpha: float, rate: int = SAMPLE_RATE, n_fft: int = 512, hop: int = 128) -> np.ndarray:
     """VTLP of one clip by `alpha` (module docstring); same length and dtype."""
     if alpha <= 0:
         raise ValueError(f"warp factor must be positive, not {alpha}")

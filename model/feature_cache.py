@@ -23,11 +23,12 @@ from typing import Callable
 import numpy as np
 from tqdm import tqdm
 
+from model.facts import BINS, FRAMES
 from model.frontend import FRONTEND_PARAMS, compute_features
 from model.paths import cache_dir
 
 Extractor = Callable[[np.ndarray], np.ndarray]
-FEATURE_SHAPE = (49, 40)
+FEATURE_SHAPE = (FRAMES, BINS)
 
 
 def _default_frontend() -> tuple[Extractor, str]:

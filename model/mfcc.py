@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.facts import CLIP_SAMPLES, SAMPLE_RATE
+from model.facts import CLIP_SAMPLES, HOP, SAMPLE_RATE
 
 WINDOW = 640
-STRIDE = 320
+STRIDE = HOP
 FFT_SIZE = 1024
 N_FRAMES = 1 + (CLIP_SAMPLES - WINDOW) // STRIDE  # 49
 N_CHANNELS = 40

@@ -17,8 +17,12 @@ row/column at the bottom/right. Here tensors are NCHW (tinygrad's conv layout).
 """
 from __future__ import annotations
 
+import argparse
+import ctypes
 import hashlib
+import sys
 import time
+import wave
 import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -31,10 +35,6 @@ from model import mfcc as frontend
 from model.errors import BitearError
 from model.facts import LABELS, SAMPLE_RATE
 from model.paths import data_dir
-import ctypes
-import wave
-import argparse
-import sys
 
 TEACHER_FOLDER = "teacher_ds_cnn_l"
 WEIGHTS_FILE = "ds_cnn_l_weights.npz"
