@@ -52,12 +52,13 @@ from pathlib import Path
 
 import numpy as np
 
-from codegen import harness, manifest as mf
+from codegen import harness
 from codegen.files import SOURCE_NAME
+from codegen.tables import TablesModel, read_model
 from codegen.testing import random_features
 from host.bench_frontend import measure
 from host.emulator import build_dir
-from host.evaluate import INSTRUCTIONS_PER_TICK, model_tables_dir, tables_model, use_model_dir
+from host.evaluate import INSTRUCTIONS_PER_TICK, model_tables_dir, use_model_dir
 from host.stream_truth import generated_stream, real_stream
 from host.streaming_quality import detector_defaults, run_stream, student_costs
 from model.audio import fit_to_one_second, load_clip
@@ -73,24 +74,6 @@ GENERATED_WORDS = [*KEYWORDS, *OTHER_WORDS[:8]]
 
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
-
-
-# ---- the model as the tables describe it -----------------------------------------------------------
-
-class TablesModel:
-    """Shapes and costs of the generated model, from the codegen manifest beside the tables (no checkpoint needed)."""
-
-    def __init__(self, tables: Path):
-        m = mf.read(tables)
-        blocks = mf.blocks(m)
-        self.blocks = len(blocks)
-        self.exits = len(m["exits"])
-        self.frames, self.bins = m["frames"], m["bins"]
-        self.block_macs = [b["macs"] for b in blocks]
-        self.block_head = [-1 if b["head"] is None else b["head"] for b in blocks]
-        self.sha = m["checkpoint_sha256"]
-        self.description = m["description"]
-        self.default_thresholds = list(m["exit_thresholds_q16"])
 
 
 # ---- clips -------------------------------------------------------------------------------------------
@@ -284,7 +267,7 @@ def stream_costs(tables: Path, png: Path, keywords: int = 60, unknown: int = 20)
     Instructions per second of audio (every hop: front end + network), per inference (mean, from the
     inferring hop minus the hop before) and the dearest hop (its front end included; for a streaming
     model the worst catch-up). Writes a plot of the cost of every inference over the stream, by exit."""
-    model = tables_model()
+    model = read_model(model_tables_dir())
     period = default_period(model.streamable)
     rng = np.random.default_rng(0)
     root = data_dir()
@@ -454,7 +437,7 @@ def _mean_dicts(ds: list[dict[str, int]]) -> dict[str, int]:
 def table_bytes(tables: Path) -> tuple[int, int]:
     """(weights bytes, flash bytes of all the model's tables): weights from the codegen manifest,
     flash from the compiled tables object (arm-none-eabi-size)."""
-    weights = mf.read(tables)["weights_bytes"]
+    weights = TablesModel(tables).weights_bytes
     src = harness.assemble(tables)
     with tempfile.TemporaryDirectory() as tmp:
         obj = compile_arm([src / SOURCE_NAME], Path(tmp) / "tables.o", [*CORTEX_M4, "-O2", "-std=c99", "-c"], [src])

@@ -22,7 +22,7 @@ Either way the window the network sees is bit for bit `model.frontend.compute_fe
 `agreement_with_python` is the fraction of clips where the board's label, exit, entropy and
 scores (and logits, on the semihosting path) equal what `codegen.reference` computes on those
 features with the same exit thresholds. The reference runs on an IntModel read back from the
-generated tables the firmware was compiled from and their codegen manifest (`tables_model`), so no
+generated tables the firmware was compiled from and their codegen manifest (codegen.tables.read_model), so no
 checkpoint is needed.
 
 With --json the last stdout line is one JSON object: accuracy, n, agreement_with_python, exits
@@ -47,11 +47,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from codegen import intmodel as im, manifest as mf, reference
-from codegen.files import ARRAYS_NAME
-from codegen.generate import array_name
+from codegen import reference
 from codegen.intmodel import THRESHOLD_NEVER, threshold_q16
-from codegen.reference import unpack_bits
+from codegen.tables import TablesModel, read_model
 from host.board import BoardClient
 from host.detector import DetectorParams
 from host.emulator import Emulator, EmulatorError, build_firmware
@@ -86,60 +84,9 @@ def use_model_dir(folder: Path) -> None:
     CKPT -o DIR`) for the rest of this process, as `make ... MODEL_DIR=DIR` does: the build goes to
     DIR/build (scripts/pio_model_dir.py). A folder without tables: BitearError."""
     folder = Path(folder).resolve()
-    mf.read(folder)
+    TablesModel(folder)
     os.environ["BITEAR_MODEL_DIR"] = str(folder)
     os.environ["PLATFORMIO_BUILD_DIR"] = str(folder / "build")
-
-
-def tables_model(tables_dir: Path | None = None):
-    """The codegen.intmodel.IntModel that the generated tables in tables_dir (default:
-    model_tables_dir()) encode: what the firmware computes. Shapes, pad / skip, exits, thresholds
-    and labels come from the codegen manifest beside the tables; the integer arrays from the sidecar bitear_model_arrays.npz, which
-    holds the arrays of bitear_model_tables.c by their C names (codegen.generate.model_arrays).
-    The manifest must describe these very files (sha256 of the .h, .c and .npz)."""
-    tables_dir = model_tables_dir() if tables_dir is None else tables_dir
-    m = mf.read(tables_dir)
-    path = tables_dir / ARRAYS_NAME
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arr = {name: npz[name] for name in npz.files}
-    except (OSError, ValueError, KeyError) as e:
-        raise BitearError(f"{path}: cannot read the model arrays ({e}): run python -m codegen CHECKPOINT") from None
-
-    def get(layer: str, what: str) -> np.ndarray:
-        name = array_name(layer, what)
-        if name not in arr:
-            raise BitearError(f"{path}: array {name} not found: run python -m codegen CHECKPOINT")
-        return arr[name]
-
-    classes = m["classes"]
-    s = m["layers"][0]
-    C, k, bins = s["cout"], s["kernel"], s["cin"]
-    stem = im.StemInt(s["in_len"], bins, k, s["stride"], s["out_len"], C,
-                      get("stem", "weights").reshape(C, k, bins).astype(np.int8), get("stem", "thresholds").astype(np.int32),
-                      unpack_bits(get("stem", "flips").astype(np.uint32), C), np.ones(C, np.float32), s["pad"], s["skip"])
-    blocks = []
-    for i, b in enumerate(mf.blocks(m)):
-        cin, cout, kernel, name = b["cin"], b["cout"], b["kernel"], f"block{i}"
-        words = get(name, "weights").astype(np.uint32).reshape(cout, kernel, cin // 32)
-        signs = (1 - 2 * unpack_bits(words, cin).astype(np.int8)).astype(np.int8)
-        blocks.append(im.BlockInt(i, b["in_len"], cin, kernel, b["stride"], b["out_len"], cout, signs,
-                                  get(name, "thresholds").astype(np.int32),
-                                  unpack_bits(get(name, "flips").astype(np.uint32), cout), b["head"], b["pad"], b["skip"]))
-    heads = []
-    for i, h in enumerate(mf.heads(m)):
-        channels = h["cin"]
-        heads.append(im.HeadInt(i, h["block"], h["length"], channels,
-                                get(f"head{i}", "weights").reshape(classes, channels).astype(np.int8),
-                                np.zeros(classes, np.int64), get(f"head{i}", "bias").astype(np.int64), 1.0,
-                                h["frac_bits"], h["mult"], h["shift"]))
-    tables = im.entropy_tables()
-    for name in ("exp_hi", "exp_lo", "ln"):
-        if not np.array_equal(arr.get(array_name("entropy", name)), tables[name]):
-            raise BitearError(f"{path}: entropy_{name} differs from codegen.intmodel's: run python -m codegen CHECKPOINT")
-    return im.IntModel(m.get("config", {}), m["labels"], m.get("frontend", {}), stem, blocks, heads,
-                       list(m["exit_thresholds_q16"]), m["checkpoint_sha256"], m.get("description", ""), tables,
-                       [e["threshold"] for e in m["exits"][:-1]])
 
 
 def thresholds_for(model, threshold: float | None, full_depth: bool) -> list[int]:
@@ -373,7 +320,7 @@ def evaluate(clips: np.ndarray, labels: np.ndarray, *, path: str, board=None, th
              full_depth: bool = False, show_progress: bool = False) -> dict:
     """Run the clips through the firmware (path "semihosting", or "serial" with `board`, a
     BoardClient after HELLO) and compare with labels and the Python reference. The report dict."""
-    model = tables_model()
+    model = read_model(model_tables_dir())
     thr = thresholds_for(model, threshold, full_depth)
     uniform = None if threshold is None and not full_depth else thr[0]
     bar, progress = _progress_bar(len(clips), show_progress)

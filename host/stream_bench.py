@@ -26,7 +26,7 @@ import numpy as np
 
 from codegen import __main__ as cli, generate, harness, testing
 from codegen import intmodel as im
-from codegen import manifest as mf
+from codegen.tables import TablesModel
 from host import bench_frontend
 from host.bench import CPI_ASSUMPTION, instructions_per_second_of_audio, milliseconds
 from model.errors import BitearError
@@ -43,7 +43,7 @@ def measure(gen_dir: Path, stream: np.ndarray, periods: list[int], thresholds_q1
     frames (the firmware's period),
     and streaming inference every `period` frames after the first window (each inference charged
     the pushes since the last)."""
-    F = mf.read(gen_dir)["frames"]
+    F = TablesModel(gen_dir).frames
     seconds = (len(stream) - F) * FRAME_SECONDS
     out: dict = {"frames": len(stream), "thresholds_q16": list(thresholds_q16)}
     rt = harness.M4Runtime(gen_dir, cpu=cpu)
@@ -111,17 +111,17 @@ def main(argv: list[str] | None = None) -> int:
             gen_dir, source = Path(tmp), str(path)
             generate.write(cli.load(path)[0], gen_dir)
         try:
-            m = mf.read(gen_dir)
+            m = TablesModel(gen_dir)
         except BitearError as e:
             ap.error(str(e))
-        if m["time_padding"] != "valid":
-            ap.error(f"{source}: time_padding is {m['time_padding']!r}; streaming needs a 'valid'-padded model")
+        if m.time_padding != "valid":
+            ap.error(f"{source}: time_padding is {m.time_padding!r}; streaming needs a 'valid'-padded model")
         rng = np.random.default_rng(args.seed)
-        stream = testing.random_features(rng, 1, frames=m["frames"] + args.frames, bins=m["bins"])[0]
-        early = [e["threshold"] for e in m["exits"] if e["threshold"] is not None]
+        stream = testing.random_features(rng, 1, frames=m.frames + args.frames, bins=m.bins)[0]
+        early = m.early_thresholds
         settings = {"full depth": [im.THRESHOLD_NEVER] * len(early)}
         if early and not args.full_depth:
-            settings["exit thresholds " + " / ".join(f"{t:.2f}" for t in early)] = list(m["exit_thresholds_q16"])
+            settings["exit thresholds " + " / ".join(f"{t:.2f}" for t in early)] = m.default_thresholds
         runs = {name: measure(gen_dir, stream, args.period, thr, args.cpu) for name, thr in settings.items()}
     fe = bench_frontend.measure(cpu=args.cpu)
     fe_per_hop = max(v for k, v in fe.items() if k != "stack_bytes")

@@ -53,9 +53,10 @@ import numpy as np
 
 from codegen import reference
 from codegen.intmodel import THRESHOLD_NEVER
+from codegen.tables import read_model
 from host import demo
 from host.detector import DetectorParams, detect, min_count_for_period
-from host.evaluate import CLIP_SAMPLES, INSTRUCTIONS_PER_TICK, MODE_STREAM, THRESHOLD_DEFAULT, run_eval_build, tables_model, use_model_dir
+from host.evaluate import CLIP_SAMPLES, INSTRUCTIONS_PER_TICK, MODE_STREAM, THRESHOLD_DEFAULT, model_tables_dir, run_eval_build, use_model_dir
 from host.stream_scoring import detections_ms, score
 from host.stream_truth import Stream, generated_stream, real_stream, wav_stream
 from model.audio import SAMPLE_RATE
@@ -85,7 +86,7 @@ def student_costs(run) -> dict:
     """Exit fractions (per exit of the model), average instructions per inference (the inferring
     hop's minus the hop before's), instructions per second of audio (every hop: front end +
     network) and the dearest hop of an EvalRun."""
-    exits = len(tables_model().heads)
+    exits = len(read_model(model_tables_dir()).heads)
     taken = np.array([r.exit_index for r in run.results], np.int64)
     ticks = np.array([r.cost - r.cost_before for r in run.results], np.float64)
     n = len(taken)
@@ -192,7 +193,7 @@ def measure(stream: Stream, infer_every: int, detector: DetectorParams,
     teacher_s = time.monotonic() - t0
     rows.append(row("student_full_depth", stream, full.detections, full_costs, full_costs["avg_instructions_inference"]))
     rows.append(row("student_early_exit", stream, early.detections, early_costs, full_costs["avg_instructions_inference"]))
-    model = tables_model()
+    model = read_model(model_tables_dir())
     if model.streamable:   # the same network as the window runtime would run it (Python reference)
         never = [THRESHOLD_NEVER] * (len(model.heads) - 1)
         rows.append(row("window_full_depth", stream, window_runtime_detections(stream.audio, model, never)))
@@ -305,7 +306,7 @@ def _run(args) -> int:
     if args.model_dir is not None:
         use_model_dir(args.model_dir)
     if args.infer_every is None:
-        args.infer_every = default_period(tables_model().streamable)
+        args.infer_every = default_period(read_model(model_tables_dir()).streamable)
     if args.infer_every < 1 or (args.wav is None and (args.keywords < 1 or args.unknown < 0)):
         raise BitearError("--keywords >= 1, --unknown >= 0 and --infer-every >= 1 please")
     t0 = time.monotonic()

@@ -14,7 +14,8 @@ from codegen import __main__ as cli
 from codegen import generate, harness, testing
 from codegen import intmodel as im
 from host import bench
-from host.evaluate import tables_model
+from codegen.tables import read_model
+from host.evaluate import model_tables_dir
 from model.m4run import CPUS, M4Program, armv6m_violations, build_elf
 from model.errors import BitearError
 from model.facts import HOP, PERIOD_WINDOW, SAMPLE_RATE
@@ -58,7 +59,7 @@ def test_armv6m_only_images(tmp_path):
 @pytest.fixture(scope="module")
 def shipped():
     with harness.open_runtime("m0plus") as rt:
-        yield tables_model(), rt
+        yield read_model(model_tables_dir()), rt
 
 
 def test_shipped_model_on_cortex_m0plus_equals_reference(shipped):

@@ -19,6 +19,7 @@ from host.detector import DetectorParams, detect
 from model.audio import write_wav
 from model.errors import BitearError
 from model.student import DEFAULT_CONFIG
+from codegen.tables import read_model
 
 pytestmark = pytest.mark.timeout(300)
 needs_qemu = pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="qemu-system-arm not installed")
@@ -41,12 +42,12 @@ READBACK_CONFIGS = {
 
 
 @pytest.mark.parametrize("what", list(READBACK_CONFIGS))
-def test_tables_model_reads_back_what_codegen_wrote(tmp_path, what):
+def test_read_model_reads_back_what_codegen_wrote(tmp_path, what):
     config = READBACK_CONFIGS[what]
     thresholds = [] if config and config["classes"] == 10 else [0.35, 0.35]
     model, _ = load(testing.cached_random_checkpoint(seed=0, exit_thresholds=thresholds, config=config))
     generate.write(model, tmp_path)
-    back = evaluate.tables_model(tmp_path)
+    back = read_model(tmp_path)
     assert back.labels == model.labels and back.checkpoint_sha256 == model.checkpoint_sha256
     assert back.exit_thresholds_q16 == model.exit_thresholds_q16 and back.config == model.config
     s, t = back.stem, model.stem
@@ -67,7 +68,7 @@ def test_tables_model_reads_back_what_codegen_wrote(tmp_path, what):
     assert np.array_equal(r1.logits, r2.logits) and np.array_equal(r1.exit_index, r2.exit_index)
 
 
-def test_tables_model_refuses_a_tampered_or_missing_arrays_sidecar(tmp_path):
+def test_read_model_refuses_a_tampered_or_missing_arrays_sidecar(tmp_path):
     """The npz must be the one the manifest describes (sha256); else one error naming the file and
     the command that regenerates it. A consistent manifest over an npz that lacks an array is named too."""
     import hashlib
@@ -85,11 +86,11 @@ def test_tables_model_refuses_a_tampered_or_missing_arrays_sidecar(tmp_path):
     npz_path.write_bytes(generate.arrays_npz(arrays))
     with pytest.raises(BitearError, match=rf"describes other tables than .*{generate.ARRAYS_NAME} \(sha256 differs\): "
                                           r"run python -m codegen CHECKPOINT"):
-        evaluate.tables_model(tmp_path)
+        read_model(tmp_path)
 
     npz_path.unlink()
     with pytest.raises(BitearError, match=rf"{generate.ARRAYS_NAME}: cannot read .*run python -m codegen CHECKPOINT"):
-        evaluate.tables_model(tmp_path)
+        read_model(tmp_path)
 
     del arrays["head1_bias"]                               # sidecar and manifest agree, an array is missing
     data = generate.arrays_npz(arrays)
@@ -99,13 +100,13 @@ def test_tables_model_refuses_a_tampered_or_missing_arrays_sidecar(tmp_path):
     m["tables_sha256"][generate.ARRAYS_NAME] = hashlib.sha256(data).hexdigest()
     path.write_text(manifest.dumps(m))
     with pytest.raises(BitearError, match=rf"{generate.ARRAYS_NAME}: array head1_bias not found: run python -m codegen"):
-        evaluate.tables_model(tmp_path)
+        read_model(tmp_path)
 
     npz_path.write_bytes(good)                             # a manifest from before the sidecar
     del m["tables_sha256"][generate.ARRAYS_NAME]
     path.write_text(manifest.dumps(m))
     with pytest.raises(BitearError, match=rf"no entry for {generate.ARRAYS_NAME} .*run python -m codegen CHECKPOINT"):
-        evaluate.tables_model(tmp_path)
+        read_model(tmp_path)
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +173,7 @@ def test_stream_mode_matches_reference_windows_and_python_detector(eval_elf):
     fe = StreamingFrontend()
     frames = fe.push_many(audio)
     windows = np.stack([frames[r.hop - 49:r.hop] for r in run.results])
-    model = evaluate.tables_model()
+    model = read_model(evaluate.model_tables_dir())
     ref = reference.infer(model, windows)
     assert evaluate.agreement(run.results, ref).all()
     events = detect([r.hop * 20 for r in run.results], [r.scores_q15 for r in run.results], det)

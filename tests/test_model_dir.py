@@ -21,6 +21,7 @@ from codegen.__main__ import main as codegen_main
 from host import evaluate
 from host.detector import DetectorParams, detect
 from host.emulator import ROOT, Emulator, platformio_environment
+from codegen.tables import read_model
 
 pytestmark = pytest.mark.skipif(shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None,
                                 reason="qemu-system-arm / arm-none-eabi-gcc not installed")
@@ -88,7 +89,7 @@ def test_eval_build_equals_reference_and_never_reports_silence_or_unknown(ten):
     run = evaluate.run_eval_build(evaluate.MODE_STREAM, audio, hops, infer_every=2, detector=det,
                                   elf=out / "build" / "qemu_m4_eval" / "firmware.elf")
     frames = StreamingFrontend().push_many(audio)
-    model = evaluate.tables_model(out)
+    model = read_model(out)
     assert model.streamable and model.stream_align_frames == 12     # strides 1, 3, 2, 1, 2
     # the streaming runtime: every result equals the Python stream (codegen/streaming.py) ...
     hops = [r.hop for r in run.results]
@@ -128,7 +129,7 @@ def test_eval_build_clips_land_on_aligned_hops_of_the_streaming_runtime(ten):
     clips = np.stack([np.clip(rng.normal(0, 200 * (i + 1), 16000) + 6000 * np.sin(2 * np.pi * (200 + 90 * i) * t),
                               -32768, 32767) for i in range(5)]).astype(np.int16)
     results, run = evaluate.run_clips_semihosting(clips, elf=out / "build" / "qemu_m4_eval" / "firmware.elf")
-    model = evaluate.tables_model(out)
+    model = read_model(out)
     assert evaluate.agreement(results, reference.infer(model, compute_features(clips))).all()
     assert [r.hop for r in results] == [49 + 60 * (i + 1) for i in range(5)]   # 51 hops rounded up to 5 x 12
 
@@ -144,7 +145,7 @@ def test_serial_clips_land_on_aligned_hops_of_the_streaming_app(ten):
     t = np.arange(16000) / 16000
     clips = np.stack([np.clip(rng.normal(0, 300, 16000) + 7000 * np.sin(2 * np.pi * (250 + 120 * i) * t),
                               -32768, 32767) for i in range(3)]).astype(np.int16)
-    model = evaluate.tables_model(out)
+    model = read_model(out)
     with Emulator(out / "build" / "qemu_m4" / "firmware.elf") as emu, BoardClient(emu.port) as board:
         board.hello()
         results = evaluate.run_clips_serial(board, clips, align_hops=model.stream_align_frames)

@@ -65,14 +65,15 @@ def test_teacher_windows_are_the_students_windows():
     # front-end features of sq.windows(audio, [h]): the teacher gets the 1 s the student saw
     from codegen import reference
     from codegen.intmodel import THRESHOLD_NEVER
-    from host.evaluate import tables_model
+    from codegen.tables import read_model
+    from host.evaluate import model_tables_dir
     from model.frontend import compute_features
 
     stream = generated_stream(3, 0, np.random.default_rng(2), seed=2)
     run = sq.run_stream(stream, 3, DetectorParams(), THRESHOLD_NEVER)
     hops = np.array([r.hop for r in run.results])
     assert hops[0] == 49 and np.all(np.diff(hops) == 3)
-    model = tables_model()
+    model = read_model(model_tables_dir())
     ref = reference.infer(model, compute_features(sq.windows(stream.audio, hops)), [THRESHOLD_NEVER] * (len(model.heads) - 1))
     assert np.array_equal(np.array([r.logits for r in run.results]), ref.logits)
     shifted = reference.infer(model, compute_features(sq.windows(stream.audio, hops[20:40] - 1)),
@@ -159,10 +160,11 @@ def test_command_line_user_errors_exit_2_with_one_line(tmp_path, capsys, make_ar
 def test_window_rows_are_what_the_window_runtime_firmware_detects():
     """The committed model is "same"-padded, so its firmware runs the window runtime: the Python
     window row (the streaming runtime's comparison) must detect exactly what that firmware does."""
-    from host.evaluate import tables_model
+    from codegen.tables import read_model
+    from host.evaluate import model_tables_dir
 
     stream = generated_stream(6, 2, np.random.default_rng(3), seed=3)
-    model = tables_model()
+    model = read_model(model_tables_dir())
     assert not model.streamable
     run = sq.run_stream(stream, 4, sq.detector_defaults(4))
     got = sq.window_runtime_detections(stream.audio, model, model.exit_thresholds_q16)
