@@ -16,11 +16,8 @@ voice says so that even the DS-CNN-L teacher (91.6 % on real speech; model.teach
 ten synthesized words (checked once with model.teacher.Teacher on the clips), so the recording
 tests the firmware, not the synthesizer. `--engine/--voice` speak every word with one voice.
 
-Scoring (`summarize`): a detection answers a keyword when it arrives 0 .. `latency_ms`
-after the word's onset; each keyword and each detection is used once, in time order, preferring
-the right label — the rule of host.detector.score_events. A keyword is "detected" when its
-answer has the right label; other answers are "wrong"; detections that answer no keyword are
-false detections.
+Scoring: host.stream_scoring.summarize, the project's one rule (a detection answers a keyword when
+it arrives 0 .. 2 s after the word's onset, ...).
 
 With --json the last stdout line is one JSON object (detected, expected, false_detections,
 per-keyword rows, recording). Exit code 0 when the demo ran, whatever the board heard.
@@ -31,13 +28,14 @@ import argparse
 import hashlib
 import json
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from host import listen
+from host.stream_scoring import Summary, summarize
 from model.audio import read_wav, write_wav
 from model.errors import BitearError
 from model.facts import KEYWORDS, SAMPLE_RATE
@@ -48,7 +46,6 @@ DEMO_VERSION = 2
 # word -> (engine, voice, speed); see the module docstring for how these were chosen.
 DEFAULT_VOICES: dict[str, tuple[str, str, float]] = {
     **{w: ("espeak-ng", "en-us", 0.9) for w in KEYWORDS}, "stop": ("flite", "awb", 0.9)}
-LATENCY_MS = 2000
 
 
 # ---- the recording ----------------------------------------------------------------------------------
@@ -114,59 +111,6 @@ def make_recording(voices: dict[str, tuple[str, str, float]] | None = None, spac
 
 
 # ---- the summary ------------------------------------------------------------------------------------
-
-@dataclass
-class Row:
-    keyword: str
-    onset_ms: int
-    heard: str | None = None              # label of the detection that answered it
-    time_ms: int | None = None
-    score: float | None = None
-
-    @property
-    def detected(self) -> bool:
-        return self.heard == self.keyword
-
-    @property
-    def latency_ms(self) -> int | None:
-        return None if self.time_ms is None else self.time_ms - self.onset_ms
-
-
-@dataclass
-class Summary:
-    rows: list[Row]
-    false_detections: list[tuple[int, str, float]] = field(default_factory=list)   # (time ms, label, score)
-
-    @property
-    def detected(self) -> int:
-        return sum(r.detected for r in self.rows)
-
-    @property
-    def wrong(self) -> int:
-        return sum(r.heard is not None and not r.detected for r in self.rows)
-
-    @property
-    def missed(self) -> int:
-        return sum(r.heard is None for r in self.rows)
-
-
-def summarize(truth: Sequence[tuple[int, str]], detections: Sequence[tuple[int, str, float]],
-              latency_ms: int = LATENCY_MS) -> Summary:
-    """Match detections (time ms, label, score) to the spoken keywords (onset ms, label)."""
-    events = sorted(detections)
-    used = [False] * len(events)
-    rows = []
-    for onset, word in sorted(truth):
-        window = [i for i, (t, _, _) in enumerate(events) if not used[i] and 0 <= t - onset <= latency_ms]
-        right = [i for i in window if events[i][1] == word]
-        row = Row(word, onset)
-        if right or window:
-            i = (right or window)[0]
-            used[i] = True
-            row.time_ms, row.heard, row.score = events[i]
-        rows.append(row)
-    return Summary(rows, [e for e, u in zip(events, used) if not u])
-
 
 def format_summary(s: Summary) -> str:
     lines = ["", "keyword   spoken at   heard                   latency",

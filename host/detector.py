@@ -15,9 +15,7 @@ word — is written once, in bitear_detector.h; its sizes and defaults are read 
 
 `min_count_for_period(n)` is the minimum count the board sets for an inference every n hops
 (SET_PERIOD keeps the count's time span, app.h); `detect(times_ms, scores, params)` runs a whole
-stream and returns the events;
-`score_events(events, truth)` counts hits, misses, wrong labels and false alarms against the true
-keyword times of a stream (streaming metrics for evaluation).
+stream and returns the events (host.stream_scoring scores them against a stream's keywords).
 """
 from __future__ import annotations
 
@@ -141,40 +139,3 @@ def detect(times_ms: Iterable[int], scores: Iterable[Sequence[int]], params: Det
         if ev.is_new:
             events.append((t, ev.label, ev.score_q15))
     return events
-
-
-@dataclass(frozen=True)
-class StreamScore:
-    hits: int                             # keywords found with the right label in time
-    misses: int                           # keywords with no event
-    wrong_label: int                      # keywords answered in time, but with another label
-    false_alarms: int                     # events that answer no keyword
-
-    @property
-    def recall(self) -> float:
-        total = self.hits + self.misses + self.wrong_label
-        return self.hits / total if total else 1.0
-
-
-def score_events(events: Sequence[tuple[int, int, int]], truth: Sequence[tuple[int, int]],
-                 latency_ms: tuple[int, int] = (0, 1500)) -> StreamScore:
-    """Streaming metrics: match keyword events (time_ms, label, score) to the true keywords
-    (time_ms, label) of a stream. An event answers a keyword when it comes latency_ms[0] ..
-    latency_ms[1] after the keyword's time (e.g. its onset); each keyword and each event is used
-    at most once, in time order, preferring an event with the right label."""
-    events = sorted(events)
-    used = [False] * len(events)
-    hits = misses = wrong = 0
-    for t, label in sorted(truth):
-        window = [i for i, (te, _, _) in enumerate(events)
-                  if not used[i] and latency_ms[0] <= te - t <= latency_ms[1]]
-        right = [i for i in window if events[i][1] == label]
-        if right:
-            used[right[0]] = True
-            hits += 1
-        elif window:
-            used[window[0]] = True
-            wrong += 1
-        else:
-            misses += 1
-    return StreamScore(hits, misses, wrong, used.count(False))

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from host.detector import CAPACITY, MAX_CLASSES, Detector, DetectorParams, detect
+from model.facts import LABELS
+from model.paths import PLUGIN_DIR
 from model.toolchain import SANITIZE
 from tests.c_build import build_driver
-from model.paths import PLUGIN_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 C_DIR = PLUGIN_DIR
@@ -299,16 +300,17 @@ def test_cortex_m4_cost_of_one_result():
 
 
 def test_stream_scoring_counts_hits_misses_confusions_and_false_alarms():
-    from host.detector import score_events
+    from host.stream_scoring import summarize
 
-    truth = [(1000, YES), (4000, NO), (8000, YES), (12000, NO)]
-    events = [(1400, YES, 30000), (4500, YES, 25000), (6000, NO, 24000), (8200, YES, 31000), (8300, YES, 31000)]
-    s = score_events(events, truth)
-    assert (s.hits, s.wrong_label, s.misses, s.false_alarms) == (2, 1, 1, 2)
-    assert s.recall == 0.5
-    assert score_events([], []).recall == 1.0
+    truth = [(1000, "yes"), (4000, "no"), (8000, "yes"), (12000, "no")]
+    events = [(1400, "yes", 0.9), (4500, "yes", 0.8), (6000, "no", 0.7), (8200, "yes", 0.9), (8300, "yes", 0.9)]
+    s = summarize(truth, events, latency_ms=1500)
+    assert (s.detected, s.wrong, s.missed, len(s.false_detections)) == (2, 1, 1, 2)
+    assert [t for t, _, _ in s.false_detections] == [6000, 8300]
+    assert summarize([], []).rows == []
     # end to end on a synthetic stream: the detector's events score as hits
     stream = hop_stream([(1000, SILENCE, 0.95), (300, YES, 0.9), (2000, SILENCE, 0.95), (300, NO, 0.9),
                          (1000, SILENCE, 0.95)])
     events = detect([t for t, _ in stream], [s for _, s in stream], PARAMS)
-    assert score_events(events, [(1000, YES), (3300, NO)]) == type(s)(2, 0, 0, 0)
+    s = summarize([(1000, "yes"), (3300, "no")], [(t, LABELS[label], q15 / 32768) for t, label, q15 in events], 1500)
+    assert (s.detected, s.wrong, s.missed, len(s.false_detections)) == (2, 0, 0, 0)
