@@ -35,7 +35,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -264,22 +264,13 @@ def synthesize_cached(variant: Variant, cache: Path | None = None) -> np.ndarray
     return x
 
 
-def synthesize_words(
-    words: Sequence[str],
-    n_variants: int,
-    seed: int = 0,
-    *,
-    engines: Sequence[str] = ENGINES,
-    speed_range: tuple[float, float] = (0.75, 1.3),
-    pitch_range: tuple[float, float] = (0.7, 1.4),
-    voices: Mapping[str, Sequence[str]] | None = None,
-    workers: int = 2,
-    progress: bool = True,
-) -> ClipSet:
-    """n_variants synthetic clips of every word (label from the word: keyword, else `_unknown_`), cached on disk."""
-    for e in engines:
+def synthesize_words(words: Sequence[str], n_variants: int, seed: int = 0, *, workers: int = 2, progress: bool = True,
+                     **variant_options: Any) -> ClipSet:
+    """n_variants synthetic clips of every word (label from the word: keyword, else `_unknown_`), cached on disk.
+    variant_options go to `draw_variants` (engines, speed_range, pitch_range, voices)."""
+    for e in variant_options.get("engines", ENGINES):
         _require(e)
-    variants = draw_variants(words, n_variants, seed, engines, speed_range, pitch_range, voices)
+    variants = draw_variants(words, n_variants, seed, **variant_options)
     cache = cache_dir("tts")
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         audio = list(tqdm(pool.map(lambda v: synthesize_cached(v, cache), variants), total=len(variants),
