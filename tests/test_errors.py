@@ -26,7 +26,7 @@ def test_success_passes_the_exit_code_and_bugs_are_not_swallowed():
         run_cli(_raise(ZeroDivisionError()))
 
 
-def test_command_line_tools_report_user_errors_without_a_traceback(tmp_path, capsys):
+def test_command_line_tools_report_user_errors_without_a_traceback(capsys):
     from host import streaming_quality
 
     assert streaming_quality.main(["--keywords", "0"]) == 2
