@@ -36,8 +36,6 @@ static uint32_t rx_zeros_taken;     /* ... and taken out of it (bitear_board_rea
 static volatile uint32_t rx_lost;    /* bytes the UART itself lost (overrun), bitear_cm_rx_lost */
 static volatile uint32_t systick_wraps;
 
-extern uint32_t __stack_bottom[], __stack_top[];
-
 void bitear_cm_init(void)
 {
     bitear_ring_init(&rx_ring, rx_storage, BITEAR_RX_RING_SIZE);

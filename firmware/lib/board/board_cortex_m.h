@@ -37,6 +37,18 @@ void bitear_cm_report_fault(uint32_t ipsr); /* prints, exits or stops; never ret
 void Reset_Handler(void);
 void Fault_Handler(void);
 
+/* The stack's bounds, from the linker script (bitear_cortex_m.ld). */
+extern uint32_t __stack_guard[], __stack_bottom[], __stack_top[];
+
+/* A chip's vector table starts with these: stack, reset, every core fault to Fault_Handler,
+ * SysTick to the tick counter. The chip's interrupts (index 16 on) follow in its own file. */
+typedef void (*bitear_vector_t)(void);
+#define BITEAR_CORTEX_M_CORE_VECTORS                                                                 \
+    [0] = (bitear_vector_t)(uintptr_t)__stack_top, [1] = Reset_Handler, [2] = Fault_Handler, /* NMI */ \
+    [3] = Fault_Handler, [4] = Fault_Handler, [5] = Fault_Handler, [6] = Fault_Handler, /* faults */    \
+    [11] = Fault_Handler, [12] = Fault_Handler, [14] = Fault_Handler, /* SVCall, DebugMonitor, PendSV */  \
+    [15] = bitear_cm_systick_irq
+
 /* From the chip's board file: 1 when Arm semihosting answers (QEMU with -semihosting-config
  * enable=on), so bitear_board_exit can end the program; 0 on a chip without a debugger, where a
  * semihosting call would fault. */

@@ -17,7 +17,6 @@
 
 #include "bitear_board.h"
 
-extern uint32_t __stack_guard[], __stack_bottom[], __stack_top[];
 extern uint32_t __data_start[], __data_end[], __data_load[];
 extern uint32_t __bss_start[], __bss_end[];
 

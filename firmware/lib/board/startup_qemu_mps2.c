@@ -9,22 +9,8 @@
 #include "board_cortex_m.h"
 #include "board_qemu_mps2.h"
 
-extern uint32_t __stack_top[];
-
-typedef void (*bitear_vector_t)(void);
-
 __attribute__((section(".isr_vector"), used)) const bitear_vector_t bitear_vector_table[16 + 32] = {
-    [0] = (bitear_vector_t)(uintptr_t)__stack_top,
-    [1] = Reset_Handler,
-    [2] = Fault_Handler,  /* NMI */
-    [3] = Fault_Handler,  /* HardFault */
-    [4] = Fault_Handler,  /* MemManage */
-    [5] = Fault_Handler,  /* BusFault */
-    [6] = Fault_Handler,  /* UsageFault */
-    [11] = Fault_Handler, /* SVCall */
-    [12] = Fault_Handler, /* DebugMonitor */
-    [14] = Fault_Handler, /* PendSV */
-    [15] = bitear_cm_systick_irq,
+    BITEAR_CORTEX_M_CORE_VECTORS,
     [16 + 0] = bitear_qemu_uart0_rx_irq,
     [16 + 1] = Fault_Handler,  [16 + 2] = Fault_Handler,  [16 + 3] = Fault_Handler,
     [16 + 4] = Fault_Handler,  [16 + 5] = Fault_Handler,  [16 + 6] = Fault_Handler,

@@ -10,25 +10,11 @@
 #include "board_cortex_m.h"
 #include "board_stm32f405.h"
 
-extern uint32_t __stack_top[];
-
-typedef void (*bitear_vector_t)(void);
-
 #define F Fault_Handler
 #define F8 F, F, F, F, F, F, F, F
 
 __attribute__((section(".isr_vector"), used)) const bitear_vector_t bitear_vector_table[16 + 82] = {
-    [0] = (bitear_vector_t)(uintptr_t)__stack_top,
-    [1] = Reset_Handler,
-    [2] = F,  /* NMI */
-    [3] = F,  /* HardFault */
-    [4] = F,  /* MemManage */
-    [5] = F,  /* BusFault */
-    [6] = F,  /* UsageFault */
-    [11] = F, /* SVCall */
-    [12] = F, /* DebugMonitor */
-    [14] = F, /* PendSV */
-    [15] = bitear_cm_systick_irq,
+    BITEAR_CORTEX_M_CORE_VECTORS,
     [16 + 0] = F8, F8, F8, F8, F, F, F, F, F, F, F, /* IRQ 0..38 */
     [16 + BITEAR_STM32_USART3_IRQN] = bitear_stm32_usart3_irq,
     [16 + 40] = F8, F8, F8, F8, F8, F, F, /* IRQ 40..81 */
