@@ -55,7 +55,7 @@ build: setup
 test: setup
 	$(VENV_PY) -m pytest -q tests
 	$(LOCKED) $(PIO) test -e qemu_m4
-	$(LOCKED) $(PIO) test -e feather_f405 -f test_board
+	$(LOCKED) $(PIO) test -e feather_f405
 	$(PIO) test -e host
 
 # The ten keywords (synthesized once, cached) streamed to the emulated board; ends with a summary.
