@@ -192,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(prog="python -m host.demo", description=__doc__.split("\n")[0])
     ap.add_argument("--port", help="a real board (any pyserial URL); default: the emulated board")
+    ap.add_argument("--baud", type=int, default=115200, help="with --port: its serial rate (feather_f405: 1000000)")
     ap.add_argument("--board", default="qemu_m4", help="the emulated board: qemu_m4 (default) or feather_f405")
     ap.add_argument("--engine", choices=("espeak-ng", "flite"), help="one engine for every word (with --voice)")
     ap.add_argument("--voice", help="one voice for every word (default: DEFAULT_VOICES, see above)")
@@ -211,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
         rec = make_recording(voices, args.spacing, args.snr, regenerate=args.regenerate)
         print(f"demo recording: {rec.path} ({rec.duration_s:.1f} s): {rec.description}", flush=True)
         emulated_board(args.board)          # an unknown board is the user's error
-        opts = listen.Options(wav=rec.path, port=args.port, emulator=args.port is None, board=args.board)
+        opts = listen.Options(wav=rec.path, port=args.port, emulator=args.port is None, board=args.board,
+                              baud=args.baud)
         interactive = sys.stdout.isatty() and not args.plain and not args.json
         view = listen.RichView() if interactive else listen.PlainView()
         run = listen.run(opts, view)

@@ -51,7 +51,7 @@
 #define PLL_P 2u
 #define PLL_Q 7u
 #define APB1_DIVIDER 4u
-#define CLOCK_WAIT_LOOPS 500000u /* about 100 ms on the 16 MHz HSI; a crystal starts in ~2 ms */
+#define CLOCK_WAIT_LOOPS 500000u /* about 0.2 s on the 16 MHz HSI; a crystal starts in ~2 ms */
 
 #define FLASH_ACR REG32(0x40023C00u)
 #define FLASH_ACR_5_WAIT_STATES 5u /* 168 MHz at 2.7-3.6 V */
