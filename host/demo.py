@@ -204,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="last stdout line: one JSON object")
     args = ap.parse_args(argv)
     try:
+        emulated_board(args.board)          # an unknown board is the user's error, before any work
         voices = None
         if args.voice or args.engine:
             one = (args.engine or "espeak-ng", args.voice or ("en-us" if (args.engine or "espeak-ng") == "espeak-ng" else "awb"),
@@ -211,7 +212,6 @@ def main(argv: list[str] | None = None) -> int:
             voices = {w: one for w in KEYWORDS}
         rec = make_recording(voices, args.spacing, args.snr, regenerate=args.regenerate)
         print(f"demo recording: {rec.path} ({rec.duration_s:.1f} s): {rec.description}", flush=True)
-        emulated_board(args.board)          # an unknown board is the user's error
         opts = listen.Options(wav=rec.path, port=args.port, emulator=args.port is None, board=args.board,
                               baud=args.baud)
         interactive = sys.stdout.isatty() and not args.plain and not args.json

@@ -5,6 +5,7 @@ through the USART RX interrupt, and streamed audio gives exactly the RESULTs the
 gives (the same plugin code on another board layer), with costs in cycles that QEMU counts at 168 MHz
 (-icount shift=0: 125 instructions per 21 cycles).
 The board layer's Unity tests run on it in `make test` (pio test -e feather_f405 -f test_board)."""
+import contextlib
 import shutil
 import statistics
 import subprocess
@@ -12,10 +13,12 @@ import subprocess
 import numpy as np
 import pytest
 
-from host import emulator
+from host import demo, emulator, listen
 from host.emulator import Emulator
 from host.protocol import COST_UNITS, Ack, GetStats, MsgType, Result, encode
+from model.audio import write_wav
 from model.errors import BitearError
+from tests.test_listen_session import SimBoard
 
 pytestmark = [pytest.mark.timeout(300),
               pytest.mark.skipif(shutil.which("qemu-system-arm") is None, reason="needs qemu-system-arm")]
@@ -92,3 +95,22 @@ def test_same_results_as_the_qemu_m4_firmware():
 def test_unknown_board_is_a_clear_error():
     with pytest.raises(BitearError, match="unknown emulated board 'nucleo'.*qemu_m4, feather_f405"):
         Emulator(board="nucleo")
+
+
+def test_listen_and_demo_pass_the_board_on_and_refuse_an_unknown_one(tmp_path, monkeypatch, capsys):
+    asked = []
+
+    @contextlib.contextmanager
+    def fake_open_board(url, baud, emulator, elf, on_info, emulated="qemu_m4"):
+        asked.append((emulator, emulated))
+        yield SimBoard(), "sim", None
+
+    monkeypatch.setattr(listen, "open_board", fake_open_board)
+    wav = tmp_path / "quiet.wav"
+    write_wav(wav, np.zeros(RATE, np.int16), RATE)
+    assert listen.main(["--wav", str(wav), "--plain", "--emulator", "--board", "feather_f405"]) == 0
+    assert asked == [(True, "feather_f405")]
+    assert listen.main(["--wav", str(wav), "--plain", "--board", "nucleo"]) == 2
+    assert demo.main(["--board", "nucleo"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("error: unknown emulated board 'nucleo': choose one of qemu_m4, feather_f405\n") == 2
