@@ -130,7 +130,8 @@ static void start_clocks(void)
         return;
     }
     FLASH_ACR = FLASH_ACR_5_WAIT_STATES | FLASH_ACR_PRFTEN | FLASH_ACR_ICEN | FLASH_ACR_DCEN;
-    RCC_CFGR = RCC_CFGR_PPRE1_DIV4 | RCC_CFGR_PPRE2_DIV2 | RCC_CFGR_SW_PLL;
+    RCC_CFGR = RCC_CFGR_PPRE1_DIV4 | RCC_CFGR_PPRE2_DIV2; /* bus dividers first, then the switch */
+    RCC_CFGR |= RCC_CFGR_SW_PLL;
     while ((RCC_CFGR & RCC_CFGR_SWS_MASK) != RCC_CFGR_SWS_PLL) {
     }
     cpu_hz = BITEAR_STM32_SYSCLK_HZ;
