@@ -300,10 +300,10 @@ def probe(url: str, baud: int, timeout: float = 2.5) -> bool:
 
 @contextlib.contextmanager
 def open_board(url: str | None, baud: int = 115200, emulator: bool = False, elf: Path | None = None,
-               on_info: Callable[[str, str], None] = lambda kind, message: None, emulated: str = "qemu_m4"):
+               on_info: Callable[[str, str], None] = lambda kind, message: None, emulated: str | None = None):
     """The board to talk to: the pyserial URL `url`; else (unless `emulator`) the first known USB
-    board that answers HELLO; else the emulated board `emulated` (a key of host.emulator.BOARDS),
-    running `elf` (None: that board's build).
+    board that answers HELLO; else the emulated board `emulated` (a key of host.emulator.BOARDS;
+    None: its DEFAULT_BOARD), running `elf` (None: that board's build).
     Yields (port, description, Emulator or None); closes the port / stops QEMU afterwards.
     on_info(kind, message) hears what was found. BitearError when the port cannot be opened or
     QEMU cannot start."""
@@ -331,11 +331,11 @@ def open_board(url: str | None, baud: int = 115200, emulator: bool = False, elf:
     try:
         emu = Emulator(elf, board=emulated)
         if not emulator:
-            on_info("board", f"no board found: starting the emulated board {emulated} (QEMU {emu.board.machine})")
+            on_info("board", f"no board found: starting the emulated board {emu.board.env} (QEMU {emu.board.machine})")
         emu.__enter__()
     except EmulatorError as e:
         raise BitearError(f"cannot start the emulated board: {e}") from None
     try:
-        yield emu.port, f"emulated board {emulated} (QEMU {emu.board.machine})", emu
+        yield emu.port, f"emulated board {emu.board.env} (QEMU {emu.board.machine})", emu
     finally:
         emu.close()

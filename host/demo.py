@@ -37,7 +37,7 @@ from typing import Sequence
 
 import numpy as np
 
-from host.emulator import emulated_board
+from host.emulator import DEFAULT_BOARD, emulated_board
 from model.audio import read_wav, write_wav
 from model.errors import BitearError
 from model.facts import KEYWORDS, SAMPLE_RATE
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m host.demo", description=__doc__.split("\n")[0])
     ap.add_argument("--port", help="a real board (any pyserial URL); default: the emulated board")
     ap.add_argument("--baud", type=int, default=115200, help="with --port: its serial rate (feather_f405: 1000000)")
-    ap.add_argument("--board", default="qemu_m4", help="the emulated board: qemu_m4 (default) or feather_f405")
+    ap.add_argument("--board", default=DEFAULT_BOARD, help=f"the emulated board: {DEFAULT_BOARD} (default) or feather_f405")
     ap.add_argument("--engine", choices=("espeak-ng", "flite"), help="one engine for every word (with --voice)")
     ap.add_argument("--voice", help="one voice for every word (default: DEFAULT_VOICES, see above)")
     ap.add_argument("--speed", type=float, default=0.9, help="with --voice: speaking speed")

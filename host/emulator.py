@@ -12,7 +12,7 @@
         print(board.get_stats().as_dict())
 
 API (kept stable for host/listen.py, host/evaluate.py and the tests):
-  Emulator(elf_path=None, *, board="qemu_m4", boot_timeout=20.0, icount=True, read_timeout=1.0)
+  Emulator(elf_path=None, *, board=None, boot_timeout=20.0, icount=True, read_timeout=1.0)
       context manager; elf_path None builds `pio run -e <board>` first (build_firmware()).
   BOARDS    the emulated boards by PlatformIO env (EmulatedBoard: machine, serial line, eval env)
   .port     an open pyserial port (the board's serial line); raw bytes of the protocol, docs/protocol.md
@@ -115,10 +115,10 @@ BOARDS = {
 }
 
 
-def emulated_board(name: str) -> EmulatedBoard:
-    """BOARDS[name], or a BitearError naming the boards there are."""
+def emulated_board(name: str | None = None) -> EmulatedBoard:
+    """BOARDS[name] (None: DEFAULT_BOARD), or a BitearError naming the boards there are."""
     try:
-        return BOARDS[name]
+        return BOARDS[name or DEFAULT_BOARD]
     except KeyError:
         raise BitearError(f"unknown emulated board {name!r}: choose one of {', '.join(BOARDS)}") from None
 
@@ -225,12 +225,13 @@ class Emulator:
     """Context manager: QEMU running a bitear ELF, the board's serial line as `.port` (pyserial).
 
     elf_path: the ELF to run; None builds and runs the board's firmware.
-    board: a key of BOARDS (the PlatformIO env): qemu_m4 (mps2-an386) or feather_f405 (netduinoplus2).
+    board: a key of BOARDS (the PlatformIO env): qemu_m4 (mps2-an386; None: DEFAULT_BOARD) or
+    feather_f405 (netduinoplus2).
     boot_timeout: seconds to wait for QEMU's port and then for the READY frame.
     icount: deterministic instruction-counted time (-icount shift=0,align=off,sleep=off).
     """
 
-    def __init__(self, elf_path=None, *, board=DEFAULT_BOARD, boot_timeout=20.0, icount=True, read_timeout=1.0):
+    def __init__(self, elf_path=None, *, board=None, boot_timeout=20.0, icount=True, read_timeout=1.0):
         self.board = emulated_board(board)
         self.elf_path = Path(elf_path) if elf_path is not None else None
         self.boot_timeout = boot_timeout

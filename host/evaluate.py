@@ -48,7 +48,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from host.emulator import emulated_board
+from host.emulator import DEFAULT_BOARD, emulated_board
 from model.errors import BitearError, run_cli
 from model.evaluate import print_exits, print_per_class
 from model.facts import CLIP_SAMPLES, HOP
@@ -56,7 +56,6 @@ from model.facts import QEMU_INSTRUCTIONS_PER_TICK as INSTRUCTIONS_PER_TICK
 from model.paths import REPO_ROOT
 
 TABLES_DIR = REPO_ROOT / "firmware" / "lib" / "bitear"
-EVAL_ENV = "qemu_m4_eval"
 CLIP_HOPS = CLIP_SAMPLES // HOP
 THRESHOLD_DEFAULT = 0x7FFFFFFF      # eval build: keep the model's default exit thresholds
 MODE_CLIPS, MODE_STREAM = 1, 2
@@ -182,11 +181,11 @@ class EvalRun:
     wall_s: float = 0.0
 
 
-def build_eval_firmware(env: str = EVAL_ENV) -> Path:
-    """`pio run -e qemu_m4_eval` (or the env given; incremental); the ELF."""
+def build_eval_firmware(env: str | None = None) -> Path:
+    """`pio run -e <env>` (None: the default board's evaluation build, qemu_m4_eval; incremental); the ELF."""
     from host.emulator import EmulatorError, build_firmware
     try:
-        return build_firmware(env)
+        return build_firmware(env or emulated_board().eval_env)
     except EmulatorError as e:
         raise BitearError(str(e)) from None
 
@@ -232,10 +231,10 @@ EVAL_EXIT_CODES = {2: "could not open eval_in.bin/eval_out.bin (semihosting off?
 def run_eval_build(mode: int, audio: np.ndarray, count: int, *, infer_every: int = 1,
                    threshold_q16: int = THRESHOLD_DEFAULT, detector=None, elf: Path | None = None,
                    timeout_s: float | None = None, progress: Callable[[int], None] | None = None,
-                   board: str = "qemu_m4") -> EvalRun:
+                   board: str | None = None) -> EvalRun:
     """Run the evaluation build once in QEMU on int16 audio (clips: (count, 16000); stream: count
     hops of 320 samples). progress(results so far) is called while it runs. board: which emulated
-    board (host.emulator.BOARDS) builds and runs it."""
+    board (host.emulator.BOARDS; None: the default) builds and runs it."""
     from host.detector import DetectorParams
 
     emulated = emulated_board(board)
@@ -283,7 +282,7 @@ def run_eval_build(mode: int, audio: np.ndarray, count: int, *, infer_every: int
 
 def run_clips_semihosting(clips: np.ndarray, threshold_q16: int = THRESHOLD_DEFAULT,
                           progress: Callable[[int], None] | None = None, elf: Path | None = None,
-                          board: str = "qemu_m4") -> tuple[list[BoardResult], EvalRun]:
+                          board: str | None = None) -> tuple[list[BoardResult], EvalRun]:
     """Every (16000,) int16 clip through the evaluation build: one result per clip."""
     clips = np.ascontiguousarray(clips, np.int16).reshape(-1, CLIP_SAMPLES)
     run = run_eval_build(MODE_CLIPS, clips, len(clips), threshold_q16=threshold_q16, progress=progress, elf=elf,
@@ -381,7 +380,7 @@ def _progress_bar(total: int, enabled: bool):
 
 
 def evaluate(clips: np.ndarray, labels: np.ndarray, *, path: str, board=None, threshold: float | None = None,
-             full_depth: bool = False, show_progress: bool = False, emulated: str = "qemu_m4") -> dict:
+             full_depth: bool = False, show_progress: bool = False, emulated: str | None = None) -> dict:
     """Run the clips through the firmware (path "semihosting" on the emulated board `emulated`, or
     "serial" with `board`, a BoardClient after HELLO) and compare with labels and the Python
     reference. The report dict."""
@@ -448,8 +447,8 @@ def main(argv: list[str] | None = None) -> int:
     where = ap.add_mutually_exclusive_group(required=True)
     where.add_argument("--emulator", action="store_true", help="the emulated board (QEMU mps2-an386)")
     where.add_argument("--port", help="a board on this serial port (any pyserial URL)")
-    ap.add_argument("--board", default="qemu_m4", help="with --emulator: qemu_m4 (default; QEMU mps2-an386) or "
-                    "feather_f405 (the STM32F405 firmware in QEMU netduinoplus2)")
+    ap.add_argument("--board", default=DEFAULT_BOARD, help=f"with --emulator: {DEFAULT_BOARD} (default; QEMU mps2-an386) "
+                    "or feather_f405 (the STM32F405 firmware in QEMU netduinoplus2)")
     ap.add_argument("--serial", action="store_true", help="with --emulator: stream over the emulated UART "
                     "through the application firmware instead of the semihosting evaluation build (slow)")
     ap.add_argument("--baud", type=int, default=115200)

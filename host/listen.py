@@ -50,7 +50,7 @@ import numpy as np
 from host import protocol as P
 from host.board import BoardClient, open_board
 from host.detector import DetectorParams, min_count_for_period
-from host.emulator import check_elf, emulated_board
+from host.emulator import DEFAULT_BOARD, check_elf, emulated_board
 from host.listen_views import DetectionEvent, JsonView, ListenSummary, PlainView, RichView, View
 from model.errors import BitearError
 from model.facts import DETECTOR_LIMITS, HOP, PERIOD_LIMITS, SAMPLE_RATE
@@ -75,7 +75,7 @@ class Options:
     port: str | None = None
     emulator: bool = False
     elf: Path | None = None
-    board: str = "qemu_m4"              # which emulated board (host.emulator.BOARDS)
+    board: str | None = None            # which emulated board (host.emulator.BOARDS; None: the default)
     baud: int = 115200
     realtime: bool = False
     threshold: float | None = None
@@ -327,8 +327,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     brd = ap.add_argument_group("board")
     brd.add_argument("--port", help="the board's serial port: any pyserial URL (default: search, else the emulated board)")
     brd.add_argument("--emulator", action="store_true", help="use the emulated board without searching for a real one")
-    brd.add_argument("--board", default="qemu_m4", help="which emulated board: qemu_m4 (default; QEMU mps2-an386) "
-                     "or feather_f405 (the STM32F405 firmware in QEMU netduinoplus2)")
+    brd.add_argument("--board", default=DEFAULT_BOARD, help=f"which emulated board: {DEFAULT_BOARD} (default; QEMU "
+                     "mps2-an386) or feather_f405 (the STM32F405 firmware in QEMU netduinoplus2)")
     brd.add_argument("--elf", type=Path, help="with the emulated board: run this ELF instead of building its firmware")
     brd.add_argument("--baud", type=int, default=115200, help="serial rate of a real board (default 115200)")
     net = ap.add_argument_group("network and detector (sent to the board)")

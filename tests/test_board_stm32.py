@@ -101,7 +101,7 @@ def test_listen_and_demo_pass_the_board_on_and_refuse_an_unknown_one(tmp_path, m
     asked = []
 
     @contextlib.contextmanager
-    def fake_open_board(url, baud, emulator, elf, on_info, emulated="qemu_m4"):
+    def fake_open_board(url, baud, emulator, elf, on_info, emulated=None):
         asked.append((emulator, emulated))
         yield SimBoard(), "sim", None
 
