@@ -4,6 +4,8 @@
 #   .venv             python3 -m venv + pip install -r requirements.txt (pinned)
 #   .pio-core         scripts/setup_platformio.py    (PlatformIO core prepared for offline builds)
 # Targets: setup, build, test, demo, listen, bench, fuzz, clean. MODEL_DIR=DIR: a model of your own (below).
+# BOARD=ENV: which emulated board demo and listen start (qemu_m4, the default, or feather_f405:
+# the STM32F405 firmware in QEMU netduinoplus2; docs/boards.md).
 
 PYTHON ?= python3
 VENV := $(CURDIR)/.venv
@@ -23,6 +25,8 @@ ifneq ($(MODEL_DIR),)
 export BITEAR_MODEL_DIR := $(abspath $(MODEL_DIR))
 export PLATFORMIO_BUILD_DIR := $(abspath $(MODEL_DIR))/build
 endif
+
+BOARD ?= qemu_m4
 
 .PHONY: setup apt build test demo listen bench fuzz clean
 
@@ -51,15 +55,16 @@ build: setup
 test: setup
 	$(VENV_PY) -m pytest -q tests
 	$(LOCKED) $(PIO) test -e qemu_m4
+	$(LOCKED) $(PIO) test -e feather_f405
 	$(PIO) test -e host
 
 # The ten keywords (synthesized once, cached) streamed to the emulated board; ends with a summary.
 demo: setup
-	$(VENV_PY) -m host.demo
+	$(VENV_PY) -m host.demo --board $(BOARD)
 
 # The live microphone -> a connected board, else the emulated one (Ctrl-C ends).
 listen: setup
-	$(VENV_PY) host/listen.py
+	$(VENV_PY) host/listen.py --board $(BOARD)
 
 # Figures of DESIGN.md section 4 counted on the emulated Cortex-M4; last stdout line is JSON.
 # Builds the application first so flash/RAM are those of the qemu_m4 firmware (pio test leaves its test image there).

@@ -44,9 +44,10 @@ def probe(url: str, baud: int, timeout: float = 2.5) -> bool:
 
 @contextlib.contextmanager
 def open_board(url: str | None, baud: int = 115200, emulator: bool = False, elf: Path | None = None,
-               on_info: Callable[[str, str], None] = lambda kind, message: None):
+               on_info: Callable[[str, str], None] = lambda kind, message: None, emulated: str | None = None):
     """The board to talk to: the pyserial URL `url`; else (unless `emulator`) the first known USB
-    board that answers HELLO; else the emulated board (running `elf`, None: the qemu_m4 build).
+    board that answers HELLO; else the emulated board `emulated` (a key of host.emulator.BOARDS;
+    None: its DEFAULT_BOARD), running `elf` (None: that board's build).
     Yields (port, description, Emulator or None); closes the port / stops QEMU afterwards.
     on_info(kind, message) hears what was found. BitearError when the port cannot be opened or
     QEMU cannot start."""
@@ -67,14 +68,14 @@ def open_board(url: str | None, baud: int = 115200, emulator: bool = False, elf:
         with port:
             yield port, url, None
         return
-    if not emulator:
-        on_info("board", "no board found: starting the emulated board (QEMU mps2-an386)")
     try:
-        emu = Emulator(elf)
+        emu = Emulator(elf, board=emulated)
+        if not emulator:
+            on_info("board", f"no board found: starting the emulated board {emu.board.env} (QEMU {emu.board.machine})")
         emu.__enter__()
     except EmulatorError as e:
         raise BitearError(f"cannot start the emulated board: {e}") from None
     try:
-        yield emu.port, "emulated board (QEMU mps2-an386)", emu
+        yield emu.port, f"emulated board {emu.board.env} (QEMU {emu.board.machine})", emu
     finally:
         emu.close()

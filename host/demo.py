@@ -36,6 +36,7 @@ import numpy as np
 
 from host import listen
 from host.stream_scoring import Summary, summarize
+from host.emulator import DEFAULT_BOARD, emulated_board
 from model.audio import read_wav, write_wav
 from model.errors import BitearError
 from model.facts import KEYWORDS, SAMPLE_RATE
@@ -133,6 +134,8 @@ def format_summary(s: Summary) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m host.demo", description=__doc__.split("\n")[0])
     ap.add_argument("--port", help="a real board (any pyserial URL); default: the emulated board")
+    ap.add_argument("--baud", type=int, default=115200, help="with --port: its serial rate (feather_f405: 1000000)")
+    ap.add_argument("--board", default=DEFAULT_BOARD, help=f"the emulated board: {DEFAULT_BOARD} (default) or feather_f405")
     ap.add_argument("--engine", choices=("espeak-ng", "flite"), help="one engine for every word (with --voice)")
     ap.add_argument("--voice", help="one voice for every word (default: DEFAULT_VOICES, see above)")
     ap.add_argument("--speed", type=float, default=0.9, help="with --voice: speaking speed")
@@ -143,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="last stdout line: one JSON object")
     args = ap.parse_args(argv)
     try:
+        emulated_board(args.board)          # an unknown board is the user's error, before any work
         voices = None
         if args.voice or args.engine:
             one = (args.engine or "espeak-ng", args.voice or ("en-us" if (args.engine or "espeak-ng") == "espeak-ng" else "awb"),
@@ -150,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
             voices = {w: one for w in KEYWORDS}
         rec = make_recording(voices, args.spacing, args.snr, regenerate=args.regenerate)
         print(f"demo recording: {rec.path} ({rec.duration_s:.1f} s): {rec.description}", flush=True)
-        opts = listen.Options(wav=rec.path, port=args.port, emulator=args.port is None)
+        opts = listen.Options(wav=rec.path, port=args.port, emulator=args.port is None, board=args.board,
+                              baud=args.baud)
         interactive = sys.stdout.isatty() and not args.plain and not args.json
         view = listen.RichView() if interactive else listen.PlainView()
         run = listen.run(opts, view)

@@ -1,7 +1,8 @@
-"""Run the bitear firmware on the emulated board (QEMU mps2-an386, Cortex-M4F) and talk to it.
+"""Run the bitear firmware on an emulated board (QEMU; Cortex-M4F) and talk to it.
 
     from host.emulator import Emulator
     with Emulator() as emu:                    # builds the qemu_m4 firmware, boots it, waits for READY
+    with Emulator(board="feather_f405") as emu:  # the STM32F405 firmware in QEMU netduinoplus2
         print(emu.banner)                      # one line made from the READY frame
         print(emu.ready.labels)                # the READY message itself (host.protocol.Ready)
         board = emu.client()                   # a host.board.BoardClient on emu.port, after HELLO
@@ -11,15 +12,21 @@
         print(board.get_stats().as_dict())
 
 API (kept stable for host/listen.py, host/evaluate.py and the tests):
-  Emulator(elf_path=None, *, boot_timeout=20.0, icount=True, read_timeout=1.0)
-      context manager; elf_path None builds `pio run -e qemu_m4` first (build_firmware()).
-  .port     an open pyserial port (UART0); raw bytes of the protocol, docs/protocol.md
+  Emulator(elf_path=None, *, board=None, boot_timeout=20.0, icount=True, read_timeout=1.0)
+      context manager; elf_path None builds `pio run -e <board>` first (build_firmware()).
+  BOARDS    the emulated boards by PlatformIO env (EmulatedBoard: machine, serial line, eval env)
+  .port     an open pyserial port (the board's serial line); raw bytes of the protocol, docs/protocol.md
   .ready    the READY message the board sent at boot (host.protocol.Ready)
   .banner   a readable one-line summary of .ready (str)
   .client(**kw) -> BoardClient on .port that has said HELLO (kw: timeout, ready_timeout, poll_s)
   .pid, .process, .elf_path, qemu_stderr(), close()
 
-The board's UART0 is a loopback TCP socket (QEMU -serial tcp:127.0.0.1:0,server=on,wait=on):
+Boards: qemu_m4 (QEMU mps2-an386, UART0) and feather_f405 (the Adafruit Feather STM32F405
+Express firmware in QEMU netduinoplus2, the same chip; its USART3 is QEMU's third -serial). What
+QEMU needs to know of a board (machine, which -serial is its line) is read from its board JSON
+in boards/ (build.qemu_machine, build.qemu_serial_index), where the bitear-arm platform reads it too.
+
+The board's serial line is a loopback TCP socket (QEMU -serial tcp:127.0.0.1:0,server=on,wait=on):
 QEMU picks a free port, prints it, and does not start the guest before we are connected, so
 no byte of the boot banner can be lost (with -serial pty, output sent before the pty is opened
 is dropped). QEMU runs with -icount shift=0 (SysTick counts exactly 1 tick per 40 instructions,
@@ -45,6 +52,7 @@ statistics after a HELLO, and exits.
 import argparse
 import atexit
 import contextlib
+import json
 import ctypes
 import fcntl
 import os
@@ -56,6 +64,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import serial
@@ -68,11 +77,50 @@ ROOT = Path(__file__).resolve().parent.parent
 QEMU = "qemu-system-arm"
 HELLO_AFTER_S = 3.0          # no READY after boot within this long: ask with HELLO
 HELLO_SEQ = 0xFFFF           # seq of that HELLO (a BoardClient starts at 0)
-MACHINE = "mps2-an386"
+DEFAULT_BOARD = "qemu_m4"
 
 
 class EmulatorError(RuntimeError):
     """The emulated board could not be started or did not answer."""
+
+
+@dataclass(frozen=True)
+class EmulatedBoard:
+    """A firmware that runs in QEMU: its PlatformIO env, the evaluation build's env, and (from the
+    board JSON, boards/<board_json>.json) the QEMU machine and the index of the -serial that is
+    the board's serial line."""
+    env: str
+    eval_env: str
+    board_json: str
+
+    def _build(self) -> dict:
+        return json.loads((ROOT / "boards" / f"{self.board_json}.json").read_text())["build"]
+
+    @property
+    def machine(self) -> str:
+        return self._build()["qemu_machine"]
+
+    def serial_args(self, line: str) -> list[str]:
+        """-serial options: null for the UARTs before the board's line, then `line`."""
+        return ["-serial", "null"] * int(self._build().get("qemu_serial_index", 0)) + ["-serial", line]
+
+    def qemu_args(self) -> list[str]:
+        """Machine, no display, no monitor, semihosting: what every QEMU run of it starts with."""
+        return ["-M", self.machine, "-nographic", "-monitor", "none", "-semihosting-config", "enable=on,target=native"]
+
+
+BOARDS = {
+    "qemu_m4": EmulatedBoard("qemu_m4", "qemu_m4_eval", "mps2_an386"),
+    "feather_f405": EmulatedBoard("feather_f405", "feather_f405_eval", "feather_f405"),
+}
+
+
+def emulated_board(name: str | None = None) -> EmulatedBoard:
+    """BOARDS[name] (None: DEFAULT_BOARD), or a BitearError naming the boards there are."""
+    try:
+        return BOARDS[name or DEFAULT_BOARD]
+    except KeyError:
+        raise BitearError(f"unknown emulated board {name!r}: choose one of {', '.join(BOARDS)}") from None
 
 
 EM_ARM = 40                  # ELF e_machine of Arm (AArch32)
@@ -174,14 +222,17 @@ def _die_with_parent():
 
 
 class Emulator:
-    """Context manager: QEMU mps2-an386 running a bitear ELF, UART0 as `.port` (pyserial).
+    """Context manager: QEMU running a bitear ELF, the board's serial line as `.port` (pyserial).
 
-    elf_path: the ELF to run; None builds and runs the qemu_m4 firmware.
+    elf_path: the ELF to run; None builds and runs the board's firmware.
+    board: a key of BOARDS (the PlatformIO env): qemu_m4 (mps2-an386; None: DEFAULT_BOARD) or
+    feather_f405 (netduinoplus2).
     boot_timeout: seconds to wait for QEMU's port and then for the READY frame.
     icount: deterministic instruction-counted time (-icount shift=0,align=off,sleep=off).
     """
 
-    def __init__(self, elf_path=None, *, boot_timeout=20.0, icount=True, read_timeout=1.0):
+    def __init__(self, elf_path=None, *, board=None, boot_timeout=20.0, icount=True, read_timeout=1.0):
+        self.board = emulated_board(board)
         self.elf_path = Path(elf_path) if elf_path is not None else None
         self.boot_timeout = boot_timeout
         self.icount = icount
@@ -211,7 +262,7 @@ class Emulator:
         qemu = shutil.which(QEMU)
         if qemu is None:
             raise EmulatorError(f"{QEMU} not found: install the Debian package qemu-system-arm (`make setup` does)")
-        elf = self.elf_path if self.elf_path is not None else build_firmware()
+        elf = self.elf_path if self.elf_path is not None else build_firmware(self.board.env)
         try:
             check_elf(elf)
         except BitearError as err:
@@ -221,9 +272,7 @@ class Emulator:
             with build_lock(shared=True):       # an ELF a build may be rewriting: boot a copy of it
                 elf = run_copy(elf)
 
-        cmd = [qemu, "-M", MACHINE, "-nographic", "-monitor", "none",
-               "-serial", "tcp:127.0.0.1:0,server=on,wait=on,nodelay=on",
-               "-semihosting-config", "enable=on,target=native"]
+        cmd = [qemu, *self.board.qemu_args(), *self.board.serial_args("tcp:127.0.0.1:0,server=on,wait=on,nodelay=on")]
         if self.icount:
             cmd += ["-icount", "shift=0,align=off,sleep=off"]
         cmd += ["-kernel", str(elf)]           # a per-run copy when it came from the build directory
@@ -353,13 +402,14 @@ def banner_line(ready):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--elf", help="run this ELF instead of building the qemu_m4 firmware")
+    parser.add_argument("--board", default=DEFAULT_BOARD, choices=sorted(BOARDS), help="the emulated board (PlatformIO env)")
+    parser.add_argument("--elf", help="run this ELF instead of building the board's firmware")
     parser.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for READY")
     args = parser.parse_args(argv)
     try:
-        with Emulator(args.elf, boot_timeout=args.timeout) as emu:
+        with Emulator(args.elf, board=args.board, boot_timeout=args.timeout) as emu:
             where = emu.elf_path.relative_to(ROOT) if emu.elf_path.is_relative_to(ROOT) else emu.elf_path
-            print(f"emulated board ({MACHINE}, {where}) says:")
+            print(f"emulated board ({emu.board.machine}, {where}) says:")
             print(f"  {emu.banner}")
             board = emu.client()
             stats = board.get_stats()

@@ -2,7 +2,7 @@
 on the (emulated) board, compared with the labels and with the Python integer reference.
 
     python -m host.evaluate DATA_DIR (--emulator | --port P) [--json] [--limit N]
-           [--threshold T | --full-depth] [--serial] [--model-dir DIR]
+           [--threshold T | --full-depth] [--serial] [--model-dir DIR] [--board feather_f405]
 
 Two paths into the same firmware code (reported as `path` in the JSON):
 
@@ -11,7 +11,8 @@ Two paths into the same firmware code (reported as `path` in the JSON):
   early-exit network — on the emulated Cortex-M4 and reads the clips from a host file by Arm
   semihosting, writing one result record per clip (label, exit, entropy, logits, scores, ticks).
   One QEMU run for the whole folder: 2,942 clips take seconds, where the emulated UART
-  (~30-45 kB/s) would need about an hour.
+  (~30-45 kB/s) would need about an hour. `--board feather_f405`: the same on the STM32F405 in
+  QEMU netduinoplus2 (env feather_f405_eval; host.emulator.BOARDS).
 - "serial" (`--port P`, or `--emulator --serial`): the application firmware over the binary
   protocol (host/protocol.py). Per clip: RESET the stream, send N-1 hops of zeros (N = the
   board's infer_every_hops) then the clip's 50 hops, so an inference lands exactly on the clip's
@@ -52,7 +53,7 @@ from codegen.intmodel import THRESHOLD_NEVER, threshold_q16
 from codegen.tables import TablesModel, read_model
 from host.board import BoardClient
 from host.detector import DetectorParams
-from host.emulator import Emulator, EmulatorError, build_firmware
+from host.emulator import DEFAULT_BOARD, Emulator, EmulatorError, build_firmware, emulated_board
 from host.protocol import COST_UNITS, Result
 from model.datasets import LABELS, is_test_layout, load_speech_commands
 from model.errors import BitearError, run_cli
@@ -63,10 +64,10 @@ from model.frontend import compute_features
 from model.paths import PLUGIN_DIR
 
 TABLES_DIR = PLUGIN_DIR
-EVAL_ENV = "qemu_m4_eval"
 CLIP_HOPS = CLIP_SAMPLES // HOP
 THRESHOLD_DEFAULT = 0x7FFFFFFF      # eval build: keep the model's default exit thresholds
 MODE_CLIPS, MODE_STREAM = 1, 2
+NS_PER_SECOND = 1e9                 # QEMU -icount shift=0: instructions per second of the tick clock
 EVAL_VERSION = 2                   # eval_in.bin / eval_out.bin format (firmware/eval/eval_main.c)
 
 
@@ -128,10 +129,10 @@ class EvalRun:
     wall_s: float = 0.0
 
 
-def build_eval_firmware() -> Path:
-    """`pio run -e qemu_m4_eval` (incremental); the ELF."""
+def build_eval_firmware(env: str | None = None) -> Path:
+    """`pio run -e <env>` (None: the default board's evaluation build, qemu_m4_eval; incremental); the ELF."""
     try:
-        return build_firmware(EVAL_ENV)
+        return build_firmware(env or emulated_board().eval_env)
     except EmulatorError as e:
         raise BitearError(str(e)) from None
 
@@ -176,13 +177,17 @@ EVAL_EXIT_CODES = {2: "could not open eval_in.bin/eval_out.bin (semihosting off?
 
 def run_eval_build(mode: int, audio: np.ndarray, count: int, *, infer_every: int = 1,
                    threshold_q16: int = THRESHOLD_DEFAULT, detector=None, elf: Path | None = None,
-                   timeout_s: float | None = None, progress: Callable[[int], None] | None = None) -> EvalRun:
+                   timeout_s: float | None = None, progress: Callable[[int], None] | None = None,
+                   board: str | None = None) -> EvalRun:
     """Run the evaluation build once in QEMU on int16 audio (clips: (count, 16000); stream: count
-    hops of 320 samples). progress(results so far) is called while it runs."""
+    hops of 320 samples). progress(results so far) is called while it runs. board: which emulated
+    board (host.emulator.BOARDS; None: the default) builds and runs it."""
+    emulated = emulated_board(board)
+
     qemu = shutil.which("qemu-system-arm")
     if qemu is None:
         raise BitearError("qemu-system-arm not found: install the Debian package qemu-system-arm (`make setup` does)")
-    elf = elf or build_eval_firmware()
+    elf = elf or build_eval_firmware(emulated.eval_env)
     det = detector or DetectorParams()
     header = b"BEVI" + struct.pack("<HHIHHiHHB3x", EVAL_VERSION, mode, count, infer_every, det.window_ms, threshold_q16,
                                    det.threshold_q15, det.suppression_ms, det.min_count)
@@ -191,9 +196,8 @@ def run_eval_build(mode: int, audio: np.ndarray, count: int, *, infer_every: int
     with tempfile.TemporaryDirectory(prefix="bitear-eval-") as tmp:
         (Path(tmp) / "eval_in.bin").write_bytes(header + np.ascontiguousarray(audio, "<i2").tobytes())
         out_path = Path(tmp) / "eval_out.bin"
-        cmd = [qemu, "-M", "mps2-an386", "-nographic", "-monitor", "none", "-serial", "file:uart.log",
-               "-semihosting-config", "enable=on,target=native", "-icount", "shift=0,align=off,sleep=off",
-               "-kernel", str(elf)]
+        cmd = [qemu, *emulated.qemu_args(), *emulated.serial_args("file:uart.log"),
+               "-icount", "shift=0,align=off,sleep=off", "-kernel", str(elf)]
         t0 = time.monotonic()
         proc = subprocess.Popen(cmd, cwd=tmp, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE)
@@ -222,10 +226,12 @@ def run_eval_build(mode: int, audio: np.ndarray, count: int, *, infer_every: int
 
 
 def run_clips_semihosting(clips: np.ndarray, threshold_q16: int = THRESHOLD_DEFAULT,
-                          progress: Callable[[int], None] | None = None, elf: Path | None = None) -> tuple[list[BoardResult], EvalRun]:
+                          progress: Callable[[int], None] | None = None, elf: Path | None = None,
+                          board: str | None = None) -> tuple[list[BoardResult], EvalRun]:
     """Every (16000,) int16 clip through the evaluation build: one result per clip."""
     clips = np.ascontiguousarray(clips, np.int16).reshape(-1, CLIP_SAMPLES)
-    run = run_eval_build(MODE_CLIPS, clips, len(clips), threshold_q16=threshold_q16, progress=progress, elf=elf)
+    run = run_eval_build(MODE_CLIPS, clips, len(clips), threshold_q16=threshold_q16, progress=progress, elf=elf,
+                         board=board)
     if len(run.results) != len(clips):
         raise BitearError(f"the evaluation build answered {len(run.results)} of {len(clips)} clips")
     return run.results, run
@@ -317,9 +323,10 @@ def _progress_bar(total: int, enabled: bool):
 
 
 def evaluate(clips: np.ndarray, labels: np.ndarray, *, path: str, board=None, threshold: float | None = None,
-             full_depth: bool = False, show_progress: bool = False) -> dict:
-    """Run the clips through the firmware (path "semihosting", or "serial" with `board`, a
-    BoardClient after HELLO) and compare with labels and the Python reference. The report dict."""
+             full_depth: bool = False, show_progress: bool = False, emulated: str | None = None) -> dict:
+    """Run the clips through the firmware (path "semihosting" on the emulated board `emulated`, or
+    "serial" with `board`, a BoardClient after HELLO) and compare with labels and the Python
+    reference. The report dict."""
     model = read_model(model_tables_dir())
     thr = thresholds_for(model, threshold, full_depth)
     uniform = None if threshold is None and not full_depth else thr[0]
@@ -330,7 +337,8 @@ def evaluate(clips: np.ndarray, labels: np.ndarray, *, path: str, board=None, th
         bar.start()
     try:
         if path == "semihosting":
-            results, run = run_clips_semihosting(clips, THRESHOLD_DEFAULT if uniform is None else uniform, progress)
+            results, run = run_clips_semihosting(clips, THRESHOLD_DEFAULT if uniform is None else uniform, progress,
+                                                 board=emulated)
         else:
             if board.ready.model and not model.checkpoint_sha256.startswith(board.ready.model):
                 raise BitearError(f"the board runs model {board.ready.model}, the tables here are "
@@ -347,12 +355,13 @@ def evaluate(clips: np.ndarray, labels: np.ndarray, *, path: str, board=None, th
                   python_accuracy=float((ref.label == np.asarray(labels)).mean()) if len(labels) else 0.0,
                   mismatches=[int(i) for i in np.flatnonzero(~agree)[:10]])
     if run is not None:
-        total = np.array([r.cost for r in results], np.float64) * INSTRUCTIONS_PER_TICK
-        front = np.array([r.cost_before for r in results], np.float64) * INSTRUCTIONS_PER_TICK
+        per_tick = NS_PER_SECOND / run.tick_hz     # -icount shift=0: one instruction per ns (mps2-an386: 40)
+        total = np.array([r.cost for r in results], np.float64) * per_tick
+        front = np.array([r.cost_before for r in results], np.float64) * per_tick
         report.update(avg_instructions_inference=float((total - front).mean()) if len(total) else 0.0,
                       avg_instructions_frontend_hop=float(front.mean()) if len(front) else 0.0,
-                      stack_used_bytes=run.stack_used, instructions_note="ticks x 40 under QEMU -icount shift=0; "
-                      "inference = the inferring hop minus the hop before (front end only)")
+                      stack_used_bytes=run.stack_used, instructions_note=f"ticks x {per_tick:.4g} under QEMU -icount "
+                      "shift=0; inference = the inferring hop minus the hop before (front end only)")
     elif results:
         report.update(avg_cost=float(np.mean([r.cost for r in results])),
                       cost_unit=COST_UNITS.get(board.ready.cost_unit, str(board.ready.cost_unit)))
@@ -375,6 +384,8 @@ def main(argv: list[str] | None = None) -> int:
     where = ap.add_mutually_exclusive_group(required=True)
     where.add_argument("--emulator", action="store_true", help="the emulated board (QEMU mps2-an386)")
     where.add_argument("--port", help="a board on this serial port (any pyserial URL)")
+    ap.add_argument("--board", default=DEFAULT_BOARD, help=f"with --emulator: {DEFAULT_BOARD} (default; QEMU mps2-an386) "
+                    "or feather_f405 (the STM32F405 firmware in QEMU netduinoplus2)")
     ap.add_argument("--serial", action="store_true", help="with --emulator: stream over the emulated UART "
                     "through the application firmware instead of the semihosting evaluation build (slow)")
     ap.add_argument("--baud", type=int, default=115200)
@@ -393,20 +404,21 @@ def _run(args) -> int:
         raise BitearError(f"--threshold must be in [0, 1], found {args.threshold}")
     if args.limit is not None and args.limit < 1:
         raise BitearError("--limit must be at least 1")
+    emulated_board(args.board)              # an unknown board is the user's error
     if args.model_dir is not None:
         use_model_dir(args.model_dir)
     tty = sys.stderr.isatty()
     clips = load_clips(args.data, args.limit, progress=tty)
     common = dict(threshold=args.threshold, full_depth=args.full_depth, show_progress=tty)
     if args.emulator and not args.serial:
-        report = evaluate(clips.audio, clips.labels, path="semihosting", **common)
-        report["board"] = "qemu_mps2_an386 (evaluation build)"
+        report = evaluate(clips.audio, clips.labels, path="semihosting", emulated=args.board, **common)
+        report["board"] = f"{args.board} (evaluation build, QEMU {emulated_board(args.board).machine})"
     else:
         import serial
 
         try:
             if args.emulator:
-                with Emulator() as emu, BoardClient(emu.port) as board:
+                with Emulator(board=args.board) as emu, BoardClient(emu.port) as board:
                     report = evaluate(clips.audio, clips.labels, path="serial", board=board, **common)
                     report["board"] = board.ready.board
             else:

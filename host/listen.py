@@ -53,7 +53,7 @@ from host.audio_input import MicSource, WavSource, list_devices
 from host.board import BoardClient
 from host.connect import open_board
 from host.detector import DetectorParams, min_count_for_period
-from host.emulator import check_elf
+from host.emulator import DEFAULT_BOARD, check_elf, emulated_board
 from host.listen_views import DetectionEvent, JsonView, ListenSummary, PlainView, RichView, View
 from model.errors import BitearError
 from model.facts import DETECTOR_LIMITS, HOP, PERIOD_LIMITS, SAMPLE_RATE
@@ -78,6 +78,7 @@ class Options:
     port: str | None = None
     emulator: bool = False
     elf: Path | None = None
+    board: str | None = None            # which emulated board (host.emulator.BOARDS; None: the default)
     baud: int = 115200
     realtime: bool = False
     threshold: float | None = None
@@ -275,7 +276,8 @@ def run(opts: Options, view: View, source=None, port=None) -> ListenSummary:
             board_desc, emu = "the given port", None
         else:
             try:
-                port, board_desc, emu = stack.enter_context(open_board(opts.port, opts.baud, opts.emulator, opts.elf, view.info))
+                port, board_desc, emu = stack.enter_context(open_board(opts.port, opts.baud, opts.emulator, opts.elf, view.info,
+                                                                      emulated=opts.board))
             except BitearError as e:
                 raise BoardError(str(e)) from None
         t0 = time.monotonic()
@@ -325,7 +327,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     brd = ap.add_argument_group("board")
     brd.add_argument("--port", help="the board's serial port: any pyserial URL (default: search, else the emulated board)")
     brd.add_argument("--emulator", action="store_true", help="use the emulated board without searching for a real one")
-    brd.add_argument("--elf", type=Path, help="with the emulated board: run this ELF instead of building qemu_m4")
+    brd.add_argument("--board", default=DEFAULT_BOARD, help=f"which emulated board: {DEFAULT_BOARD} (default; QEMU "
+                     "mps2-an386) or feather_f405 (the STM32F405 firmware in QEMU netduinoplus2)")
+    brd.add_argument("--elf", type=Path, help="with the emulated board: run this ELF instead of building its firmware")
     brd.add_argument("--baud", type=int, default=115200, help="serial rate of a real board (default 115200)")
     net = ap.add_argument_group("network and detector (sent to the board)")
     net.add_argument("--infer-every", type=int, metavar="N", help="an inference every N hops of 20 ms, "
@@ -361,10 +365,12 @@ def options_from(args: argparse.Namespace) -> Options:
                           f"SET_PERIOD carries), found {args.infer_every}")
     if not 0.0 <= args.tail < float("inf"):
         raise BitearError(f"--tail must be a number of seconds >= 0, found {args.tail}")
+    emulated_board(args.board)              # an unknown board is the user's error
     if args.elf is not None:
         check_elf(args.elf)                 # before QEMU starts: a wrong file is the user's error
     device = int(args.device) if args.device is not None and args.device.isdigit() else args.device
-    return Options(wav=args.wav, device=device, port=args.port, emulator=args.emulator, elf=args.elf, baud=args.baud,
+    return Options(wav=args.wav, device=device, port=args.port, emulator=args.emulator, elf=args.elf, board=args.board,
+                   baud=args.baud,
                    realtime=args.realtime, threshold=args.threshold, full_depth=args.full_depth,
                    window_ms=args.window_ms, detect_threshold=args.detect_threshold,
                    suppression_ms=args.suppression_ms, min_count=args.min_count, infer_every=args.infer_every,

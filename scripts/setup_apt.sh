@@ -5,7 +5,8 @@
 # it runs `apt-get update` once and installs the missing packages, as root directly or through
 # sudo. Without root and without usable sudo it stops with the command to run by hand.
 #   gcc-arm-none-eabi libnewlib-arm-none-eabi  Cortex-M4 firmware (env qemu_m4)
-#   qemu-system-arm                            the emulated board mps2-an386
+#   qemu-system-arm                            the emulated boards (mps2-an386, netduinoplus2)
+#   dfu-util stlink-tools                      flashing the STM32F405 board: USB DFU, or an ST-LINK probe
 #   gcc libc6-dev                              host builds (env host, front end for Python)
 #   clang                                      tinygrad's CPU backend; with libclang-rt-dev: libFuzzer and
 #   libclang-rt-dev                            the sanitizers of clang (make fuzz, tests/test_fuzz.py)
@@ -17,7 +18,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+  gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm dfu-util stlink-tools
   gcc libc6-dev clang libclang-rt-dev python3 python3-venv
   espeak-ng flite sox libportaudio2
   festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts

@@ -209,7 +209,7 @@ def test_infer_every_out_of_range_or_refused_is_one_error_line(monkeypatch, caps
                       f"SET_PERIOD carries), found {bad}\n"
 
     @contextlib.contextmanager
-    def old_board(url, baud, emulator, elf, on_info):
+    def old_board(url, baud, emulator, elf, on_info, emulated=None):
         yield SimBoard(set_period=False), "sim", None
 
     monkeypatch.setattr(listen, "open_board", old_board)
@@ -267,7 +267,7 @@ import contextlib  # noqa: E402
 
 
 @contextlib.contextmanager
-def _fake_open_board(url, baud, emulator, elf, on_info):
+def _fake_open_board(url, baud, emulator, elf, on_info, emulated=None):
     yield SimBoard(), "sim", None
 
 

@@ -9,6 +9,9 @@
  * Implementations (exactly one is compiled in, chosen by a macro the build defines):
  *   BITEAR_BOARD_QEMU_MPS2_AN386  board_qemu_mps2.c + startup_qemu_mps2.c (emulated Cortex-M4F;
  *                                 defined by boards/mps2_an386.json)
+ *   BITEAR_BOARD_STM32F405        board_stm32f405.c + startup_stm32f405.c (Adafruit Feather
+ *                                 STM32F405 Express; QEMU netduinoplus2; boards/feather_f405.json)
+ *                                 The two bare-metal boards share board_cortex_m.c + startup_cortex_m.c.
  *   BITEAR_BOARD_HOST             board_host.c (stdin/stdout; defined by the bitear-host platform)
  *   ARDUINO                       ../board_arduino/board_arduino.cpp (real boards, Arduino cores)
  *
@@ -77,7 +80,9 @@ void bitear_board_wait_for_frame(void);
 /* Required. Free-running tick counter (wraps modulo 2^32; use unsigned differences) and its rate.
  * QEMU mps2-an386: SysTick at 25 MHz; with -icount shift=0 one tick = 40 instructions; it
  * stops while bitear_board_wait_for_input sleeps (it measures work, not waiting).
- * Cortex-M4 boards: DWT cycle counter. Cortex-M0+ (Pico) and the host: microseconds. */
+ * STM32F405: SysTick from the CPU clock, cycles (QEMU netduinoplus2: 168 MHz, 21 ticks = 125
+ * instructions under -icount shift=0).
+ * Arduino Cortex-M4 boards: DWT cycle counter. Cortex-M0+ (Pico) and the host: microseconds. */
 uint32_t bitear_board_ticks(void);
 uint32_t bitear_board_tick_hz(void);
 

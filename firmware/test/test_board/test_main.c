@@ -1,10 +1,12 @@
 /* test_main.c - Unity tests of bitear's board support (firmware/lib/board).
  *
- * Both envs (qemu_m4, host): the serial RX ring buffer, the tick counter, the cost unit, the weak
- * defaults of a board without microphone (board_defaults.c), and that a receive buffer of known
- * size holds the application's credit window.
- * qemu_m4 only: what the start-up code promises (FPU on, .data copied, .bss zeroed, stack
- * painted and measurable, MPU guard below the stack) and the tick rate under QEMU -icount (1 tick = 40 instructions).
+ * Every env (qemu_m4, feather_f405, host): the serial RX ring buffer, the tick counter, the cost
+ * unit, the weak defaults of a board without microphone (board_defaults.c), and that a receive
+ * buffer of known size holds the application's credit window.
+ * The bare-metal boards (qemu_m4 in QEMU mps2-an386, feather_f405 in QEMU netduinoplus2): what
+ * the start-up code promises (FPU on, .data copied, .bss zeroed, stack painted and measurable,
+ * MPU guard below the stack) and the tick rate under QEMU -icount (mps2-an386: 1 tick = 40
+ * instructions; netduinoplus2: SysTick at 168 MHz, 21 ticks = 125 instructions).
  * The UART RX interrupt path end to end (bytes from the host to the ring) is tested from
  * Python in tests/test_emulator.py.
  */
@@ -15,6 +17,7 @@
 #include "bitear_board.h"
 #include "bitear_protocol.h"
 #include "bitear_ring.h"
+#include "board_cortex_m.h" /* BITEAR_BOARD_CORTEX_M: a bare-metal board */
 #include "unity.h"
 
 /* ---- ring buffer --------------------------------------------------------------------------- */
@@ -137,6 +140,10 @@ void test_cost_unit_and_cost_of_ticks(void)
 #if defined(BITEAR_BOARD_QEMU_MPS2_AN386)
     TEST_ASSERT_EQUAL_UINT8(BITEAR_PROTO_COST_INSTRUCTIONS, bitear_board_cost_unit());
     TEST_ASSERT_EQUAL_UINT32(200000u, bitear_board_cost(5000u)); /* 40 instructions per tick */
+#elif defined(BITEAR_BOARD_STM32F405)
+    TEST_ASSERT_EQUAL_UINT8(BITEAR_PROTO_COST_CYCLES, bitear_board_cost_unit());
+    TEST_ASSERT_EQUAL_UINT32(5000u, bitear_board_cost(5000u)); /* SysTick counts CPU cycles */
+    TEST_ASSERT_EQUAL_UINT32(168000000u, bitear_board_tick_hz()); /* QEMU's SysTick, or the PLL on the chip */
 #else
     TEST_ASSERT_EQUAL_UINT8(BITEAR_PROTO_COST_MICROSECONDS, bitear_board_cost_unit());
     TEST_ASSERT_EQUAL_UINT32(5000u, bitear_board_cost(5000u)); /* ticks are microseconds */
@@ -160,17 +167,17 @@ void test_no_microphone_comes_from_the_weak_defaults(void)
 void test_receive_buffer_holds_the_credit_window(void)
 {
     const size_t capacity = bitear_board_rx_capacity();
-#if defined(BITEAR_BOARD_QEMU_MPS2_AN386)
-    TEST_ASSERT_EQUAL_UINT(2048u, capacity); /* its own ring, board_qemu_mps2.h */
+#if defined(BITEAR_BOARD_CORTEX_M)
+    TEST_ASSERT_EQUAL_UINT(2048u, capacity); /* its own ring, board_cortex_m.h */
 #endif
     if (capacity != 0u) { /* AUDIO frames the host may send under credit, and a few commands */
         TEST_ASSERT_GREATER_OR_EQUAL(APP_QUEUE_HOPS * BITEAR_PROTO_MAX_FRAME + 256u, capacity);
     }
 }
 
-#if defined(BITEAR_BOARD_QEMU_MPS2_AN386)
+#if defined(BITEAR_BOARD_CORTEX_M)
 
-/* ---- emulated Cortex-M4F start-up ---------------------------------------------------------- */
+/* ---- bare-metal Cortex-M4F start-up -------------------------------------------------------- */
 
 static uint32_t initialised_word = 0xB17EA12u;
 static uint32_t zeroed_words[32];
@@ -234,16 +241,41 @@ __attribute__((noinline, noipa)) static void spin_2n_instructions(uint32_t n)
     __asm__ volatile("1: subs %0, %0, #1\n\tbne 1b" : "+r"(n)::"cc");
 }
 
-void test_ticks_count_40_instructions_under_icount(void)
+void test_ticks_count_instructions_under_icount(void)
 {
     uint32_t t0 = bitear_board_ticks();
     spin_2n_instructions(100000u);
     uint32_t t1 = bitear_board_ticks();
+#if defined(BITEAR_BOARD_QEMU_MPS2_AN386)
     /* 200000 instructions / 40 = 5000 ticks, plus a few for the calls around the loop */
     TEST_ASSERT_UINT32_WITHIN(5, 5000u, t1 - t0);
+#else
+    /* 200000 ns at 168 MHz = 33600 ticks, plus a few for the calls around the loop (on the chip,
+     * where the loop takes about 3 cycles per iteration with the flash accelerator, this fails:
+     * the test describes QEMU) */
+    TEST_ASSERT_UINT32_WITHIN(5, 33600u, t1 - t0);
+#endif
 }
 
-#endif /* BITEAR_BOARD_QEMU_MPS2_AN386 */
+#if defined(BITEAR_BOARD_STM32F405)
+void test_ticks_wrap_past_the_24_bit_systick(void)
+{
+    /* SysTick is 24 bits; its wrap interrupt extends it. 128 M instructions are 21,504,000 ticks
+     * at 168 MHz, more than 2^24: the span still measures right and never goes backwards.
+     * (On mps2-an386 a wrap takes 2^24 x 40 instructions, too long for a unit test.) */
+    const uint32_t t0 = bitear_board_ticks();
+    uint32_t last = t0;
+    for (int i = 0; i < 64; i++) {
+        spin_2n_instructions(1000000u);
+        const uint32_t now = bitear_board_ticks();
+        TEST_ASSERT_UINT32_WITHIN(20, 336000u, now - last);
+        last = now;
+    }
+    TEST_ASSERT_UINT32_WITHIN(64u * 20u, 21504000u, last - t0); /* each step within 20 */
+}
+#endif
+
+#endif /* BITEAR_BOARD_CORTEX_M */
 
 int main(void)
 {
@@ -259,12 +291,15 @@ int main(void)
     RUN_TEST(test_cost_unit_and_cost_of_ticks);
     RUN_TEST(test_no_microphone_comes_from_the_weak_defaults);
     RUN_TEST(test_receive_buffer_holds_the_credit_window);
-#if defined(BITEAR_BOARD_QEMU_MPS2_AN386)
+#if defined(BITEAR_BOARD_CORTEX_M)
     RUN_TEST(test_startup_copied_data_and_zeroed_bss);
     RUN_TEST(test_startup_enabled_the_fpu);
     RUN_TEST(test_stack_is_painted_and_high_water_grows);
     RUN_TEST(test_stack_guard_is_armed_below_the_stack);
-    RUN_TEST(test_ticks_count_40_instructions_under_icount);
+    RUN_TEST(test_ticks_count_instructions_under_icount);
+#endif
+#if defined(BITEAR_BOARD_STM32F405)
+    RUN_TEST(test_ticks_wrap_past_the_24_bit_systick);
 #endif
     return UNITY_END();
 }

@@ -20,9 +20,10 @@
 #include "app.h"
 #include "audio.h"
 #include "bitear_board.h"
+#include "board_cortex_m.h" /* BITEAR_BOARD_CORTEX_M: a bare-metal board (qemu_m4, feather_f405) */
 #include "unity.h"
 
-#if defined(BITEAR_BOARD_QEMU_MPS2_AN386)
+#if defined(BITEAR_BOARD_CORTEX_M)
 /* The application's 4 KB stack (as in main.c), so app + test fit the 24 KB RAM budget. */
 __asm__(".global BITEAR_STACK_SIZE\n.equ BITEAR_STACK_SIZE, 4096\n");
 #endif
@@ -315,6 +316,8 @@ void test_boot_sends_ready_then_credit(void)
     TEST_ASSERT_EQUAL_UINT(BITEAR_MODEL_EXITS, host.ready.exits);
 #if defined(BITEAR_BOARD_QEMU_MPS2_AN386)
     TEST_ASSERT_EQUAL_UINT(BITEAR_PROTO_COST_INSTRUCTIONS, host.ready.cost_unit);
+#elif defined(BITEAR_BOARD_STM32F405)
+    TEST_ASSERT_EQUAL_UINT(BITEAR_PROTO_COST_CYCLES, host.ready.cost_unit);
 #else
     TEST_ASSERT_EQUAL_UINT(BITEAR_PROTO_COST_MICROSECONDS, host.ready.cost_unit);
 #endif
@@ -373,6 +376,10 @@ void test_a_stream_gives_one_result_every_n_hops_equal_to_the_plugin_run_directl
         /* front end + network, in instructions: at most the budget bars (2.0 M + 60 k) */
         TEST_ASSERT_GREATER_THAN_UINT32(20000u, r->cost);
         TEST_ASSERT_LESS_OR_EQUAL_UINT32(2060000u, r->cost);
+#elif defined(BITEAR_BOARD_STM32F405)
+        /* the same in QEMU's 168 MHz SysTick cycles: 21 per 125 instructions */
+        TEST_ASSERT_GREATER_THAN_UINT32(20000u * 21u / 125u, r->cost);
+        TEST_ASSERT_LESS_OR_EQUAL_UINT32(2060000u * 21u / 125u, r->cost);
 #endif
     }
     const bitear_proto_stats_t *s = get_stats();
@@ -383,7 +390,7 @@ void test_a_stream_gives_one_result_every_n_hops_equal_to_the_plugin_run_directl
     TEST_ASSERT_EQUAL_UINT32(host.n_detections, s->detections);
     TEST_ASSERT_EQUAL_UINT32(0, s->frames_dropped + s->overruns + s->rx_dropped + s->crc_errors +
                                     s->framing_errors + s->unknown_commands + s->bad_commands);
-#if defined(BITEAR_BOARD_QEMU_MPS2_AN386)
+#if defined(BITEAR_BOARD_CORTEX_M)
     TEST_ASSERT_EQUAL_UINT32(4096u, s->stack_size);
     TEST_ASSERT_TRUE(s->stack_used > 0u && s->stack_used < s->stack_size);
 #endif
@@ -437,7 +444,7 @@ void test_full_depth_and_always_first_exit_change_the_exits_taken(void)
     for (unsigned i = 0; i < host.n_results; i++) {
         TEST_ASSERT_EQUAL_UINT(0, host.results[i].exit_index);
     }
-#if defined(BITEAR_BOARD_QEMU_MPS2_AN386)
+#if defined(BITEAR_BOARD_CORTEX_M)
     if (BITEAR_MODEL_EXITS > 1) {
         TEST_ASSERT_TRUE(host.results[0].cost < full_cost);
     }

@@ -3,12 +3,17 @@
 # Builds Cortex-M4F firmware with the system toolchain (Debian package gcc-arm-none-eabi +
 # libnewlib-arm-none-eabi), so nothing comes from the PlatformIO registry. Targets:
 #   (default)  firmware.elf + firmware.bin, then a flash/RAM report from arm-none-eabi-size
-#   upload     runs firmware.elf in QEMU (board "mps2-an386"), UART0 on this terminal
+#   upload     by the env's upload protocol (upload_protocol, else the board JSON's upload.protocol):
+#                qemu    runs firmware.elf in QEMU (the board's machine), its serial line on this terminal
+#                dfu     flashes firmware.bin through the STM32 system bootloader's USB DFU (dfu-util)
+#                stlink  flashes firmware.bin through an ST-LINK probe (st-flash, Debian stlink-tools)
 #   size       prints the flash/RAM report again
-# The board JSON (project's boards/ dir) gives the CPU, the linker script and the QEMU machine.
+# The board JSON (project's boards/ dir) gives the CPU, the linker script, the QEMU machine and
+# the flash address.
 
 import os
 import subprocess
+import sys
 
 from SCons.Script import AlwaysBuild, Builder, Default, DefaultEnvironment
 
@@ -59,6 +64,7 @@ if ldscript and not os.path.isabs(ldscript):
     ldscript = in_project if os.path.isfile(in_project) else os.path.join(platform_dir, "ldscripts", ldscript)
 if ldscript:
     env.Replace(LDSCRIPT_PATH=ldscript)
+env.Append(LIBPATH=[os.path.join(platform_dir, "ldscripts")])  # for INCLUDE bitear_cortex_m.ld
 
 env.Append(
     BUILDERS=dict(
@@ -97,19 +103,32 @@ def size_of_source(target, source, env):
 env.AddPostAction(target_elf, env.VerboseAction(size_after_link, "Size of $TARGET"))
 AlwaysBuild(env.Alias("size", target_elf, env.VerboseAction(size_of_source, "Size of $SOURCE")))
 
-# "upload" = run in QEMU. pio test never calls it for this platform (it declares no uploader
+# "upload": by protocol. pio test never calls it for this platform (it declares no uploader
 # package, so PlatformIO treats it as non-embedded and runs test_testing_command instead).
 qemu_machine = board.get("build.qemu_machine", "mps2-an386")
-env.Replace(
-    UPLOADCMD="qemu-system-arm -M %s -nographic -monitor none -serial stdio "
-    "-semihosting-config enable=on,target=native -kernel $SOURCE" % qemu_machine
-)
-AlwaysBuild(
-    env.Alias(
-        "upload",
+flash_address = board.get("upload.flash_address", "0x08000000")
+UPLOADERS = {
+    "qemu": (
+        "qemu-system-arm -M %s -nographic -monitor none %s "
+        "-semihosting-config enable=on,target=native -kernel $SOURCE"
+        % (qemu_machine, " ".join(["-serial null"] * int(board.get("build.qemu_serial_index", 0))) + " -serial stdio"),
         target_elf,
-        env.VerboseAction("$UPLOADCMD", "Running $SOURCE in QEMU %s (Ctrl-C quits)" % qemu_machine),
-    )
-)
+        "Running $SOURCE in QEMU %s (Ctrl-C quits)" % qemu_machine,
+    ),
+    # 0483:df11 is the STM32 system bootloader in DFU mode (BOOT0 high at reset); alt 0 is its flash.
+    "dfu": (
+        "dfu-util -d 0483:df11 -a 0 -s %s:leave -D $SOURCE" % flash_address,
+        target_bin,
+        "Flashing $SOURCE through USB DFU (dfu-util; BOOT0 high, then reset)",
+    ),
+    "stlink": ("st-flash --reset write $SOURCE %s" % flash_address, target_bin, "Flashing $SOURCE through an ST-LINK"),
+}
+protocol = env.subst("$UPLOAD_PROTOCOL") or board.get("upload.protocol", "qemu")
+if protocol not in UPLOADERS:
+    sys.stderr.write("Error: upload_protocol %s: bitear-arm knows %s\n" % (protocol, ", ".join(sorted(UPLOADERS))))
+    env.Exit(1)
+upload_cmd, upload_source, upload_message = UPLOADERS[protocol]
+env.Replace(UPLOADCMD=upload_cmd)
+AlwaysBuild(env.Alias("upload", upload_source, env.VerboseAction("$UPLOADCMD", upload_message)))
 
 Default([target_bin])
