@@ -57,7 +57,7 @@ def _run(args) -> int:
     if args.clips < 1:
         raise BitearError(f"--clips: expected >= 1, found {args.clips}")
     cfg = recipe_from_args(args)
-    teacher = Teacher.load(root / "teacher_ds_cnn_l")
+    teacher = Teacher.load()
     sources, val, noise = load_sources(cfg, root, progress=False)
     teacher_logits = lambda a: teacher_logits_cached(a, teacher=teacher, progress=False)  # noqa: E731
     features = lambda a: features_cached(a, progress=False)  # noqa: E731

@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+TEACHER_DIR = REPO_ROOT / "model" / "teacher_ds_cnn_l"  # the teacher's weights ship with the code (Apache-2.0)
 
 
 def data_dir() -> Path | None:

@@ -36,7 +36,7 @@ import numpy as np
 from model.datasets import LABELS, ClipSet, FolderDataset, load_folder_dataset, shared_background_noise
 from model.errors import BitearError
 from model.evaluate import SPLIT_SALT, calibrate_thresholds, early_exit, exit_logits
-from model.paths import cache_dir, data_dir
+from model.paths import cache_dir
 
 
 def split(clips: ClipSet, fraction: float, seed: int) -> tuple[ClipSet, ClipSet, str]:
@@ -120,10 +120,7 @@ def run(args, cfg) -> int:
     if teacher_words:
         from model.teacher import Teacher
         from model.teacher_cache import teacher_logits_cached
-        root = data_dir()
-        if root is None or not (root / "teacher_ds_cnn_l").is_dir():
-            raise BitearError("the dataset's labels are the teacher's: distillation needs the data folder with teacher_ds_cnn_l/ (BITEAR_DATA)")
-        teacher = Teacher.load(root / "teacher_ds_cnn_l")
+        teacher = Teacher.load()
         pool = build_pool(cfg, train, noise, lambda a: teacher_logits_cached(a, teacher=teacher, progress=progress),
                           features, None, progress)
     else:

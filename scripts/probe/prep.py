@@ -19,7 +19,7 @@ from host.stream_truth import build_stream
 
 root = data_dir()
 cfg = TrainConfig()
-teacher = Teacher.load(root / "teacher_ds_cnn_l")
+teacher = Teacher.load()
 sources, val, noise = load_sources(cfg, root, progress=False)
 key = cfg.pool_key(teacher.sha256, str(FRONTEND_PARAMS["source_hash"]))
 z = np.load(cache_dir("pools") / f"{key}.npz")
