@@ -189,7 +189,7 @@ def format_summary(s: Summary) -> str:
 def main(argv: list[str] | None = None) -> int:
     from host import listen
 
-    ap = argparse.ArgumentParser(prog="python -m host.demo", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m host.demo", description=__doc__.split("\n\n")[0])
     ap.add_argument("--port", help="a real board (any pyserial URL); default: the emulated board")
     ap.add_argument("--engine", choices=("espeak-ng", "flite"), help="one engine for every word (with --voice)")
     ap.add_argument("--voice", help="one voice for every word (default: DEFAULT_VOICES, see above)")
