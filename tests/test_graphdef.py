@@ -1,7 +1,7 @@
 """Tests of the TensorFlow-free GraphDef reader (model/graphdef.py).
 
 A tiny protobuf *encoder* written here, independently of the decoder, builds GraphDef messages
-by hand; the real DS_CNN_L.pb (shared data) is compared with the npz shipped in model/teacher_ds_cnn_l/
+by hand; the real DS_CNN_L.pb (shared data) is compared with the npz shipped in model/teacher_ds_cnn_l/.
 """
 from __future__ import annotations
 
