@@ -21,7 +21,11 @@ export PLATFORMIO_DISABLE_UPGRADE_CHECK := true
 
 # MODEL_DIR=DIR (written by `python -m codegen CKPT -o DIR`): build, demo and listen use DIR's model
 # tables instead of the committed ones (scripts/pio_model_dir.py); the firmware goes to DIR/build.
+# A MODEL_DIR that is not a folder stops here, before PlatformIO would create DIR/build.
 ifneq ($(MODEL_DIR),)
+ifeq ($(wildcard $(MODEL_DIR)/.),)
+$(error MODEL_DIR=$(MODEL_DIR) is not a folder (write one with: .venv/bin/python -m codegen CHECKPOINT -o $(MODEL_DIR)))
+endif
 export BITEAR_MODEL_DIR := $(abspath $(MODEL_DIR))
 export PLATFORMIO_BUILD_DIR := $(abspath $(MODEL_DIR))/build
 endif

@@ -13,6 +13,8 @@ firmware/lib/bitear (the shipped model) unless --tables says otherwise:
                           data_dir()/speech_commands_v2_dev, else of speech_commands_v1_sample,
                           else generated audio (espeak-ng keywords and words, noise); features by
                           the C front end (model.frontend, the same bits as on the board)
+  generated_audio         true when the shared data are absent: clips and stream are generated (also
+                          said on stderr), so instructions_avg_exit and stream_* differ from real audio
   instructions_per_layer  stem, every block, every exit head (+ entropy), optimized kernels
   binary_macs_per_instruction  binary MACs / instructions of the binary conv layers, optimized
                           and reference kernels (BITEAR_REFERENCE_KERNELS)
@@ -77,6 +79,13 @@ def log(msg: str) -> None:
 
 
 # ---- clips -------------------------------------------------------------------------------------------
+
+def generated_audio() -> bool:
+    """True when the shared data (speech_commands_v2_dev) are absent: the clips and the stream are then
+    generated, and the figures that depend on audio differ from those of docs/results.md."""
+    root = data_dir()
+    return root is None or not (root / "speech_commands_v2_dev").is_dir()
+
 
 def bench_clips(n: int) -> tuple[np.ndarray, str]:
     """(N, 16000) int16 clips and where they come from."""
@@ -355,6 +364,10 @@ def run(tables: Path, n_clips: int, png: Path, stream_keywords: int = 60) -> dic
         use_model_dir(tables)   # the firmware builds (sizes, the stream) use these tables too
     tm = TablesModel(tables)
     n_early = tm.exits - 1
+    generated = generated_audio()
+    if generated:
+        log("bench: no shared data (BITEAR_DATA or ../shared/data with speech_commands_v2_dev/): the clips and the "
+            "stream are GENERATED audio, so the early-exit and stream figures are not those of docs/results.md")
     windows = np.stack([np.asarray(w) for w in _windows(tm)])
     log(f"bench: model {tm.sha[:12]} ({tm.description or 'no description'})")
     with harness.open_runtime("m4", tables) as opt, harness.open_runtime("m4-ref", tables) as ref:
@@ -403,6 +416,7 @@ def run(tables: Path, n_clips: int, png: Path, stream_keywords: int = 60) -> dic
         "instructions_full_reference_kernels": int(full_ref[0]),
         "instructions_avg_exit": int(round(counts.mean())),
         "clips_source": source,
+        "generated_audio": generated,
         "exit_fractions": [round(float(e) / len(runs), 4) for e in exits],
         "exit_thresholds_q16": tm.default_thresholds,
         "instructions_per_layer": per_layer,

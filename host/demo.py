@@ -132,7 +132,7 @@ def format_summary(s: Summary) -> str:
 # ---- command line -----------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m host.demo", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m host.demo", description=__doc__.split("\n\n")[0])
     ap.add_argument("--port", help="a real board (any pyserial URL); default: the emulated board")
     ap.add_argument("--baud", type=int, default=115200, help="with --port: its serial rate (feather_f405: 1000000)")
     ap.add_argument("--board", default=DEFAULT_BOARD, help=f"the emulated board: {DEFAULT_BOARD} (default) or feather_f405")

@@ -379,7 +379,7 @@ def load_clips(data: Path, limit: int | None, progress: bool):
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m host.evaluate", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m host.evaluate", description=__doc__.split("\n\n")[0])
     ap.add_argument("data", type=Path, help="Speech Commands folder (either layout; full layout: its test split)")
     where = ap.add_mutually_exclusive_group(required=True)
     where.add_argument("--emulator", action="store_true", help="the emulated board (QEMU mps2-an386)")
@@ -388,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
                     "or feather_f405 (the STM32F405 firmware in QEMU netduinoplus2)")
     ap.add_argument("--serial", action="store_true", help="with --emulator: stream over the emulated UART "
                     "through the application firmware instead of the semihosting evaluation build (slow)")
-    ap.add_argument("--baud", type=int, default=115200)
+    ap.add_argument("--baud", type=int, default=115200, help="serial rate of a real board (default 115200)")
     ap.add_argument("--limit", type=int, default=None, help="evaluate N clips spread evenly over the folder")
     ap.add_argument("--threshold", type=float, default=None, help="exit threshold in [0, 1] for all early exits")
     ap.add_argument("--full-depth", action="store_true", help="never exit early")

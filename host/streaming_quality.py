@@ -26,8 +26,8 @@ the same scoring (host.stream_scoring):
 - teacher (DS-CNN-L, float, model.teacher's numpy port): at every inference point of the student, the
   16000 samples that end where the student's window ends (hop x 320; zeros before the stream's
   start, as the student's fresh front end has), its own MFCC (model.mfcc), softmax in Q15, then the
-  C detector's arithmetic in Python (host.detector, bit for bit the firmware's). Needs the teacher's
-  weights in the shared data; without them the row is left out (and says so).
+  C detector's arithmetic in Python (host.detector, bit for bit the firmware's). Its weights ship in
+  model/teacher_ds_cnn_l/; when they cannot be read the row is left out (and says so).
 - window every 4, full / early (only for a streamable model, whose firmware runs the streaming
   runtime): the same network as the window runtime would run it — codegen.reference on the last 49
   frames of the C-exact front end every 4 hops (the period of "same"-padded models) — so the
@@ -271,7 +271,7 @@ def print_sweep(rows: list[dict], d: DetectorParams) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m host.streaming_quality", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m host.streaming_quality", description=__doc__.split("\n\n")[0])
     ap.add_argument("--keywords", type=int, default=300, help="keyword clips in the stream (default 300)")
     ap.add_argument("--unknown", type=int, default=100, help="non-keyword words in the stream (default 100)")
     ap.add_argument("--infer-every", type=int,
@@ -282,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--generated", action="store_true", help="generated speech even when the shared data exist")
     ap.add_argument("--wav", type=Path, help="score this recording (any rate / channels) instead; needs --truth")
     ap.add_argument("--truth", type=Path, help="truth CSV of --wav: header start_s,end_s,label (non-keywords: distractors)")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="seed of the stream: which clips or voices, their order, the noise and the gaps (default 0)")
     ap.add_argument("--sweep", action="store_true", help="score a grid of detector settings on the same stream")
     ap.add_argument("--json", action="store_true", help="(the last line is JSON in any case)")
     args = ap.parse_args(argv)

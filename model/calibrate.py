@@ -59,7 +59,7 @@ def _validation_stream(student, train_config: dict, val, data: Path):
         return None
     known = {k: v for k, v in train_config.items() if k in TrainConfig.__dataclass_fields__}
     cfg = TrainConfig(**{**known, "exit_weights": tuple(known.get("exit_weights", TrainConfig.exit_weights))})
-    teacher = Teacher.load(data / "teacher_ds_cnn_l")
+    teacher = Teacher.load()
     noise = BackgroundNoise.load(data / "background_noise", progress=False)
     check = validation_windows(cfg, val, noise, lambda a: teacher_logits_cached(a, teacher=teacher, progress=False),
                                lambda a: features_cached(a, progress=False))

@@ -227,12 +227,13 @@ def print_per_class(report: dict, names) -> None:
 
 
 def load_eval_clips(data: Path, names: Sequence[str], progress: bool):
-    """Clips labelled by index into `names` (the checkpoint's labels): the teacher's 12 labels read a
-    Speech Commands folder (test-set layout: all; full layout: its test split), any other labels a
-    folder-per-class dataset whose folder names are among `names`."""
+    """Clips labelled by index into `names` (the checkpoint's labels): with the teacher's 12 labels a
+    Speech Commands folder is read as such (test-set layout: all; full layout, the one with
+    `testing_list.txt`: its test split); any other folder is a folder-per-class dataset whose folder
+    names are among `names` (e.g. your own `yes/` and `no/`), every file of it evaluated."""
     if not data.is_dir():
         raise BitearError(f"{data}: data folder not found")
-    if list(names) == list(LABELS):
+    if list(names) == list(LABELS) and (is_test_layout(data) or (data / "testing_list.txt").is_file()):
         clips = load_speech_commands(data, None if is_test_layout(data) else "test", progress=progress)
     else:
         ds = load_folder_dataset(data, progress=progress)

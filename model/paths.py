@@ -6,6 +6,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_DIR = REPO_ROOT / "firmware" / "lib" / "bitear"      # the plugin: portable C99 sources and headers
+TEACHER_DIR = REPO_ROOT / "model" / "teacher_ds_cnn_l"  # the teacher's weights ship with the code (Apache-2.0)
 
 
 def data_dir() -> Path | None:

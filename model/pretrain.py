@@ -155,8 +155,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args) -> int:
     root = args.data or data_dir()
-    if root is None or not (root / "speech_commands_v2_dev").is_dir() or not (root / "teacher_ds_cnn_l").is_dir():
-        raise BitearError(f"pretraining needs the data folder with speech_commands_v2_dev/ and teacher_ds_cnn_l/ (found {root}); set BITEAR_DATA or pass --data")
+    if root is None or not (root / "speech_commands_v2_dev").is_dir():
+        raise BitearError(f"pretraining needs the data folder with speech_commands_v2_dev/ (found {root}); set BITEAR_DATA or pass --data")
     config = None
     if args.config is not None:
         try:
@@ -168,7 +168,7 @@ def _run(args) -> int:
     clips, noise, sources = gather_audio(root, args.silence, args.seed, progress)
     audio, _, _ = augment_copies(np.random.default_rng([args.seed, 7]), clips, args.copies, noise)
     features = features_cached(audio, progress=progress)
-    teacher = Teacher.load(root / "teacher_ds_cnn_l")
+    teacher = Teacher.load()
     _, emb = teacher.logits_and_embedding(mfcc(audio))
     mean, std = emb.mean(axis=0), emb.std(axis=0) + 1e-6
     target = ((emb - mean) / std).astype(np.float32)

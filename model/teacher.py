@@ -1,10 +1,10 @@
 """The pretrained DS-CNN-L keyword-spotting teacher (ARM ML-KWS-for-MCU) ported to tinygrad.
 
-The teacher gives the binary student its soft labels. Its weights are read from
-`<data>/teacher_ds_cnn_l/ds_cnn_l_weights.npz` (TF node names with `/` -> `__`), batch norm
+The teacher gives the binary student its soft labels. Its weights ship in the repository,
+`model/teacher_ds_cnn_l/ds_cnn_l_weights.npz` (TF node names with `/` -> `__`), batch norm
 is folded into the conv weights, and the network runs through a fixed-shape `TinyJit`:
 
-    teacher = Teacher.load()                      # default: model.paths.data_dir()
+    teacher = Teacher.load()                      # default: model.paths.TEACHER_DIR
     logits = teacher.logits(audio_int16)          # (N, 16000) int16 -> (N, 12) float32
     teacher.sha256                                # of the weights file, for checkpoint metadata
 
@@ -34,9 +34,8 @@ from tinygrad import Context, Tensor, TinyJit
 from model import mfcc as frontend
 from model.errors import BitearError
 from model.facts import LABELS, SAMPLE_RATE
-from model.paths import data_dir
+from model.paths import TEACHER_DIR, data_dir
 
-TEACHER_FOLDER = "teacher_ds_cnn_l"
 WEIGHTS_FILE = "ds_cnn_l_weights.npz"
 BN_EPSILON = 1e-3
 CHANNELS = 276
@@ -215,12 +214,8 @@ def read_weights(path: Path) -> dict[str, np.ndarray]:
 
 
 def default_weights_path() -> Path:
-    """<data>/teacher_ds_cnn_l/ds_cnn_l_weights.npz, or a BitearError when the data folder is unknown."""
-    root = data_dir()
-    if root is None:
-        raise BitearError("shared data folder not found: set BITEAR_DATA to the folder holding "
-                          f"{TEACHER_FOLDER}/ (default ../shared/data beside the repository)")
-    return root / TEACHER_FOLDER / WEIGHTS_FILE
+    """The weights shipped in the repository: model/teacher_ds_cnn_l/ds_cnn_l_weights.npz."""
+    return TEACHER_DIR / WEIGHTS_FILE
 
 
 def file_sha256(path: Path) -> str:
@@ -251,7 +246,7 @@ class Teacher:
 
     @classmethod
     def load(cls, path: str | Path | None = None, batch_size: int = DEFAULT_BATCH, beam: int | None = None) -> "Teacher":
-        """From the weights npz, or a folder holding it; default: the shared data folder."""
+        """From the weights npz, or a folder holding it; default: the weights shipped in the repository."""
         path = default_weights_path() if path is None else Path(path)
         if path.is_dir():
             path = path / WEIGHTS_FILE
@@ -307,19 +302,21 @@ def read_wav_int16(path: Path) -> np.ndarray:
 def main(argv: list[str] | None = None) -> int:
     """Accuracy and throughput of the teacher on speech_commands_v2_dev (folder per class)."""
     parser = argparse.ArgumentParser(prog="python -m model.teacher", description=main.__doc__)
-    parser.add_argument("data", nargs="?", help="folder with speech_commands_v2_dev/ and teacher_ds_cnn_l/")
+    parser.add_argument("data", nargs="?", help="data folder with speech_commands_v2_dev/ (default: BITEAR_DATA or ../shared/data)")
     parser.add_argument("--batch", type=int, default=DEFAULT_BATCH)
     parser.add_argument("--beam", type=int, default=None, help="tinygrad BEAM for the teacher's kernels")
     args = parser.parse_args(argv)
     try:
-        root = Path(args.data) if args.data else default_weights_path().parent.parent
+        root = Path(args.data) if args.data else data_dir()
+        if root is None:
+            raise BitearError("data folder not found: pass it or set BITEAR_DATA (default ../shared/data beside the repository)")
         dev = root / "speech_commands_v2_dev"
         files = sorted(p for p in dev.glob("*/*.wav") if p.parent.name in LABELS)
         if not files:
             raise BitearError(f"no wav files in class folders under {dev}")
         audio = np.stack([frontend.fit_length(read_wav_int16(p)) for p in files])
         labels = np.array([LABELS.index(p.parent.name) for p in files])
-        teacher = Teacher.load(root / TEACHER_FOLDER, batch_size=args.batch, beam=args.beam)
+        teacher = Teacher.load(batch_size=args.batch, beam=args.beam)
     except BitearError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -411,7 +411,7 @@ def _run(args) -> int:
     progress = not args.no_progress
     t_start = time.perf_counter()
     print(format_cost_table(BinaryStudent(cfg.config or None)))
-    teacher = Teacher.load(root / "teacher_ds_cnn_l")
+    teacher = Teacher.load()
     sources, val, noise = load_sources(cfg, root, progress)
     print(f"sources: {len(sources)} clips {sources.counts()}; validation: {len(val)} clips of {len(set(val.speakers))} speakers")
     features = lambda a: features_cached(a, progress=progress)

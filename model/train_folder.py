@@ -40,7 +40,7 @@ from model.errors import BitearError
 from model.evaluate import calibrate_thresholds, early_exit, exit_logits
 from model.feature_cache import features_cached
 from model.frontend import FRONTEND_PARAMS
-from model.paths import cache_dir, data_dir
+from model.paths import cache_dir
 from model.pretrain import load_backbone
 from model.student import DEFAULT_CONFIG, BinaryStudent, format_cost_table
 from model.synth import ENGINES, english_voices, synthesize_words
@@ -121,10 +121,7 @@ def run(args, cfg) -> int:
     features = lambda a: features_cached(a, progress=progress)
     teacher = None
     if teacher_words:
-        root = data_dir()
-        if root is None or not (root / "teacher_ds_cnn_l").is_dir():
-            raise BitearError("the dataset's labels are the teacher's: distillation needs the data folder with teacher_ds_cnn_l/ (BITEAR_DATA)")
-        teacher = Teacher.load(root / "teacher_ds_cnn_l")
+        teacher = Teacher.load()
         pool = build_pool(cfg, train, noise, lambda a: teacher_logits_cached(a, teacher=teacher, progress=progress),
                           features, None, progress)
     else:

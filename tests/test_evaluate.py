@@ -1,5 +1,7 @@
 """model.evaluate: early-exit rule, threshold calibration, and the command line (errors, --json) on a generated folder."""
 import json
+import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -8,6 +10,7 @@ from model import evaluate
 from model.checkpoint import save_checkpoint
 from model.datasets import LABELS
 from model.frontend import FRONTEND_PARAMS
+from model.paths import REPO_ROOT
 from model.student import BinaryStudent
 
 
@@ -102,3 +105,19 @@ def test_calibration_on_stream_windows_keeps_confidently_wrong_windows_from_stop
     assert (pred == targets).all() and (taken[100:] == 0).all()  # the right half still stops early
     pred, taken = evaluate.early_exit(clips, both)
     assert (pred == labels).all() and (taken == 1).all()
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
+def test_shipped_checkpoint_on_your_own_yes_and_no_folders(tmp_path, capsys):
+    """Word folders without Speech Commands' testing_list.txt are a folder-per-class dataset: every
+    file is evaluated (espeak-ng writes 22.05 kHz WAVs, as a user's own recordings would differ too)."""
+    voices = ("en-us", "en-gb+m3", "en+f2")
+    for word in ("yes", "no"):
+        (tmp_path / word).mkdir()
+        for voice in voices:
+            subprocess.run(["espeak-ng", "-v", voice, "-w", str(tmp_path / word / f"{voice}.wav"), word], check=True)
+    names = list(LABELS)
+    clips = evaluate.load_eval_clips(tmp_path, names, progress=False)
+    assert sorted(clips.labels.tolist()) == sorted([names.index("yes")] * 3 + [names.index("no")] * 3)
+    assert evaluate.main([str(REPO_ROOT / "model" / "checkpoints" / "kws12.safetensors"), str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["n"] == 2 * len(voices)

@@ -1,7 +1,7 @@
 """Tests of the TensorFlow-free GraphDef reader (model/graphdef.py).
 
 A tiny protobuf *encoder* written here, independently of the decoder, builds GraphDef messages
-by hand; the real DS_CNN_L.pb is compared with the teacher's npz when the shared data exists.
+by hand; the real DS_CNN_L.pb (shared data) is compared with the npz shipped in model/teacher_ds_cnn_l/.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from model.errors import BitearError
 from model.graphdef import GraphDefError, npz_name, parse_graphdef, read_graphdef, read_graphdef_consts
-from model.paths import data_dir
+from model.paths import TEACHER_DIR, data_dir
 
 
 # ---- a minimal protobuf encoder (wire format only) -------------------------------------------
@@ -185,10 +185,10 @@ def _teacher_folder():
     return folder
 
 
-def test_real_graph_constants_equal_npz() -> None:
+def test_real_graph_constants_equal_the_shipped_npz() -> None:
     folder = _teacher_folder()
     consts = {npz_name(k): v for k, v in read_graphdef_consts(folder / "DS_CNN_L.pb").items()}
-    with np.load(folder / "ds_cnn_l_weights.npz") as npz:
+    with np.load(TEACHER_DIR / "ds_cnn_l_weights.npz") as npz:
         assert set(consts) == set(npz.files)
         for key in npz.files:
             assert consts[key].dtype == npz[key].dtype, key

@@ -9,6 +9,7 @@ import pytest
 
 from host import bench
 from model.facts import HOP, SAMPLE_RATE
+from model.paths import data_dir
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -16,7 +17,14 @@ pytestmark = pytest.mark.timeout(300)
 def test_bench_json_contract(tmp_path, capsys):
     png = tmp_path / "layers.png"
     assert bench.main(["--clips", "3", "--stream-keywords", "6", "--png", str(png)]) == 0
-    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    captured = capsys.readouterr()
+    result = json.loads(captured.out.strip().splitlines()[-1])
+    # without the shared data the bench says, on stderr and in the JSON, that its audio is generated
+    root = data_dir()
+    generated = root is None or not (root / "speech_commands_v2_dev").is_dir()
+    assert result["generated_audio"] is generated
+    assert ("the clips and the stream are GENERATED audio" in captured.err) is generated
+    assert result["clips_source"].startswith("generated") is generated
     for key in ("instructions_full", "instructions_avg_exit", "instructions_per_layer", "frontend_instructions_per_hop",
                 "binary_macs_per_instruction", "weights_bytes", "flash_bytes", "ram_bytes", "clips_source", "size_source"):
         assert key in result, key
@@ -42,3 +50,10 @@ def test_bench_json_contract(tmp_path, capsys):
     assert result["instructions_per_inference_stream_max"] < result["instructions_worst_inference"] \
         < result["instructions_per_inference_stream_max"] + 2 * fe
     assert (tmp_path / "instructions_over_stream.png").stat().st_size > 1000
+
+
+def test_generated_audio_follows_the_shared_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("BITEAR_DATA", str(tmp_path))
+    assert bench.generated_audio()
+    (tmp_path / "speech_commands_v2_dev").mkdir()
+    assert not bench.generated_audio()

@@ -178,6 +178,15 @@ def test_a_folder_without_tables_is_one_clear_error(tmp_path):
     assert "Traceback" not in run.stderr + run.stdout
 
 
+def test_make_with_a_mistyped_model_dir_is_one_clear_error_and_creates_nothing(tmp_path):
+    typo = tmp_path / "my_modle"
+    run = subprocess.run(["make", "-C", str(ROOT), "build", f"MODEL_DIR={typo}"], capture_output=True, text=True, timeout=60)
+    assert run.returncode != 0
+    assert f"MODEL_DIR={typo} is not a folder (write one with: .venv/bin/python -m codegen CHECKPOINT -o {typo})" in run.stderr
+    assert "Traceback" not in run.stderr + run.stdout
+    assert not typo.exists()
+
+
 def test_more_classes_than_the_protocol_carries_is_refused(tmp_path, capsys):
     ckpt = testing.save_random_checkpoint(tmp_path / "w33.safetensors", config=dict(testing.TEN_CLASS_CONFIG, classes=33),
                                           labels=[f"w{i}" for i in range(33)])

@@ -64,7 +64,7 @@ def test_c_and_python_give_the_same_min_count_at_every_period(c_min_counts):
 
 
 def test_the_detector_holds_a_default_window_from_period_2_on_not_at_1():
-    """docs/protocol.md (SET_PERIOD) and README say so: a window of W ms at P ms per result holds
+    """docs/protocol.md (SET_PERIOD) and docs/training.md say so: a window of W ms at P ms per result holds
     floor(W / P) + 1 results; the ring keeps CAPACITY (32)."""
     window = DETECTOR_DEFAULTS["window_ms"]
     assert window // (2 * 20) + 1 <= CAPACITY                            # 19 results at 40 ms

@@ -4,7 +4,9 @@ detector sweep, `--wav/--truth` end to end on a generated recording, and the com
 user errors."""
 from __future__ import annotations
 
+import importlib
 import json
+import re
 import shutil
 
 import numpy as np
@@ -169,3 +171,18 @@ def test_window_rows_are_what_the_window_runtime_firmware_detects():
     run = sq.run_stream(stream, 4, sq.detector_defaults(4))
     got = sq.window_runtime_detections(stream.audio, model, model.exit_thresholds_q16)
     assert got == run.detections and len(got) >= 3
+
+
+@pytest.mark.parametrize("module", ["host.streaming_quality", "host.demo", "host.evaluate"])
+def test_help_gives_the_whole_first_paragraph_and_every_option_a_help(module, capsys):
+    """--help shows the module's first paragraph whole (not cut after its first line), and no option is bare."""
+    mod = importlib.import_module(module)
+    with pytest.raises(SystemExit) as done:
+        mod.main(["--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert " ".join(mod.__doc__.split("\n\n")[0].split()) in " ".join(out.split())
+    lines = out.split("options:")[1].splitlines()[1:] + [""]
+    for line, following in zip(lines, lines[1:]):
+        bare = re.fullmatch(r"  -[-\w]+( [A-Z_]+)?(, --[-\w]+( [A-Z_]+)?)?", line) is not None
+        assert not (bare and not following.startswith(" " * 8)), f"{module}: option without help: {line.strip()}"

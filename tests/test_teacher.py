@@ -16,7 +16,8 @@ import pytest
 
 from model import mfcc as M
 from model.errors import BitearError
-from model.paths import data_dir
+from model.checkpoint import read_checkpoint
+from model.paths import REPO_ROOT, TEACHER_DIR, data_dir
 from model.teacher import LABELS, Teacher, expected_keys, numpy_forward
 from model.teacher_cache import TeacherCache, clip_keys, teacher_logits_cached
 
@@ -178,7 +179,7 @@ def test_logits_and_embedding_match_the_reference(random_teacher) -> None:
 
 
 # ---- weight-file errors ----------------------------------------------------------------------
-def test_weight_file_errors(tmp_path, monkeypatch) -> None:
+def test_weight_file_errors(tmp_path) -> None:
     raw = random_weights(np.random.default_rng(0))
     with pytest.raises(BitearError, match="not found.*nothing.npz"):
         Teacher.load(tmp_path / "nothing.npz")
@@ -194,9 +195,17 @@ def test_weight_file_errors(tmp_path, monkeypatch) -> None:
     np.savez(tmp_path / "shape.npz", **{**raw, "MobileNet__fc1__biases": np.zeros(10, np.float32)})
     with pytest.raises(BitearError, match=r"'MobileNet__fc1__biases' has shape \(10,\)"):
         Teacher.load(tmp_path / "shape.npz")
-    monkeypatch.setattr("model.teacher.data_dir", lambda: None)
-    with pytest.raises(BitearError, match="BITEAR_DATA"):
-        Teacher.load()
+
+
+def test_shipped_weights_need_no_data_folder(tmp_path, monkeypatch) -> None:
+    """The teacher ships in the repository: it loads with an empty data folder, and it is the
+    teacher the shipped checkpoints were distilled from (their recorded sha256)."""
+    monkeypatch.setenv("BITEAR_DATA", str(tmp_path))
+    teacher = Teacher.load(batch_size=2)
+    for name in ("kws12", "kws12_streamable"):
+        _, meta = read_checkpoint(REPO_ROOT / "model" / "checkpoints" / f"{name}.safetensors")
+        assert teacher.sha256 == meta["teacher_sha256"], name
+    assert (TEACHER_DIR / "LICENSE").read_text().lstrip().startswith("Apache License")
 
 
 def test_load_and_hash(tmp_path) -> None:
@@ -264,7 +273,7 @@ def dev():
         ref = {k: z[k] for k in z.files}
     audio = np.stack([M.fit_length(read_wav(root / "speech_commands_v2_dev" / f)) for f in ref["files"]])
     labels = np.array([LABELS.index(str(f).split("/")[0]) for f in ref["files"]])
-    return M.mfcc(audio), labels, ref, Teacher.load(teacher_dir)
+    return M.mfcc(audio), labels, ref, Teacher.load()  # the weights shipped in the repository
 
 
 def test_dev_mfcc_matches_tensorflow(dev) -> None:

@@ -6,6 +6,7 @@ folder with the checkpoint's labels; and one clear error
 (exit code 2) for each kind of bad dataset. No ../shared needed."""
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import warnings
@@ -18,9 +19,10 @@ from codegen.__main__ import load as codegen_load
 from codegen.__main__ import main as codegen_main
 from model.audio import resample, write_wav
 from model.checkpoint import read_checkpoint
-from model.datasets import SkippedFilesWarning, load_folder_dataset
+from model.datasets import LABELS, SkippedFilesWarning, load_folder_dataset
 from model.evaluate import main as evaluate_main
 from model.frontend import compute_features
+from model.paths import TEACHER_DIR
 from model.train import main as train_main
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
@@ -179,8 +181,6 @@ def test_dataset_options_need_dataset_and_an_out(tmp_path, capsys):
 def test_init_from_a_backbone(tmp_path, capsys):
     """--init loads a model.pretrain backbone before training (recorded in the checkpoint); a file that
     is not a backbone is one clear error."""
-    import hashlib
-
     from model.pretrain import save_backbone
     from model.student import BinaryStudent
     from codegen import testing
@@ -257,3 +257,21 @@ def test_split_falls_back_when_a_class_has_no_validation_speaker():
     lopsided = clips([(0, s) for s in both] + [(1, s) for s in train_only for _ in range(10)])
     train, val, rule = split(lopsided, 0.3, seed=0)
     assert rule.startswith("seeded per clip") and len(val) == round(0.3 * len(lopsided))
+
+
+def test_the_teachers_labels_distil_without_the_shared_data(tmp_path, monkeypatch, capsys):
+    """Folders named after the teacher's 12 labels are distilled from the teacher that ships in the
+    repository, also where no shared data folder exists (a fresh clone)."""
+    monkeypatch.setenv("BITEAR_DATA", str(tmp_path / "no_data"))
+    rng = np.random.default_rng(3)
+    root = tmp_path / "d"
+    for label in LABELS:
+        for i in range(4):
+            _wav(root / label / f"s{i % 2}_nohash_{i}.wav", rng)
+    ckpt = tmp_path / "kd.safetensors"
+    rc, err = _run(["--dataset", str(root), "--out", str(ckpt), "--epochs", "1", "--copies", "1", "--batch", "8",
+                    "--no-progress"], capsys)
+    assert rc == 0, err
+    _, meta = read_checkpoint(ckpt)
+    assert meta["training"]["loss"] == "distillation"
+    assert meta["teacher_sha256"] == hashlib.sha256((TEACHER_DIR / "ds_cnn_l_weights.npz").read_bytes()).hexdigest()
