@@ -13,6 +13,12 @@ the front-end parameters), quantized here:
   split       (cos, sin)(pi k / 256) in Q14 for the bins k the mel filters use (real-FFT split)
   mel         band start bins (BINS + 2) and the rising weight of every used bin in Q15
               (falling weight = 32768 - rising)
+  DSP path (Cortex-M4, the __ARM_FEATURE_DSP part of bitear_frontend.c):
+  mel_dsp     per used bin k, with (c, s) its split twiddle and r its rising weight, six words:
+              four pairs of Q14 coefficients packed (lo | hi << 16): (s - 2^14, -c), (-2^14 - s, -c),
+              (-c, 2^14 - s), (c, -2^14 - s) — two dual multiply-accumulates on Z[k] and
+              Z[256 - k] give the (negated) real and the imaginary part of the split bin, every
+              coefficient inside int16 (2^14 + s = 2^15 is avoided) — then r and 32768 - r
   log2        frac table: round(256 * log2(1 + (m + 0.5) / 128)), m = 7 mantissa bits after the
               leading one
 
@@ -85,13 +91,24 @@ def mel_tables() -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray]:
     return first, last, starts, rise_q15, split.astype(np.int64)
 
 
+def mel_dsp_rows(split: np.ndarray, rise: np.ndarray) -> np.ndarray:
+    """(bins, 6) uint32: the DSP path's row per used bin (see the module docstring)."""
+    c, s = split[:, 0], split[:, 1]
+    pairs = np.stack([np.stack([s - Q14, -c], 1), np.stack([-Q14 - s, -c], 1),
+                      np.stack([-c, Q14 - s], 1), np.stack([c, -Q14 - s], 1)], axis=1)
+    if pairs.min() < -(1 << 15) or pairs.max() >= 1 << 15:
+        raise AssertionError("a DSP split coefficient does not fit int16")
+    packed = (pairs[..., 0] & 0xFFFF) | ((pairs[..., 1] & 0xFFFF) << 16)
+    return np.concatenate([packed, rise[:, None], Q15 - rise[:, None]], axis=1)
+
+
 def log2_frac_q8() -> np.ndarray:
     m = np.arange(1 << LOG2_MANTISSA_BITS)
     return np.round(256 * np.log2(1 + (m + 0.5) / (1 << LOG2_MANTISSA_BITS))).astype(np.int64)
 
 
-def _c_array(ctype: str, name: str, values, per_line: int = 12) -> str:
-    vals = [str(int(v)) for v in np.asarray(values).ravel()]
+def _c_array(ctype: str, name: str, values, per_line: int = 12, suffix: str = "") -> str:
+    vals = [f"{int(v)}{suffix}" for v in np.asarray(values).ravel()]
     lines = [", ".join(vals[i:i + per_line]) for i in range(0, len(vals), per_line)]
     body = ",\n    ".join(lines)
     return f"static const {ctype} {name}[{len(vals)}] = {{\n    {body}\n}};\n"
@@ -139,12 +156,18 @@ def render() -> str:
         _c_array("uint8_t", "bitear_fe_digit_rev", rev, 16),
         "/* Radix-4 twiddles exp(-2 pi i k / 256), Q14, per stage (span 16, 64, 256), per j: re/im of W^j, W^2j, W^3j. */",
         _c_array("int16_t", "bitear_fe_twiddle_q14", tw.ravel()),
+        "#ifdef BITEAR_FRONTEND_DSP_TABLES  /* the Cortex-M4 DSP path */",
+        "/* Per used bin k (c, s = cos, sin(pi k / 256) in Q14, r its rising weight in Q15), lo | hi << 16 pairs:",
+        " * (s - 2^14, -c), (-2^14 - s, -c), (-c, 2^14 - s), (c, -2^14 - s), then r and 32768 - r. */",
+        _c_array("uint32_t", "bitear_fe_mel_dsp", mel_dsp_rows(split, rise).ravel(), 6, "u"),
+        "#else  /* the plain-C path */",
         "/* Real-FFT split twiddles (cos, sin)(pi k / 256), Q14, for k = BITEAR_FE_MEL_FIRST_BIN..BITEAR_FE_MEL_LAST_BIN. */",
         _c_array("int16_t", "bitear_fe_split_q14", split.ravel()),
-        "/* Mel band j (0..BINS) = bins [start[j], start[j+1]): rising slope of channel j, falling slope of channel j-1. */",
-        _c_array("uint16_t", "bitear_fe_mel_band_start", starts),
         "/* Rising weight (Q15) of bins BITEAR_FE_MEL_FIRST_BIN..BITEAR_FE_MEL_LAST_BIN; falling weight = 32768 - rising. */",
         _c_array("uint16_t", "bitear_fe_mel_rise_q15", rise),
+        "#endif /* BITEAR_FRONTEND_DSP_TABLES */",
+        "/* Mel band j (0..BINS) = bins [start[j], start[j+1]): rising slope of channel j, falling slope of channel j-1. */",
+        _c_array("uint16_t", "bitear_fe_mel_band_start", starts),
         "/* round(256 * log2(1 + (m + 0.5) / 128)): fractional log2 (Q8) of the 7 mantissa bits m below the leading one. */",
         _c_array("uint8_t", "bitear_fe_log2_frac_q8", logt, 16),
         "#endif /* BITEAR_FRONTEND_TABLES_DEFINE */",

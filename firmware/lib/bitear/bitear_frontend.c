@@ -20,6 +20,19 @@
  * Multiplications are int16 x int16 -> int32 (SMULBB/SMLABB class on a Cortex-M4) and
  * uint32 x uint16 -> uint64 accumulation (UMLAL).
  */
+/* The Cortex-M4 DSP path (SIMD32/DSP instructions via ACLE intrinsics) computes exactly the
+ * same integers as the plain C path, which stays the reference (host, Cortex-M0+); tests compare
+ * both, on the emulated M4, with the host build and with frozen output bytes.
+ * Define BITEAR_FRONTEND_NO_DSP to force plain C. */
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(__ARM_BIG_ENDIAN) && \
+    !defined(BITEAR_FRONTEND_NO_DSP)
+#define FE_USE_DSP 1
+#define BITEAR_FRONTEND_DSP_TABLES /* the DSP path's twiddle and split tables */
+#include <arm_acle.h>
+#else
+#define FE_USE_DSP 0
+#endif
+
 #define BITEAR_FRONTEND_TABLES_DEFINE
 #include "bitear_frontend.h"
 
@@ -33,21 +46,19 @@ typedef char bitear_fe_requires_arithmetic_shift[(((int32_t)-8) >> 1) == -4 ? 1 
 #define FE_N 256             /* complex FFT points */
 #define FE_HEADROOM_BITS 12  /* windowed samples are normalised to |y| <= 2^12 */
 
-/* The Cortex-M4 DSP path (SIMD32/DSP instructions via ACLE intrinsics) computes exactly the
- * same integers as the plain C path; tests run both on the emulated M4 against the host build.
- * Define BITEAR_FRONTEND_NO_DSP to force plain C. */
-#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(__ARM_BIG_ENDIAN) && \
-    !defined(BITEAR_FRONTEND_NO_DSP)
-#define FE_USE_DSP 1
-#include <arm_acle.h>
-#else
-#define FE_USE_DSP 0
-#endif
-
 #if defined(__GNUC__)
 #define FE_ALWAYS_INLINE static inline __attribute__((always_inline))
 #else
 #define FE_ALWAYS_INLINE static inline
+#endif
+
+/* Each stage of a push is a function of its own. The profiling build (-DBITEAR_FRONTEND_PROFILE,
+ * host/bench_frontend.py) keeps them out of line so the instruction counter can attribute every
+ * instruction to its stage; the normal build lets the compiler inline them. */
+#if defined(BITEAR_FRONTEND_PROFILE) && defined(__GNUC__)
+#define FE_STAGE static __attribute__((noinline))
+#else
+#define FE_STAGE static
 #endif
 
 #if defined(__GNUC__) && !defined(BITEAR_FRONTEND_PORTABLE_CLZ)
@@ -105,7 +116,7 @@ static inline uint32_t fe_pack_low(int32_t hi, int32_t lo)
 
 /* OR of |s[i] * w[i]| over n (even) samples (one's-complement magnitude: the same bit length as
  * the largest magnitude). */
-static uint32_t fe_magnitude_bits(const int16_t *s, const int16_t *w, int n)
+FE_STAGE uint32_t fe_magnitude_bits(const int16_t *s, const int16_t *w, int n)
 {
     uint32_t acc = 0;
     int i;
@@ -124,7 +135,7 @@ static uint32_t fe_magnitude_bits(const int16_t *s, const int16_t *w, int n)
 }
 
 /* Window pairs of samples into complex values at digit-reversed positions. */
-static void fe_window(int16_t *buf, const int16_t *s, const int16_t *w, const uint8_t *rev,
+FE_STAGE void fe_window(int16_t *buf, const int16_t *s, const int16_t *w, const uint8_t *rev,
                       int n_complex, int32_t bias, int rs)
 {
     int m;
@@ -144,12 +155,12 @@ static void fe_window(int16_t *buf, const int16_t *s, const int16_t *w, const ui
     }
 }
 
-/* In-place radix-4 DIT FFT of 256 complex int16 values in digit-reversed order;
- * output = DFT / 64 (stage 0 exact, stages 1..3 divide by 4 with rounding). */
-static void fe_fft256(int16_t *buf)
+/* In-place radix-4 DIT FFT of 256 complex int16 values in digit-reversed order (stage 0, then
+ * fe_fft_stage with span 16, 64, 256); output = DFT / 64 (stage 0 exact, stages 1..3 divide by 4
+ * with rounding). Stage 0 (span 4): twiddles are all 1. */
+FE_STAGE void fe_fft_stage0(int16_t *buf)
 {
-    const int16_t *tw = bitear_fe_twiddle_q14;
-    int span, i;
+    int i;
 
     /* Stage 0 (span 4): twiddles are all 1, exact integer sums (|y| <= 2^12, so |X| <= 2^14). */
     for (i = 0; i < FE_N; i += 4) {
@@ -177,61 +188,93 @@ static void fe_fft256(int16_t *buf)
 #endif
     }
 
-    /* Stages with span 16, 64, 256: b, c, d multiplied by W^j, W^2j, W^3j (Q14). Sums are kept
-     * at scale 2^14 and divided by 4 * 2^14 once: |sum| <= 4 * 2^14 * 23171 < 2^31. */
-    for (span = 16; span <= FE_N; span *= 4) {
-        int q = span / 4, j;
-        for (j = 0; j < q; j++, tw += 6) {
+}
+
 #if FE_USE_DSP
-            int32_t w1 = fe_ld2(tw), w2 = fe_ld2(tw + 2), w3 = fe_ld2(tw + 4);
-#else
-            int32_t w1r = tw[0], w1i = tw[1], w2r = tw[2], w2i = tw[3], w3r = tw[4], w3i = tw[5];
-#endif
-            int base;
-            for (base = j; base < FE_N; base += span) {
-                int16_t *a = buf + 2 * base;
-                int16_t *b = a + 2 * q;
-                int16_t *c = b + 2 * q;
-                int16_t *d = c + 2 * q;
-                int32_t Ar = (int32_t)a[0] * 16384 + 32768; /* +2^15: rounding of >> 16 */
-                int32_t Ai = (int32_t)a[1] * 16384 + 32768;
-#if FE_USE_DSP
-                int32_t bv = fe_ld2(b), cv = fe_ld2(c), dv = fe_ld2(d);
-                int32_t Br = __smusd(bv, w1), Bi = __smuadx(bv, w1); /* b * W: re = br wr - bi wi */
-                int32_t Cr = __smusd(cv, w2), Ci = __smuadx(cv, w2);
-                int32_t Dr = __smusd(dv, w3), Di = __smuadx(dv, w3);
-#else
-                int32_t br = b[0], bi = b[1], cr = c[0], ci = c[1], dr = d[0], di = d[1];
-                int32_t Br = br * w1r - bi * w1i, Bi = br * w1i + bi * w1r;
-                int32_t Cr = cr * w2r - ci * w2i, Ci = cr * w2i + ci * w2r;
-                int32_t Dr = dr * w3r - di * w3i, Di = dr * w3i + di * w3r;
-#endif
-                int32_t t0r = Ar + Cr, t0i = Ai + Ci;
-                int32_t t1r = Ar - Cr, t1i = Ai - Ci;
-                int32_t t2r = Br + Dr, t2i = Bi + Di;
-                int32_t t3r = Br - Dr, t3i = Bi - Di;
-#if FE_USE_DSP
-                fe_st2(a, fe_pack_high(t0i + t2i, t0r + t2r));
-                fe_st2(b, fe_pack_high(t1i - t3r, t1r + t3i));
-                fe_st2(c, fe_pack_high(t0i - t2i, t0r - t2r));
-                fe_st2(d, fe_pack_high(t1i + t3r, t1r - t3i));
-#else
-                a[0] = (int16_t)((t0r + t2r) >> 16);
-                a[1] = (int16_t)((t0i + t2i) >> 16);
-                b[0] = (int16_t)((t1r + t3i) >> 16);
-                b[1] = (int16_t)((t1i - t3r) >> 16);
-                c[0] = (int16_t)((t0r - t2r) >> 16);
-                c[1] = (int16_t)((t0i - t2i) >> 16);
-                d[0] = (int16_t)((t1r - t3i) >> 16);
-                d[1] = (int16_t)((t1i + t3r) >> 16);
-#endif
-            }
+/* One radix-4 stage with span 16, 64 or 256 (DSP path): the integers of the plain-C stage below.
+ * a + c W^2j and b W^j + d W^3j are dual multiply-accumulates (SMLSD/SMLADX) onto a * 2^14 + 2^15
+ * and b W^j; the differences follow as 2 x - (x + y) = x - y. Every value is the plain path's int32
+ * (|sum| < 2^31; the instructions and the unsigned doubling wrap modulo 2^32, so partial sums
+ * never matter). */
+FE_ALWAYS_INLINE void fe_fft_stage_dsp(int16_t *buf, const int16_t *tw, const int span)
+{
+    const int q = span / 4;
+    int j;
+    for (j = 0; j < q; j++, tw += 6) {
+        const int32_t w1 = fe_ld2(tw), w2 = fe_ld2(tw + 2), w3 = fe_ld2(tw + 4);
+        int16_t *a = buf + 2 * j;
+        int16_t *const end = buf + 2 * FE_N;
+        for (; a < end; a += 2 * span) {
+            int32_t av = fe_ld2(a), bv = fe_ld2(a + 2 * q), cv = fe_ld2(a + 4 * q), dv = fe_ld2(a + 6 * q);
+            int32_t Ar = __smlabb(av, 16384, 32768); /* +2^15: rounding of >> 16 */
+            int32_t Ai = __smlatb(av, 16384, 32768);
+            int32_t Br = __smusd(bv, w1), Bi = __smuadx(bv, w1);
+            int32_t t0r = __smlsd(cv, w2, Ar), t0i = __smladx(cv, w2, Ai);  /* A + C */
+            int32_t t2r = __smlsd(dv, w3, Br), t2i = __smladx(dv, w3, Bi);  /* B + D */
+            int32_t t1r = (int32_t)(2u * (uint32_t)Ar - (uint32_t)t0r);      /* A - C */
+            int32_t t1i = (int32_t)(2u * (uint32_t)Ai - (uint32_t)t0i);
+            int32_t t3r = (int32_t)(2u * (uint32_t)Br - (uint32_t)t2r);      /* B - D */
+            int32_t t3i = (int32_t)(2u * (uint32_t)Bi - (uint32_t)t2i);
+            fe_st2(a, fe_pack_high(t0i + t2i, t0r + t2r));
+            fe_st2(a + 2 * q, fe_pack_high(t1i - t3r, t1r + t3i));
+            fe_st2(a + 4 * q, fe_pack_high(t0i - t2i, t0r - t2r));
+            fe_st2(a + 6 * q, fe_pack_high(t1i + t3r, t1r - t3i));
         }
     }
 }
 
+FE_STAGE void fe_fft_stages(int16_t *buf)
+{
+    fe_fft_stage_dsp(buf, bitear_fe_twiddle_q14, 16);
+    fe_fft_stage_dsp(buf, bitear_fe_twiddle_q14 + 6 * 4, 64);
+    fe_fft_stage_dsp(buf, bitear_fe_twiddle_q14 + 6 * (4 + 16), 256);
+}
+#else
+/* One radix-4 stage with span 16, 64 or 256: b, c, d multiplied by W^j, W^2j, W^3j (Q14, from tw).
+ * Sums are kept at scale 2^14 and divided by 4 * 2^14 once: |sum| <= 4 * 2^14 * 23171 < 2^31. */
+static void fe_fft_stage(int16_t *buf, const int16_t *tw, int span)
+{
+    int q = span / 4, j;
+    for (j = 0; j < q; j++, tw += 6) {
+        int32_t w1r = tw[0], w1i = tw[1], w2r = tw[2], w2i = tw[3], w3r = tw[4], w3i = tw[5];
+        int base;
+        for (base = j; base < FE_N; base += span) {
+            int16_t *a = buf + 2 * base;
+            int16_t *b = a + 2 * q;
+            int16_t *c = b + 2 * q;
+            int16_t *d = c + 2 * q;
+            int32_t Ar = (int32_t)a[0] * 16384 + 32768; /* +2^15: rounding of >> 16 */
+            int32_t Ai = (int32_t)a[1] * 16384 + 32768;
+            int32_t br = b[0], bi = b[1], cr = c[0], ci = c[1], dr = d[0], di = d[1];
+            int32_t Br = br * w1r - bi * w1i, Bi = br * w1i + bi * w1r;
+            int32_t Cr = cr * w2r - ci * w2i, Ci = cr * w2i + ci * w2r;
+            int32_t Dr = dr * w3r - di * w3i, Di = dr * w3i + di * w3r;
+            int32_t t0r = Ar + Cr, t0i = Ai + Ci;
+            int32_t t1r = Ar - Cr, t1i = Ai - Ci;
+            int32_t t2r = Br + Dr, t2i = Bi + Di;
+            int32_t t3r = Br - Dr, t3i = Bi - Di;
+            a[0] = (int16_t)((t0r + t2r) >> 16);
+            a[1] = (int16_t)((t0i + t2i) >> 16);
+            b[0] = (int16_t)((t1r + t3i) >> 16);
+            b[1] = (int16_t)((t1i - t3r) >> 16);
+            c[0] = (int16_t)((t0r - t2r) >> 16);
+            c[1] = (int16_t)((t0i - t2i) >> 16);
+            d[0] = (int16_t)((t1r - t3i) >> 16);
+            d[1] = (int16_t)((t1i + t3r) >> 16);
+        }
+    }
+}
+
+FE_STAGE void fe_fft_stages(int16_t *buf)
+{
+    fe_fft_stage(buf, bitear_fe_twiddle_q14, 16);
+    fe_fft_stage(buf, bitear_fe_twiddle_q14 + 6 * 4, 64);
+    fe_fft_stage(buf, bitear_fe_twiddle_q14 + 6 * (4 + 16), 256);
+}
+#endif
+
 /* int8 code of a mel energy accumulated at scale 2^(35 - 2 rs). */
-static int8_t fe_log_code(uint64_t e, int rs)
+FE_STAGE int8_t fe_log_code(uint64_t e, int rs)
 {
     uint32_t hi = (uint32_t)(e >> 32), lo = (uint32_t)e, x;
     int32_t msb, l8, v;
@@ -271,6 +314,65 @@ FE_ALWAYS_INLINE uint32_t fe_bin_power(const int16_t *za, const int16_t *zb, con
     return ur * ur + ui * ui;
 }
 
+#if FE_USE_DSP
+/* Real-FFT split, power and mel sums of the bins the filters use, then the log of each channel
+ * (DSP path). Each bin's table row holds four coefficient pairs and its two mel weights: with
+ * A = Z[k], B = Z[256 - k], -(xr * 2^14 + 8192) + 2^14 - 1 and xi * 2^14 + 8192 are each two
+ * dual multiply-accumulates (exact: the values fit int32, the instructions wrap modulo 2^32), and
+ * the first, shifted right by 14, is -xr (the floor of the negated value), which squares to xr^2. */
+FE_STAGE void fe_mel(const int16_t *buf, int8_t *out, int rs)
+{
+    const uint16_t *start = bitear_fe_mel_band_start;
+    const uint32_t *row = bitear_fe_mel_dsp; /* six words per bin */
+    const int16_t *za = buf + 2 * BITEAR_FE_MEL_FIRST_BIN;          /* Z[k] */
+    const int16_t *zb = buf + 2 * (FE_N - BITEAR_FE_MEL_FIRST_BIN); /* Z[256 - k] */
+    uint64_t prev_rise = 0;
+    int j;
+
+    for (j = 0; j <= BITEAR_FRONTEND_BINS; j++) {
+        uint64_t up = 0, down = 0;
+        const uint32_t *band_end = row + 6 * (start[j + 1] - start[j]);
+        for (; row < band_end; row += 6, za += 2, zb -= 2) {
+            int32_t A = fe_ld2(za), B = fe_ld2(zb);
+            int32_t nxr = __smlad(A, (int32_t)row[0], __smlad(B, (int32_t)row[1], 8191)) >> 14;
+            int32_t xi = __smlad(A, (int32_t)row[2], __smlad(B, (int32_t)row[3], 8192)) >> 14;
+            uint32_t ur = (uint32_t)nxr, ui = (uint32_t)xi;
+            uint32_t p = ur * ur + ui * ui;
+            up += (uint64_t)p * row[4];
+            down += (uint64_t)p * row[5];
+        }
+        if (j > 0) out[j - 1] = fe_log_code(prev_rise + down, rs);
+        prev_rise = up;
+    }
+}
+#else
+/* Real-FFT split, power and mel sums of the bins the filters use, then the log of each channel. */
+FE_STAGE void fe_mel(const int16_t *buf, int8_t *out, int rs)
+{
+    const uint16_t *start = bitear_fe_mel_band_start;
+    const uint16_t *rise = bitear_fe_mel_rise_q15; /* entry i is bin FIRST_BIN + i */
+    const int16_t *cs = bitear_fe_split_q14;
+    const int16_t *za = buf + 2 * BITEAR_FE_MEL_FIRST_BIN;          /* Z[k] */
+    const int16_t *zb = buf + 2 * (FE_N - BITEAR_FE_MEL_FIRST_BIN); /* Z[256 - k] */
+    uint64_t prev_rise = 0;
+    int j;
+
+    /* Band j = bins [start[j], start[j+1]): rising slope of channel j, falling of channel j-1. */
+    for (j = 0; j <= BITEAR_FRONTEND_BINS; j++) {
+        uint64_t up = 0, down = 0;
+        int k;
+        for (k = start[j]; k < start[j + 1]; k++, za += 2, zb -= 2, cs += 2) {
+            uint32_t p = fe_bin_power(za, zb, cs);
+            uint32_t r = *rise++;
+            up += (uint64_t)p * r;
+            down += (uint64_t)p * (32768u - r);
+        }
+        if (j > 0) out[j - 1] = fe_log_code(prev_rise + down, rs);
+        prev_rise = up;
+    }
+}
+#endif
+
 size_t bitear_frontend_state_size(void)
 {
     return sizeof(bitear_frontend_t);
@@ -303,14 +405,8 @@ bitear_status_t bitear_frontend_push(bitear_frontend_t *fe, const int16_t *hop, 
         int rs = len > FE_HEADROOM_BITS ? len - FE_HEADROOM_BITS : 0;
         int32_t bias = (int32_t)((1u << rs) >> 1);
         const uint8_t *rev = bitear_fe_digit_rev;
-        const uint16_t *start = bitear_fe_mel_band_start;
-        const uint16_t *rise = bitear_fe_mel_rise_q15; /* entry i is bin FIRST_BIN + i */
-        const int16_t *cs = bitear_fe_split_q14;
         int16_t *buf = fe->work;
-        const int16_t *za = buf + 2 * BITEAR_FE_MEL_FIRST_BIN;          /* Z[k] */
-        const int16_t *zb = buf + 2 * (FE_N - BITEAR_FE_MEL_FIRST_BIN); /* Z[256 - k] */
-        uint64_t prev_rise = 0;
-        int m, j;
+        int m;
 
         fe_window(buf, fe->history, win, rev, BITEAR_FRONTEND_HISTORY / 2, bias, rs);
         fe_window(buf, hop, win + BITEAR_FRONTEND_HISTORY, rev + BITEAR_FRONTEND_HISTORY / 2,
@@ -319,21 +415,9 @@ bitear_status_t bitear_frontend_push(bitear_frontend_t *fe, const int16_t *hop, 
             buf[2 * rev[m]] = 0;
             buf[2 * rev[m] + 1] = 0;
         }
-        fe_fft256(buf);
-
-        /* Band j = bins [start[j], start[j+1]): rising slope of channel j, falling of channel j-1. */
-        for (j = 0; j <= BITEAR_FRONTEND_BINS; j++) {
-            uint64_t up = 0, down = 0;
-            int k;
-            for (k = start[j]; k < start[j + 1]; k++, za += 2, zb -= 2, cs += 2) {
-                uint32_t p = fe_bin_power(za, zb, cs);
-                uint32_t r = *rise++;
-                up += (uint64_t)p * r;
-                down += (uint64_t)p * (32768u - r);
-            }
-            if (j > 0) out[j - 1] = fe_log_code(prev_rise + down, rs);
-            prev_rise = up;
-        }
+        fe_fft_stage0(buf);
+        fe_fft_stages(buf);
+        fe_mel(buf, out, rs);
     }
 
     memcpy(fe->history, hop + (BITEAR_FRONTEND_HOP - BITEAR_FRONTEND_HISTORY),
