@@ -134,30 +134,68 @@ FE_STAGE uint32_t fe_magnitude_bits(const int16_t *s, const int16_t *w, int n)
     return acc;
 }
 
+#if FE_USE_DSP
+/* Window the sample pair at s (window w) into one complex value (re low, im high). */
+FE_ALWAYS_INLINE uint32_t fe_window_pair(const int16_t *s, const int16_t *w, int32_t bias, int rs)
+{
+    int32_t sv = fe_ld2(s), wv = fe_ld2(w);
+    return fe_pack_low((__smlatt(sv, wv, bias)) >> rs, (__smlabb(sv, wv, bias)) >> rs);
+}
+
+/* Window and FFT stage 0 in one pass (DSP path). The complex inputs z[m0 + 64 i] (i = 0..3; z[m]
+ * = samples 2m, 2m + 1) form the radix-4 butterfly written at digit-reversed position rev[m0]; s_i
+ * points to the samples of z[m0 + 64 i] for the first m0 of the range (window offset 128 i), n
+ * butterflies; with has_d == 0, z[m0 + 192] lies in the zero padding. */
+FE_ALWAYS_INLINE void fe_window_fft0_dsp(int16_t *buf, const int16_t *s0, const int16_t *s1, const int16_t *s2,
+                                         const int16_t *s3, const int16_t *w, const uint8_t *rev, int n,
+                                         int32_t bias, int rs, const int has_d)
+{
+    int m;
+    for (m = 0; m < n; m++, s0 += 2, s1 += 2, s2 += 2, s3 += 2, w += 2) {
+        int32_t a = (int32_t)fe_window_pair(s0, w, bias, rs);
+        int32_t b = (int32_t)fe_window_pair(s1, w + 128, bias, rs);
+        int32_t c = (int32_t)fe_window_pair(s2, w + 256, bias, rs);
+        int32_t t0 = __sadd16(a, c), t1 = __ssub16(a, c), t2 = b, t3 = b;
+        int16_t *x = buf + 2 * rev[m];
+        if (has_d) {
+            int32_t d = (int32_t)fe_window_pair(s3, w + 384, bias, rs);
+            t2 = __sadd16(b, d);
+            t3 = __ssub16(b, d);
+        }
+        fe_st2(x, (uint32_t)__sadd16(t0, t2));
+        fe_st2(x + 2, (uint32_t)__ssax(t1, t3)); /* t1 - i t3 */
+        fe_st2(x + 4, (uint32_t)__ssub16(t0, t2));
+        fe_st2(x + 6, (uint32_t)__sasx(t1, t3)); /* t1 + i t3 */
+    }
+}
+
+FE_STAGE void fe_window_fft0(int16_t *buf, const int16_t *history, const int16_t *hop, int32_t bias, int rs)
+{
+    const int16_t *w = bitear_fe_window_q15;
+    const uint8_t *rev = bitear_fe_digit_rev;
+    /* z[m0 + 64]: samples 2 m0 + 128 lie in the history for m0 < 16, in the hop after */
+    fe_window_fft0_dsp(buf, history, history + 128, hop + 96, hop + 224, w, rev, 16, bias, rs, 1);
+    fe_window_fft0_dsp(buf, history + 32, hop, hop + 128, hop + 256, w + 32, rev + 16, 32, bias, rs, 1);
+    fe_window_fft0_dsp(buf, history + 96, hop + 64, hop + 192, hop, w + 96, rev + 48, 16, bias, rs, 0);
+}
+#else
 /* Window pairs of samples into complex values at digit-reversed positions. */
 FE_STAGE void fe_window(int16_t *buf, const int16_t *s, const int16_t *w, const uint8_t *rev,
-                      int n_complex, int32_t bias, int rs)
+                        int n_complex, int32_t bias, int rs)
 {
     int m;
     for (m = 0; m < n_complex; m++) {
-#if FE_USE_DSP
-        int32_t sv = fe_ld2(s + 2 * m), wv = fe_ld2(w + 2 * m);
-        int32_t p0 = (int32_t)(int16_t)sv * (int16_t)wv;
-        int32_t p1 = (sv >> 16) * (wv >> 16);
-        fe_st2(buf + 2 * rev[m], fe_pack_low((p1 + bias) >> rs, (p0 + bias) >> rs));
-#else
         int32_t p0 = (int32_t)s[2 * m] * w[2 * m];
         int32_t p1 = (int32_t)s[2 * m + 1] * w[2 * m + 1];
         int16_t *dst = buf + 2 * rev[m];
         dst[0] = (int16_t)((p0 + bias) >> rs);
         dst[1] = (int16_t)((p1 + bias) >> rs);
-#endif
     }
 }
 
-/* In-place radix-4 DIT FFT of 256 complex int16 values in digit-reversed order (stage 0, then
- * fe_fft_stage with span 16, 64, 256); output = DFT / 64 (stage 0 exact, stages 1..3 divide by 4
- * with rounding). Stage 0 (span 4): twiddles are all 1. */
+/* The FFT: in-place radix-4 DIT of 256 complex int16 values in digit-reversed order (stage 0, then
+ * stages with span 16, 64, 256); output = DFT / 64 (stage 0 exact, stages 1..3 divide by 4 with
+ * rounding). Stage 0 (span 4): twiddles are all 1. */
 FE_STAGE void fe_fft_stage0(int16_t *buf)
 {
     int i;
@@ -165,14 +203,6 @@ FE_STAGE void fe_fft_stage0(int16_t *buf)
     /* Stage 0 (span 4): twiddles are all 1, exact integer sums (|y| <= 2^12, so |X| <= 2^14). */
     for (i = 0; i < FE_N; i += 4) {
         int16_t *x = buf + 2 * i;
-#if FE_USE_DSP
-        int32_t a = fe_ld2(x), b = fe_ld2(x + 2), c = fe_ld2(x + 4), d = fe_ld2(x + 6);
-        int32_t t0 = __sadd16(a, c), t1 = __ssub16(a, c), t2 = __sadd16(b, d), t3 = __ssub16(b, d);
-        fe_st2(x, (uint32_t)__sadd16(t0, t2));
-        fe_st2(x + 2, (uint32_t)__ssax(t1, t3)); /* t1 - i t3 */
-        fe_st2(x + 4, (uint32_t)__ssub16(t0, t2));
-        fe_st2(x + 6, (uint32_t)__sasx(t1, t3)); /* t1 + i t3 */
-#else
         int32_t t0r = x[0] + x[4], t0i = x[1] + x[5];
         int32_t t1r = x[0] - x[4], t1i = x[1] - x[5];
         int32_t t2r = x[2] + x[6], t2i = x[3] + x[7];
@@ -185,10 +215,9 @@ FE_STAGE void fe_fft_stage0(int16_t *buf)
         x[5] = (int16_t)(t0i - t2i);
         x[6] = (int16_t)(t1r - t3i);
         x[7] = (int16_t)(t1i + t3r);
-#endif
     }
-
 }
+#endif
 
 #if FE_USE_DSP
 /* One radix-4 stage with span 16, 64 or 256 (DSP path): the integers of the plain-C stage below.
@@ -196,6 +225,25 @@ FE_STAGE void fe_fft_stage0(int16_t *buf)
  * and b W^j; the differences follow as 2 x - (x + y) = x - y. Every value is the plain path's int32
  * (|sum| < 2^31; the instructions and the unsigned doubling wrap modulo 2^32, so partial sums
  * never matter). */
+FE_ALWAYS_INLINE void fe_butterfly_dsp(int16_t *a, const int q, int32_t w1, int32_t w2, int32_t w3)
+{
+    int32_t av = fe_ld2(a), bv = fe_ld2(a + 2 * q), cv = fe_ld2(a + 4 * q), dv = fe_ld2(a + 6 * q);
+    int32_t Ar = __smlabb(av, 16384, 32768); /* +2^15: rounding of >> 16 */
+    int32_t Ai = __smlatb(av, 16384, 32768);
+    int32_t Br = __smusd(bv, w1), Bi = __smuadx(bv, w1);
+    int32_t t0r = __smlsd(cv, w2, Ar), t0i = __smladx(cv, w2, Ai); /* A + C */
+    int32_t t2r = __smlsd(dv, w3, Br), t2i = __smladx(dv, w3, Bi); /* B + D */
+    int32_t t1r = (int32_t)(2u * (uint32_t)Ar - (uint32_t)t0r);     /* A - C */
+    int32_t t1i = (int32_t)(2u * (uint32_t)Ai - (uint32_t)t0i);
+    int32_t t3r = (int32_t)(2u * (uint32_t)Br - (uint32_t)t2r);     /* B - D */
+    int32_t t3i = (int32_t)(2u * (uint32_t)Bi - (uint32_t)t2i);
+    fe_st2(a, fe_pack_high(t0i + t2i, t0r + t2r));
+    fe_st2(a + 2 * q, fe_pack_high(t1i - t3r, t1r + t3i));
+    fe_st2(a + 4 * q, fe_pack_high(t0i - t2i, t0r - t2r));
+    fe_st2(a + 6 * q, fe_pack_high(t1i + t3r, t1r - t3i));
+}
+
+/* Stages with span 16 and 64: per j, the butterflies j, j + span, ... share their twiddles. */
 FE_ALWAYS_INLINE void fe_fft_stage_dsp(int16_t *buf, const int16_t *tw, const int span)
 {
     const int q = span / 4;
@@ -203,31 +251,22 @@ FE_ALWAYS_INLINE void fe_fft_stage_dsp(int16_t *buf, const int16_t *tw, const in
     for (j = 0; j < q; j++, tw += 6) {
         const int32_t w1 = fe_ld2(tw), w2 = fe_ld2(tw + 2), w3 = fe_ld2(tw + 4);
         int16_t *a = buf + 2 * j;
-        int16_t *const end = buf + 2 * FE_N;
-        for (; a < end; a += 2 * span) {
-            int32_t av = fe_ld2(a), bv = fe_ld2(a + 2 * q), cv = fe_ld2(a + 4 * q), dv = fe_ld2(a + 6 * q);
-            int32_t Ar = __smlabb(av, 16384, 32768); /* +2^15: rounding of >> 16 */
-            int32_t Ai = __smlatb(av, 16384, 32768);
-            int32_t Br = __smusd(bv, w1), Bi = __smuadx(bv, w1);
-            int32_t t0r = __smlsd(cv, w2, Ar), t0i = __smladx(cv, w2, Ai);  /* A + C */
-            int32_t t2r = __smlsd(dv, w3, Br), t2i = __smladx(dv, w3, Bi);  /* B + D */
-            int32_t t1r = (int32_t)(2u * (uint32_t)Ar - (uint32_t)t0r);      /* A - C */
-            int32_t t1i = (int32_t)(2u * (uint32_t)Ai - (uint32_t)t0i);
-            int32_t t3r = (int32_t)(2u * (uint32_t)Br - (uint32_t)t2r);      /* B - D */
-            int32_t t3i = (int32_t)(2u * (uint32_t)Bi - (uint32_t)t2i);
-            fe_st2(a, fe_pack_high(t0i + t2i, t0r + t2r));
-            fe_st2(a + 2 * q, fe_pack_high(t1i - t3r, t1r + t3i));
-            fe_st2(a + 4 * q, fe_pack_high(t0i - t2i, t0r - t2r));
-            fe_st2(a + 6 * q, fe_pack_high(t1i + t3r, t1r - t3i));
-        }
+        do {
+            fe_butterfly_dsp(a, q, w1, w2, w3);
+            a += 2 * span;
+        } while (a < buf + 2 * FE_N);
     }
 }
 
 FE_STAGE void fe_fft_stages(int16_t *buf)
 {
+    const int16_t *tw = bitear_fe_twiddle_q14 + 6 * (4 + 16);
+    int16_t *a;
     fe_fft_stage_dsp(buf, bitear_fe_twiddle_q14, 16);
     fe_fft_stage_dsp(buf, bitear_fe_twiddle_q14 + 6 * 4, 64);
-    fe_fft_stage_dsp(buf, bitear_fe_twiddle_q14 + 6 * (4 + 16), 256);
+    for (a = buf; a < buf + 2 * (FE_N / 4); a += 2, tw += 6) { /* span 256: one butterfly per j */
+        fe_butterfly_dsp(a, FE_N / 4, fe_ld2(tw), fe_ld2(tw + 2), fe_ld2(tw + 4));
+    }
 }
 #else
 /* One radix-4 stage with span 16, 64 or 256: b, c, d multiplied by W^j, W^2j, W^3j (Q14, from tw).
@@ -404,10 +443,13 @@ bitear_status_t bitear_frontend_push(bitear_frontend_t *fe, const int16_t *hop, 
         int len = 32 - FE_CLZ32(bits);
         int rs = len > FE_HEADROOM_BITS ? len - FE_HEADROOM_BITS : 0;
         int32_t bias = (int32_t)((1u << rs) >> 1);
-        const uint8_t *rev = bitear_fe_digit_rev;
         int16_t *buf = fe->work;
-        int m;
 
+#if FE_USE_DSP
+        fe_window_fft0(buf, fe->history, hop, bias, rs);
+#else
+        const uint8_t *rev = bitear_fe_digit_rev;
+        int m;
         fe_window(buf, fe->history, win, rev, BITEAR_FRONTEND_HISTORY / 2, bias, rs);
         fe_window(buf, hop, win + BITEAR_FRONTEND_HISTORY, rev + BITEAR_FRONTEND_HISTORY / 2,
                   BITEAR_FRONTEND_HOP / 2, bias, rs);
@@ -416,6 +458,7 @@ bitear_status_t bitear_frontend_push(bitear_frontend_t *fe, const int16_t *hop, 
             buf[2 * rev[m] + 1] = 0;
         }
         fe_fft_stage0(buf);
+#endif
         fe_fft_stages(buf);
         fe_mel(buf, out, rs);
     }
