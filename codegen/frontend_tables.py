@@ -15,10 +15,11 @@ the front-end parameters), quantized here:
               (falling weight = 32768 - rising)
   DSP path (Cortex-M4, the __ARM_FEATURE_DSP part of bitear_frontend.c):
   mel_dsp     per used bin k, with (c, s) its split twiddle and r its rising weight, six words:
-              four pairs of Q14 coefficients packed (lo | hi << 16): (s - 2^14, -c), (-2^14 - s, -c),
-              (-c, 2^14 - s), (c, -2^14 - s) — two dual multiply-accumulates on Z[k] and
-              Z[256 - k] give the (negated) real and the imaginary part of the split bin, every
-              coefficient inside int16 (2^14 + s = 2^15 is avoided) — then r and 32768 - r
+              four pairs of Q14 coefficients packed (lo | hi << 16): (2^14 - s, c), (2^14 + s, c),
+              (-c, 2^14 - s), (c, -2^14 - s), then r and 32768 - r. Two dual multiply-accumulates
+              on Z[k] and Z[256 - k] give the real and the imaginary part of the split bin times
+              2^14. 2^14 + s = 2^15 does not fit int16: it occurs at k = 128 only, where
+              Z[k] = Z[256 - k], and the real part's weights there are (2^14, 0) for both.
   log2        frac table: round(256 * log2(1 + (m + 0.5) / 128)), m = 7 mantissa bits after the
               leading one
 
@@ -91,10 +92,14 @@ def mel_tables() -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray]:
     return first, last, starts, rise_q15, split.astype(np.int64)
 
 
-def mel_dsp_rows(split: np.ndarray, rise: np.ndarray) -> np.ndarray:
+def mel_dsp_rows(split: np.ndarray, rise: np.ndarray, first: int) -> np.ndarray:
     """(bins, 6) uint32: the DSP path's row per used bin (see the module docstring)."""
     c, s = split[:, 0], split[:, 1]
-    pairs = np.stack([np.stack([s - Q14, -c], 1), np.stack([-Q14 - s, -c], 1),
+    k = first + np.arange(len(split))
+    a_re, b_re = Q14 - s, Q14 + s
+    # bin 128: Z[k] = Z[256 - k], so the weight 2^15 of its real part is split evenly
+    a_re, b_re = np.where(k == FFT_COMPLEX // 2, Q14, a_re), np.where(k == FFT_COMPLEX // 2, Q14, b_re)
+    pairs = np.stack([np.stack([a_re, c], 1), np.stack([b_re, c], 1),
                       np.stack([-c, Q14 - s], 1), np.stack([c, -Q14 - s], 1)], axis=1)
     if pairs.min() < -(1 << 15) or pairs.max() >= 1 << 15:
         raise AssertionError("a DSP split coefficient does not fit int16")
@@ -158,8 +163,8 @@ def render() -> str:
         _c_array("int16_t", "bitear_fe_twiddle_q14", tw.ravel()),
         "#ifdef BITEAR_FRONTEND_DSP_TABLES  /* the Cortex-M4 DSP path */",
         "/* Per used bin k (c, s = cos, sin(pi k / 256) in Q14, r its rising weight in Q15), lo | hi << 16 pairs:",
-        " * (s - 2^14, -c), (-2^14 - s, -c), (-c, 2^14 - s), (c, -2^14 - s), then r and 32768 - r. */",
-        _c_array("uint32_t", "bitear_fe_mel_dsp", mel_dsp_rows(split, rise).ravel(), 6, "u"),
+        " * (2^14 - s, c), (2^14 + s, c) (both (2^14, 0) at k = 128), (-c, 2^14 - s), (c, -2^14 - s), then r, 32768 - r. */",
+        _c_array("uint32_t", "bitear_fe_mel_dsp", mel_dsp_rows(split, rise, first).ravel(), 6, "u"),
         "#else  /* the plain-C path */",
         "/* Real-FFT split twiddles (cos, sin)(pi k / 256), Q14, for k = BITEAR_FE_MEL_FIRST_BIN..BITEAR_FE_MEL_LAST_BIN. */",
         _c_array("int16_t", "bitear_fe_split_q14", split.ravel()),

@@ -90,6 +90,28 @@ static inline void fe_st2(int16_t *p, uint32_t v)
 {
     memcpy(p, &v, sizeof(v));
 }
+/* Load the next four (two) words of a table row and advance p: one LDM instruction under gcc/clang
+ * (its register list must ascend, hence the fixed registers), plain loads elsewhere. */
+#if defined(__GNUC__)
+#define FE_LOAD4(p, a, b, c, d)                                                                   \
+    do {                                                                                          \
+        register uint32_t a_ __asm__("r4"), b_ __asm__("r5"), c_ __asm__("r6"), d_ __asm__("r8"); \
+        __asm__("ldmia %[ptr]!, {%[ra], %[rb], %[rc], %[rd]}"                                     \
+                : [ptr] "+r"(p), [ra] "=r"(a_), [rb] "=r"(b_), [rc] "=r"(c_), [rd] "=r"(d_)        \
+                : "m"(*(const uint32_t(*)[4])(p)));                                                \
+        a = a_, b = b_, c = c_, d = d_;                                                           \
+    } while (0)
+#define FE_LOAD2(p, a, b)                                                                         \
+    do {                                                                                          \
+        register uint32_t a_ __asm__("r4"), b_ __asm__("r5");                                     \
+        __asm__("ldmia %[ptr]!, {%[ra], %[rb]}" : [ptr] "+r"(p), [ra] "=r"(a_), [rb] "=r"(b_)      \
+                : "m"(*(const uint32_t(*)[2])(p)));                                                \
+        a = a_, b = b_;                                                                           \
+    } while (0)
+#else
+#define FE_LOAD4(p, a, b, c, d) (a = (p)[0], b = (p)[1], c = (p)[2], d = (p)[3], (p) += 4)
+#define FE_LOAD2(p, a, b) (a = (p)[0], b = (p)[1], (p) += 2)
+#endif
 /* high half of hi_word on top, high half of lo_word below: ((hi >> 16) << 16) | (lo >> 16) */
 static inline uint32_t fe_pack_high(int32_t hi_word, int32_t lo_word)
 {
@@ -356,9 +378,8 @@ FE_ALWAYS_INLINE uint32_t fe_bin_power(const int16_t *za, const int16_t *zb, con
 #if FE_USE_DSP
 /* Real-FFT split, power and mel sums of the bins the filters use, then the log of each channel
  * (DSP path). Each bin's table row holds four coefficient pairs and its two mel weights: with
- * A = Z[k], B = Z[256 - k], -(xr * 2^14 + 8192) + 2^14 - 1 and xi * 2^14 + 8192 are each two
- * dual multiply-accumulates (exact: the values fit int32, the instructions wrap modulo 2^32), and
- * the first, shifted right by 14, is -xr (the floor of the negated value), which squares to xr^2. */
+ * A = Z[k], B = Z[256 - k], xr * 2^14 + 8192 and xi * 2^14 + 8192 of fe_bin_power are each two dual
+ * multiply-accumulates (exact: the values fit int32, the instructions wrap modulo 2^32). */
 FE_STAGE void fe_mel(const int16_t *buf, int8_t *out, int rs)
 {
     const uint16_t *start = bitear_fe_mel_band_start;
@@ -371,14 +392,18 @@ FE_STAGE void fe_mel(const int16_t *buf, int8_t *out, int rs)
     for (j = 0; j <= BITEAR_FRONTEND_BINS; j++) {
         uint64_t up = 0, down = 0;
         const uint32_t *band_end = row + 6 * (start[j + 1] - start[j]);
-        for (; row < band_end; row += 6, za += 2, zb -= 2) {
+        while (row < band_end) {
             int32_t A = fe_ld2(za), B = fe_ld2(zb);
-            int32_t nxr = __smlad(A, (int32_t)row[0], __smlad(B, (int32_t)row[1], 8191)) >> 14;
-            int32_t xi = __smlad(A, (int32_t)row[2], __smlad(B, (int32_t)row[3], 8192)) >> 14;
-            uint32_t ur = (uint32_t)nxr, ui = (uint32_t)xi;
-            uint32_t p = ur * ur + ui * ui;
-            up += (uint64_t)p * row[4];
-            down += (uint64_t)p * row[5];
+            uint32_t c0, c1, c2, c3, r_up, r_down, ur, ui, p;
+            FE_LOAD4(row, c0, c1, c2, c3);
+            ur = (uint32_t)(__smlad(A, (int32_t)c0, __smlad(B, (int32_t)c1, 8192)) >> 14); /* xr */
+            ui = (uint32_t)(__smlad(A, (int32_t)c2, __smlad(B, (int32_t)c3, 8192)) >> 14); /* xi */
+            p = ur * ur + ui * ui;
+            FE_LOAD2(row, r_up, r_down);
+            up += (uint64_t)p * r_up;
+            down += (uint64_t)p * r_down;
+            za += 2;
+            zb -= 2;
         }
         if (j > 0) out[j - 1] = fe_log_code(prev_rise + down, rs);
         prev_rise = up;
