@@ -142,17 +142,23 @@ FE_STAGE uint32_t fe_magnitude_bits(const int16_t *s, const int16_t *w, int n)
 {
     uint32_t acc = 0;
     int i;
-    for (i = 0; i < n; i += 2) {
 #if FE_USE_DSP
-        int32_t sv = fe_ld2(s + i), wv = fe_ld2(w + i);
-        int32_t p0 = (int32_t)(int16_t)sv * (int16_t)wv; /* SMULBB */
-        int32_t p1 = (sv >> 16) * (wv >> 16);            /* SMULTT */
+    const int16_t *end = s + n;
+    (void)i;
+    for (; s < end; s += 4, w += 4) { /* n is a multiple of 4 (160, 320) */
+        int32_t sv = fe_ld2(s), wv = fe_ld2(w), su = fe_ld2(s + 2), wu = fe_ld2(w + 2);
+        int32_t p0 = (int32_t)(int16_t)sv * (int16_t)wv, p1 = (sv >> 16) * (wv >> 16); /* SMULBB, SMULTT */
+        int32_t p2 = (int32_t)(int16_t)su * (int16_t)wu, p3 = (su >> 16) * (wu >> 16);
+        acc |= (uint32_t)(p0 ^ (p0 >> 31)) | (uint32_t)(p1 ^ (p1 >> 31)) | (uint32_t)(p2 ^ (p2 >> 31)) |
+               (uint32_t)(p3 ^ (p3 >> 31));
+    }
 #else
+    for (i = 0; i < n; i += 2) {
         int32_t p0 = (int32_t)s[i] * w[i];
         int32_t p1 = (int32_t)s[i + 1] * w[i + 1];
-#endif
         acc |= (uint32_t)(p0 ^ (p0 >> 31)) | (uint32_t)(p1 ^ (p1 >> 31));
     }
+#endif
     return acc;
 }
 
@@ -334,6 +340,7 @@ FE_STAGE void fe_fft_stages(int16_t *buf)
 }
 #endif
 
+#if !FE_USE_DSP
 /* int8 code of a mel energy accumulated at scale 2^(35 - 2 rs). */
 FE_STAGE int8_t fe_log_code(uint64_t e, int rs)
 {
@@ -374,39 +381,74 @@ FE_ALWAYS_INLINE uint32_t fe_bin_power(const int16_t *za, const int16_t *zb, con
     uint32_t ur = (uint32_t)xr, ui = (uint32_t)xi; /* squares mod 2^32 are exact: xr^2 + xi^2 < 2^32 */
     return ur * ur + ui * ui;
 }
+#endif
 
 #if FE_USE_DSP
-/* Real-FFT split, power and mel sums of the bins the filters use, then the log of each channel
- * (DSP path). Each bin's table row holds four coefficient pairs and its two mel weights: with
- * A = Z[k], B = Z[256 - k], xr * 2^14 + 8192 and xi * 2^14 + 8192 of fe_bin_power are each two dual
- * multiply-accumulates (exact: the values fit int32, the instructions wrap modulo 2^32). */
+/* int8 code of a mel energy e accumulated at scale 2^(35 - 2 rs), k_rs = LOG_SCALE * (2 rs - 35)
+ * + LOG_OFFSET (DSP path): the plain path's fe_log_code in closed form. With msb the leading
+ * one's position and m the 7 bits below it, the code is LOG_SCALE * msb + log_step[m] + k_rs,
+ * saturated to int8 (SSAT): below the plain path's early returns (e = 0: msb = -1; E_true < 1)
+ * it is under -128 already. */
+FE_STAGE int8_t fe_log_code_dsp(uint64_t e, int32_t k_rs)
+{
+    uint32_t hi = (uint32_t)(e >> 32), lo = (uint32_t)e, x;
+    int32_t msb;
+    if (hi != 0u) {
+        uint32_t z = (uint32_t)FE_CLZ32(hi);
+        x = (hi << z) | ((lo >> 1) >> (31u - z));
+        msb = 63 - (int32_t)z;
+    } else {
+        uint32_t z = lo != 0u ? (uint32_t)FE_CLZ32(lo) : 32u; /* one CLZ on Arm */
+        x = lo << (z & 31u);
+        msb = 31 - (int32_t)z;
+    }
+    return (int8_t)__ssat(BITEAR_FRONTEND_LOG_SCALE * msb +
+                              bitear_fe_log_step[(x >> (31 - BITEAR_FE_LOG2_MANTISSA_BITS)) &
+                                                 ((1u << BITEAR_FE_LOG2_MANTISSA_BITS) - 1u)] + k_rs,
+                          8);
+}
+
+/* The bins of one band (DSP path): split, power, and the rising/falling mel sums. Each bin's table
+ * row holds four coefficient pairs and its two mel weights: with A = Z[k], B = Z[256 - k],
+ * xr * 2^14 + 8192 and xi * 2^14 + 8192 of fe_bin_power are each two dual multiply-accumulates
+ * (exact: the values fit int32, the instructions wrap modulo 2^32). */
+FE_ALWAYS_INLINE void fe_band_dsp(const uint32_t **row_p, const uint32_t *band_end, const int16_t **za_p,
+                                  const int16_t **zb_p, uint64_t *up_p, uint64_t *down_p)
+{
+    const uint32_t *row = *row_p;
+    const int16_t *za = *za_p, *zb = *zb_p;
+    uint64_t up = 0, down = 0;
+    do { /* no band is empty (codegen/frontend_tables.py checks) */
+        int32_t A = fe_ld2(za), B = fe_ld2(zb);
+        uint32_t c0, c1, c2, c3, r_up, r_down, ur, ui, p;
+        FE_LOAD4(row, c0, c1, c2, c3);
+        ur = (uint32_t)(__smlad(A, (int32_t)c0, __smlad(B, (int32_t)c1, 8192)) >> 14); /* xr */
+        ui = (uint32_t)(__smlad(A, (int32_t)c2, __smlad(B, (int32_t)c3, 8192)) >> 14); /* xi */
+        p = ur * ur + ui * ui;
+        FE_LOAD2(row, r_up, r_down);
+        up += (uint64_t)p * r_up;
+        down += (uint64_t)p * r_down;
+        za += 2;
+        zb -= 2;
+    } while (row < band_end);
+    *row_p = row, *za_p = za, *zb_p = zb, *up_p = up, *down_p = down;
+}
+
+/* Split, power and mel sums of the bins the filters use, then the log of each channel (DSP path). */
 FE_STAGE void fe_mel(const int16_t *buf, int8_t *out, int rs)
 {
-    const uint16_t *start = bitear_fe_mel_band_start;
     const uint32_t *row = bitear_fe_mel_dsp; /* six words per bin */
     const int16_t *za = buf + 2 * BITEAR_FE_MEL_FIRST_BIN;          /* Z[k] */
     const int16_t *zb = buf + 2 * (FE_N - BITEAR_FE_MEL_FIRST_BIN); /* Z[256 - k] */
-    uint64_t prev_rise = 0;
+    const int32_t k_rs = BITEAR_FRONTEND_LOG_SCALE * (2 * rs - 35) + BITEAR_FRONTEND_LOG_OFFSET;
+    uint64_t prev_up, up, down;
     int j;
 
-    for (j = 0; j <= BITEAR_FRONTEND_BINS; j++) {
-        uint64_t up = 0, down = 0;
-        const uint32_t *band_end = row + 6 * (start[j + 1] - start[j]);
-        while (row < band_end) {
-            int32_t A = fe_ld2(za), B = fe_ld2(zb);
-            uint32_t c0, c1, c2, c3, r_up, r_down, ur, ui, p;
-            FE_LOAD4(row, c0, c1, c2, c3);
-            ur = (uint32_t)(__smlad(A, (int32_t)c0, __smlad(B, (int32_t)c1, 8192)) >> 14); /* xr */
-            ui = (uint32_t)(__smlad(A, (int32_t)c2, __smlad(B, (int32_t)c3, 8192)) >> 14); /* xi */
-            p = ur * ur + ui * ui;
-            FE_LOAD2(row, r_up, r_down);
-            up += (uint64_t)p * r_up;
-            down += (uint64_t)p * r_down;
-            za += 2;
-            zb -= 2;
-        }
-        if (j > 0) out[j - 1] = fe_log_code(prev_rise + down, rs);
-        prev_rise = up;
+    fe_band_dsp(&row, bitear_fe_mel_dsp + bitear_fe_mel_dsp_band_end[0], &za, &zb, &prev_up, &down);
+    for (j = 1; j <= BITEAR_FRONTEND_BINS; j++) {
+        fe_band_dsp(&row, bitear_fe_mel_dsp + bitear_fe_mel_dsp_band_end[j], &za, &zb, &up, &down);
+        out[j - 1] = fe_log_code_dsp(prev_up + down, k_rs);
+        prev_up = up;
     }
 }
 #else

@@ -375,6 +375,25 @@ static const uint32_t bitear_fe_mel_dsp[1410] = {
     3244503743u, 3244510529u, 851394205u, 2998911331u, 30534u, 2234u
 };
 
+/* Per band j (0..BINS): the word offset in bitear_fe_mel_dsp where its bins end. */
+static const uint16_t bitear_fe_mel_dsp_band_end[41] = {
+    6, 18, 24, 36, 48, 60, 72, 84, 102, 114, 132, 150, 168, 186,
+    204, 228, 252, 270, 300, 324, 354, 384, 414, 444, 480, 516, 558, 600,
+    642, 690, 738, 792, 846, 900, 966, 1026, 1098, 1170, 1248, 1326, 1410
+};
+
+/* (6 * bitear_fe_log2_frac_q8[m] + 128) >> 8: the log code's step of the 7 mantissa bits m. */
+static const uint8_t bitear_fe_log_step[128] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3,
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
+    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+    4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5,
+    5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5,
+    5, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6
+};
+
 #else  /* the plain-C path */
 /* Real-FFT split twiddles (cos, sin)(pi k / 256), Q14, for k = BITEAR_FE_MEL_FIRST_BIN..BITEAR_FE_MEL_LAST_BIN. */
 static const int16_t bitear_fe_split_q14[470] = {
@@ -444,7 +463,6 @@ static const uint16_t bitear_fe_mel_rise_q15[235] = {
     16950, 19236, 21513, 23781, 26041, 28292, 30534
 };
 
-#endif /* BITEAR_FRONTEND_DSP_TABLES */
 /* Mel band j (0..BINS) = bins [start[j], start[j+1]): rising slope of channel j, falling slope of channel j-1. */
 static const uint16_t bitear_fe_mel_band_start[42] = {
     5, 6, 8, 9, 11, 13, 15, 17, 19, 22, 24, 27,
@@ -465,6 +483,7 @@ static const uint8_t bitear_fe_log2_frac_q8[128] = {
     233, 234, 236, 238, 239, 241, 242, 244, 245, 247, 248, 249, 251, 252, 254, 255
 };
 
+#endif /* BITEAR_FRONTEND_DSP_TABLES */
 #endif /* BITEAR_FRONTEND_TABLES_DEFINE */
 
 #endif /* BITEAR_FRONTEND_TABLES_H */
