@@ -145,13 +145,36 @@ FE_STAGE uint32_t fe_magnitude_bits(const int16_t *s, const int16_t *w, int n)
 #if FE_USE_DSP
     const int16_t *end = s + n;
     (void)i;
-    for (; s < end; s += 4, w += 4) { /* n is a multiple of 4 (160, 320) */
-        int32_t sv = fe_ld2(s), wv = fe_ld2(w), su = fe_ld2(s + 2), wu = fe_ld2(w + 2);
-        int32_t p0 = (int32_t)(int16_t)sv * (int16_t)wv, p1 = (sv >> 16) * (wv >> 16); /* SMULBB, SMULTT */
-        int32_t p2 = (int32_t)(int16_t)su * (int16_t)wu, p3 = (su >> 16) * (wu >> 16);
-        acc |= (uint32_t)(p0 ^ (p0 >> 31)) | (uint32_t)(p1 ^ (p1 >> 31)) | (uint32_t)(p2 ^ (p2 >> 31)) |
-               (uint32_t)(p3 ^ (p3 >> 31));
+#if defined(__GNUC__)
+    /* Eight samples per iteration (n is a multiple of 8: 160, 320): two loads, SMULBB and SMULTT,
+     * and the one's complement and OR of each product; the compiler keeps the pointer arithmetic
+     * in the loads (post-increment) only when written out like this. */
+    uint32_t sv, wv, p0, p1;
+    __asm__("1:\n\t"
+            ".rept 4\n\t"
+            "ldr %[sv], [%[s]], #4\n\t"
+            "ldr %[wv], [%[w]], #4\n\t"
+            "smulbb %[p0], %[sv], %[wv]\n\t"
+            "smultt %[p1], %[sv], %[wv]\n\t"
+            "eor %[p0], %[p0], %[p0], asr #31\n\t"
+            "eor %[p1], %[p1], %[p1], asr #31\n\t"
+            "orr %[acc], %[acc], %[p0]\n\t"
+            "orr %[acc], %[acc], %[p1]\n\t"
+            ".endr\n\t"
+            "cmp %[s], %[end]\n\t"
+            "blo 1b"
+            : [acc] "+r"(acc), [s] "+r"(s), [w] "+r"(w), [sv] "=&r"(sv), [wv] "=&r"(wv), [p0] "=&r"(p0),
+              [p1] "=&r"(p1)
+            : [end] "r"(end)
+            : "cc", "memory");
+#else
+    while (s < end) {
+        int32_t sv = fe_ld2(s), wv = fe_ld2(w);
+        int32_t p0 = (int32_t)(int16_t)sv * (int16_t)wv, p1 = (sv >> 16) * (wv >> 16);
+        acc |= (uint32_t)(p0 ^ (p0 >> 31)) | (uint32_t)(p1 ^ (p1 >> 31));
+        s += 2, w += 2;
     }
+#endif
 #else
     for (i = 0; i < n; i += 2) {
         int32_t p0 = (int32_t)s[i] * w[i];
@@ -412,12 +435,12 @@ FE_STAGE int8_t fe_log_code_dsp(uint64_t e, int32_t k_rs)
  * row holds four coefficient pairs and its two mel weights: with A = Z[k], B = Z[256 - k],
  * xr * 2^14 + 8192 and xi * 2^14 + 8192 of fe_bin_power are each two dual multiply-accumulates
  * (exact: the values fit int32, the instructions wrap modulo 2^32). */
-FE_ALWAYS_INLINE void fe_band_dsp(const uint32_t **row_p, const uint32_t *band_end, const int16_t **za_p,
-                                  const int16_t **zb_p, uint64_t *up_p, uint64_t *down_p)
+FE_ALWAYS_INLINE uint64_t fe_band_dsp(const uint32_t **row_p, const uint32_t *band_end, const int16_t **za_p,
+                                      const int16_t **zb_p, uint64_t *up_p)
 {
     const uint32_t *row = *row_p;
     const int16_t *za = *za_p, *zb = *zb_p;
-    uint64_t up = 0, down = 0;
+    uint64_t up = 0, down = *up_p; /* the previous band's rising sum: same channel */
     do { /* no band is empty (codegen/frontend_tables.py checks) */
         int32_t A = fe_ld2(za), B = fe_ld2(zb);
         uint32_t c0, c1, c2, c3, r_up, r_down, ur, ui, p;
@@ -431,24 +454,25 @@ FE_ALWAYS_INLINE void fe_band_dsp(const uint32_t **row_p, const uint32_t *band_e
         za += 2;
         zb -= 2;
     } while (row < band_end);
-    *row_p = row, *za_p = za, *zb_p = zb, *up_p = up, *down_p = down;
+    *row_p = row, *za_p = za, *zb_p = zb, *up_p = up;
+    return down;
 }
 
-/* Split, power and mel sums of the bins the filters use, then the log of each channel (DSP path). */
+/* Split, power and mel sums of the bins the filters use, then the log of each channel (DSP path):
+ * band j holds the rising slope of channel j and the falling slope of channel j - 1. */
 FE_STAGE void fe_mel(const int16_t *buf, int8_t *out, int rs)
 {
     const uint32_t *row = bitear_fe_mel_dsp; /* six words per bin */
     const int16_t *za = buf + 2 * BITEAR_FE_MEL_FIRST_BIN;          /* Z[k] */
     const int16_t *zb = buf + 2 * (FE_N - BITEAR_FE_MEL_FIRST_BIN); /* Z[256 - k] */
     const int32_t k_rs = BITEAR_FRONTEND_LOG_SCALE * (2 * rs - 35) + BITEAR_FRONTEND_LOG_OFFSET;
-    uint64_t prev_up, up, down;
+    uint64_t up = 0;
     int j;
 
-    fe_band_dsp(&row, bitear_fe_mel_dsp + bitear_fe_mel_dsp_band_end[0], &za, &zb, &prev_up, &down);
+    (void)fe_band_dsp(&row, bitear_fe_mel_dsp + bitear_fe_mel_dsp_band_end[0], &za, &zb, &up);
     for (j = 1; j <= BITEAR_FRONTEND_BINS; j++) {
-        fe_band_dsp(&row, bitear_fe_mel_dsp + bitear_fe_mel_dsp_band_end[j], &za, &zb, &up, &down);
-        out[j - 1] = fe_log_code_dsp(prev_up + down, k_rs);
-        prev_up = up;
+        uint64_t e = fe_band_dsp(&row, bitear_fe_mel_dsp + bitear_fe_mel_dsp_band_end[j], &za, &zb, &up);
+        out[j - 1] = fe_log_code_dsp(e, k_rs);
     }
 }
 #else
