@@ -150,10 +150,8 @@ static inline uint32_t fe_pack_low(int32_t hi, int32_t lo)
 FE_STAGE uint32_t fe_magnitude_bits(const int16_t *s, const int16_t *w, int n)
 {
     uint32_t acc = 0;
-    int i;
 #if FE_USE_DSP
     const int16_t *end = s + n;
-    (void)i;
 #if defined(__GNUC__)
     /* Eight samples per iteration (n is a multiple of 8: 160, 320), each pair: two post-increment
      * loads, SMULBB and SMULTT, the one's complement and OR of each product (8 instructions; gcc
@@ -185,6 +183,7 @@ FE_STAGE uint32_t fe_magnitude_bits(const int16_t *s, const int16_t *w, int n)
     }
 #endif
 #else
+    int i;
     for (i = 0; i < n; i += 2) {
         int32_t p0 = (int32_t)s[i] * w[i];
         int32_t p1 = (int32_t)s[i + 1] * w[i + 1];
