@@ -13,6 +13,9 @@ the front-end parameters), quantized here:
   split       (cos, sin)(pi k / 256) in Q14 for the bins k the mel filters use (real-FFT split)
   mel         band start bins (BINS + 2) and the rising weight of every used bin in Q15
               (falling weight = 32768 - rising)
+  log2        frac table: round(256 * log2(1 + (m + 0.5) / 128)), m = 7 mantissa bits after the
+              leading one
+
   DSP path (Cortex-M4, the __ARM_FEATURE_DSP part of bitear_frontend.c):
   mel_dsp     per used bin k, with (c, s) its split twiddle and r its rising weight, six words:
               four pairs of Q14 coefficients packed (lo | hi << 16): (2^14 - s, c), (2^14 + s, c),
@@ -25,9 +28,6 @@ the front-end parameters), quantized here:
               LOG_SCALE * (msb - 35 + 2 rs) + log_step[m] + LOG_OFFSET, exactly the plain path's
               floor((LOG_SCALE * l8 + 128) / 256) + LOG_OFFSET as LOG_SCALE * 256 * (msb - 35 + 2 rs)
               is a multiple of 256
-  log2        frac table: round(256 * log2(1 + (m + 0.5) / 128)), m = 7 mantissa bits after the
-              leading one
-
 The parameter #defines are emitted too and the public header includes them, so C never repeats a
 Python constant by hand.
 """
