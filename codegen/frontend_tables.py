@@ -16,6 +16,18 @@ the front-end parameters), quantized here:
   log2        frac table: round(256 * log2(1 + (m + 0.5) / 128)), m = 7 mantissa bits after the
               leading one
 
+  DSP path (Cortex-M4, the __ARM_FEATURE_DSP part of bitear_frontend.c):
+  mel_dsp     per used bin k, with (c, s) its split twiddle and r its rising weight, six words:
+              four pairs of Q14 coefficients packed (lo | hi << 16): (2^14 - s, c), (2^14 + s, c),
+              (-c, 2^14 - s), (c, -2^14 - s), then r and 32768 - r. Two dual multiply-accumulates
+              on Z[k] and Z[256 - k] give the real and the imaginary part of the split bin times
+              2^14. 2^14 + s = 2^15 does not fit int16: it occurs at k = 128 only, where
+              Z[k] = Z[256 - k], and the real part's weights there are (2^14, 0) for both.
+  band_end    per band j (0..BINS), the word offset in mel_dsp where its bins end
+  log_step    round-half-up(LOG_SCALE * frac / 256) of the log2 frac table below: the code is
+              LOG_SCALE * (msb - 35 + 2 rs) + log_step[m] + LOG_OFFSET, exactly the plain path's
+              floor((LOG_SCALE * l8 + 128) / 256) + LOG_OFFSET as LOG_SCALE * 256 * (msb - 35 + 2 rs)
+              is a multiple of 256
 The parameter #defines are emitted too and the public header includes them, so C never repeats a
 Python constant by hand.
 """
@@ -79,10 +91,27 @@ def mel_tables() -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray]:
         raise AssertionError("mel bands of the used bins are not monotone")
     # band j = bins [starts[j], starts[j+1]); an empty band has starts[j] == starts[j+1]
     starts = first + np.array([np.count_nonzero(used_band < j) for j in range(ref.BINS + 2)], dtype=np.int64)
+    if np.any(np.diff(starts) == 0):
+        raise AssertionError("an empty mel band (the DSP path's band loop needs at least one bin per band)")
     rise_q15 = np.round(rise[first:last + 1] * Q15).astype(np.int64)
     k = np.arange(first, last + 1)
     split = np.round(np.stack([np.cos(np.pi * k / FFT_COMPLEX), np.sin(np.pi * k / FFT_COMPLEX)], axis=1) * Q14)
     return first, last, starts, rise_q15, split.astype(np.int64)
+
+
+def mel_dsp_rows(split: np.ndarray, rise: np.ndarray, first: int) -> np.ndarray:
+    """(bins, 6) uint32: the DSP path's row per used bin (see the module docstring)."""
+    c, s = split[:, 0], split[:, 1]
+    k = first + np.arange(len(split))
+    a_re, b_re = Q14 - s, Q14 + s
+    # bin 128: Z[k] = Z[256 - k], so the weight 2^15 of its real part is split evenly
+    a_re, b_re = np.where(k == FFT_COMPLEX // 2, Q14, a_re), np.where(k == FFT_COMPLEX // 2, Q14, b_re)
+    pairs = np.stack([np.stack([a_re, c], 1), np.stack([b_re, c], 1),
+                      np.stack([-c, Q14 - s], 1), np.stack([c, -Q14 - s], 1)], axis=1)
+    if pairs.min() < -(1 << 15) or pairs.max() >= 1 << 15:
+        raise AssertionError("a DSP split coefficient does not fit int16")
+    packed = (pairs[..., 0] & 0xFFFF) | ((pairs[..., 1] & 0xFFFF) << 16)
+    return np.concatenate([packed, rise[:, None], Q15 - rise[:, None]], axis=1)
 
 
 def log2_frac_q8() -> np.ndarray:
@@ -90,8 +119,8 @@ def log2_frac_q8() -> np.ndarray:
     return np.round(256 * np.log2(1 + (m + 0.5) / (1 << LOG2_MANTISSA_BITS))).astype(np.int64)
 
 
-def _c_array(ctype: str, name: str, values, per_line: int = 12) -> str:
-    vals = [str(int(v)) for v in np.asarray(values).ravel()]
+def _c_array(ctype: str, name: str, values, per_line: int = 12, suffix: str = "") -> str:
+    vals = [f"{int(v)}{suffix}" for v in np.asarray(values).ravel()]
     lines = [", ".join(vals[i:i + per_line]) for i in range(0, len(vals), per_line)]
     body = ",\n    ".join(lines)
     return f"static const {ctype} {name}[{len(vals)}] = {{\n    {body}\n}};\n"
@@ -139,14 +168,24 @@ def render() -> str:
         _c_array("uint8_t", "bitear_fe_digit_rev", rev, 16),
         "/* Radix-4 twiddles exp(-2 pi i k / 256), Q14, per stage (span 16, 64, 256), per j: re/im of W^j, W^2j, W^3j. */",
         _c_array("int16_t", "bitear_fe_twiddle_q14", tw.ravel()),
+        "#ifdef BITEAR_FRONTEND_DSP_TABLES  /* the Cortex-M4 DSP path */",
+        "/* Per used bin k (c, s = cos, sin(pi k / 256) in Q14, r its rising weight in Q15), lo | hi << 16 pairs:",
+        " * (2^14 - s, c), (2^14 + s, c) (both (2^14, 0) at k = 128), (-c, 2^14 - s), (c, -2^14 - s), then r, 32768 - r. */",
+        _c_array("uint32_t", "bitear_fe_mel_dsp", mel_dsp_rows(split, rise, first).ravel(), 6, "u"),
+        "/* Per band j (0..BINS): the word offset in bitear_fe_mel_dsp where its bins end. */",
+        _c_array("uint16_t", "bitear_fe_mel_dsp_band_end", 6 * (starts[1:] - first), 14),
+        f"/* ({ref.LOG_SCALE} * bitear_fe_log2_frac_q8[m] + 128) >> 8: the log code's step of the 7 mantissa bits m. */",
+        _c_array("uint8_t", "bitear_fe_log_step", (ref.LOG_SCALE * logt + 128) >> 8, 16),
+        "#else  /* the plain-C path */",
         "/* Real-FFT split twiddles (cos, sin)(pi k / 256), Q14, for k = BITEAR_FE_MEL_FIRST_BIN..BITEAR_FE_MEL_LAST_BIN. */",
         _c_array("int16_t", "bitear_fe_split_q14", split.ravel()),
-        "/* Mel band j (0..BINS) = bins [start[j], start[j+1]): rising slope of channel j, falling slope of channel j-1. */",
-        _c_array("uint16_t", "bitear_fe_mel_band_start", starts),
         "/* Rising weight (Q15) of bins BITEAR_FE_MEL_FIRST_BIN..BITEAR_FE_MEL_LAST_BIN; falling weight = 32768 - rising. */",
         _c_array("uint16_t", "bitear_fe_mel_rise_q15", rise),
+        "/* Mel band j (0..BINS) = bins [start[j], start[j+1]): rising slope of channel j, falling slope of channel j-1. */",
+        _c_array("uint16_t", "bitear_fe_mel_band_start", starts),
         "/* round(256 * log2(1 + (m + 0.5) / 128)): fractional log2 (Q8) of the 7 mantissa bits m below the leading one. */",
         _c_array("uint8_t", "bitear_fe_log2_frac_q8", logt, 16),
+        "#endif /* BITEAR_FRONTEND_DSP_TABLES */",
         "#endif /* BITEAR_FRONTEND_TABLES_DEFINE */",
         "",
         "#endif /* BITEAR_FRONTEND_TABLES_H */",

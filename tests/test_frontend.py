@@ -218,6 +218,37 @@ def test_generated_tables_are_up_to_date():
         "run .venv/bin/python -m codegen.frontend_tables"
 
 
+def test_dsp_tables_give_the_plain_paths_integers():
+    """The DSP path's generated rows and log steps reproduce the plain path's formulas exactly (Python
+    model of SMLAD / SSAT on every used bin with extreme and random FFT values, every log input)."""
+    first, _, starts, rise, split = frontend_tables.mel_tables()
+    rows = frontend_tables.mel_dsp_rows(split, rise, first)
+    half = lambda w, hi: ((w >> 16) if hi else w & 0xFFFF).astype(np.int64) - (((w >> (31 if hi else 15)) & 1) << 16)  # noqa: E731
+    rng = np.random.default_rng(1)
+    lim = 23170  # |Z| < 2^14 sqrt(2)
+    for i, k in enumerate(range(first, first + len(rows))):
+        z = rng.integers(-lim, lim + 1, (200, 4))
+        z[:4] = [[lim, lim, -lim, -lim], [-lim, lim, lim, -lim], [lim, -lim, lim, lim], [-lim, -lim, -lim, lim]]
+        ar, ai, br, bi = z.T
+        if k == 128:
+            br, bi = ar, ai                                              # Z[k] = Z[256 - k]
+        c, s = split[i]
+        xr = ((ar + br) * 16384 + 8192 + c * (ai + bi) - s * (ar - br)) >> 14   # fe_bin_power
+        xi = ((ai - bi) * 16384 + 8192 - c * (ar - br) - s * (ai + bi)) >> 14
+        w = rows[i]
+        dual = lambda x, y, ww: x * half(ww, 0) + y * half(ww, 1)        # noqa: E731  SMLAD
+        assert np.array_equal((dual(ar, ai, w[0]) + dual(br, bi, w[1]) + 8192) >> 14, xr), k
+        assert np.array_equal((dual(ar, ai, w[2]) + dual(br, bi, w[3]) + 8192) >> 14, xi), k
+        assert (w[4], w[5]) == (rise[i], 32768 - rise[i])
+    assert np.array_equal(np.diff(np.concatenate([[0], 6 * (starts[1:] - first)])) > 0, np.ones(R.BINS + 1, bool))
+    frac = frontend_tables.log2_frac_q8()
+    step = (R.LOG_SCALE * frac + 128) >> 8
+    x = np.arange(-40, 70)[:, None]                                       # msb - 35 + 2 rs
+    l8 = 256 * x + frac[None, :]
+    plain = np.where(l8 < 0, -128, np.clip(((R.LOG_SCALE * l8 + 128) >> 8) + R.LOG_OFFSET, -128, 127))
+    assert np.array_equal(np.clip(R.LOG_SCALE * x + step[None, :] + R.LOG_OFFSET, -128, 127), plain)
+
+
 def test_other_builds_give_identical_bytes(speech, monkeypatch):
     """Portable count-leading-zeros fallback, and clang with -pedantic, compute the same bytes."""
     audio = np.stack([speech[2], noise(3000, 5), tone(700, 50)])
@@ -303,7 +334,10 @@ def test_m4_null_pointers(m4):
 
 @needs_arm
 def test_m4_instructions_per_hop(m4, speech):
-    """Deterministic instruction count of bitear_frontend_push on the Cortex-M4 (budget 60 000, goal 30 000)."""
+    """Deterministic instruction count of bitear_frontend_push on the Cortex-M4: DSP path within
+    host.bench_frontend.BUDGET_M4 (18 000), plain C within 60 000."""
+    from host.bench_frontend import BUDGET_M4
+
     m4.reset()
     counts = []
     for clip in (speech[1], noise(5000, 3), tone(1000, 30000)):
@@ -317,4 +351,16 @@ def test_m4_instructions_per_hop(m4, speech):
     assert (m4.push(hop)[1], m4.push(hop)[1]) == a
     print(f"\nCortex-M4 instructions per hop ({'DSP path' if m4.dsp else 'plain C'}): "
           f"min {min(counts)}, max {max(counts)}, stack {m4.prog.last_stack_bytes} bytes")
-    assert max(counts) <= 60_000
+    assert max(counts) <= (BUDGET_M4 if m4.dsp else 60_000)
+
+
+@needs_arm
+def test_m4_bench_figure_within_budget():
+    """The figure `make bench` reports (max over host.bench_frontend's audio kinds) and its stages."""
+    from host.bench_frontend import BUDGET_M4, measure, stages
+
+    counts = measure(dsp=True)
+    assert max(v for k, v in counts.items() if k != "stack_bytes") <= BUDGET_M4
+    by_stage = stages(dsp=True)
+    assert {"FFT stages 1-3", "split + power + mel", "window + FFT stage 0", "log"} <= set(by_stage)
+    assert max(counts.values()) <= sum(by_stage.values()) <= max(counts.values()) + 600  # + out-of-line calls

@@ -12,7 +12,7 @@
  *   - full-scale clipped audio stays below the top code (Parseval bound 123);
  *   - streaming: the same hops into two fresh states give the same frames, the history
  *     matters, init resets;
- *   - cost (qemu_m4, -icount: 1 tick = 40 instructions): one push within the 60 k budget.
+ *   - cost (qemu_m4, -icount: 1 tick = 40 instructions): one push within the 18 k budget.
  */
 #include <stdint.h>
 #include <string.h>
@@ -211,8 +211,9 @@ void test_one_push_fits_the_instruction_budget(void)
     t0 = bitear_board_ticks();
     TEST_ASSERT_EQUAL_INT(BITEAR_OK, bitear_frontend_push(&fe, hop, out));
     t1 = bitear_board_ticks();
-    /* -icount shift=0: 1 tick = 40 instructions; host/bench_frontend.py counts ~27 k exactly */
-    TEST_ASSERT_LESS_OR_EQUAL_UINT32(60000u / 40u, t1 - t0);
+    /* -icount shift=0: 1 tick = 40 instructions (+1 tick for where the reads fall);
+     * host/bench_frontend.py counts ~17.7 k exactly for a tone */
+    TEST_ASSERT_LESS_OR_EQUAL_UINT32(18000u / 40u + 1u, t1 - t0);
     TEST_ASSERT_GREATER_THAN_UINT32(10000u / 40u, t1 - t0);
 #else
     TEST_IGNORE_MESSAGE("instruction counts only on qemu_m4");
