@@ -265,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args) -> int:
     from model.checkpoint import check_frontend, load_checkpoint
     from model.feature_cache import features_cached
+    from model.streams import context_features
 
     if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
         raise BitearError(f"--threshold must be in [0, 1], found {args.threshold}")
@@ -282,7 +283,7 @@ def _run(args) -> int:
         clips = val if args.speakers == "validation" else train
         if len(clips) == 0:
             raise BitearError(f"{args.data}: no clips of the checkpoint's {args.speakers} speakers")
-    features = features_cached(clips.audio, progress=not args.json)
+    features = context_features(student.config, clips.audio, lambda a: features_cached(a, progress=not args.json))
     logits = exit_logits(student, features)
     n_early = len(logits) - 1
     if args.full_depth:
