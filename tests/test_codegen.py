@@ -46,6 +46,7 @@ AGREEMENT_CONFIGS = {  # name: (seed, config, exit thresholds)
     "valid": (0, VALID_CONFIG, [0.35, 0.35]),
     "same": (0, dict(DEFAULT_CONFIG, time_padding="same"), [0.35, 0.35]),
     "10 classes": (4, testing.TEN_CLASS_CONFIG, [0.5, 0.6]),
+    "even context": (5, dict(VALID_CONFIG, context="even"), [0.35, 0.35]),
 }
 
 
