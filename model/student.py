@@ -219,6 +219,9 @@ class ExitHead:
         self.weight = Tensor.uniform(classes, channels, low=-0.1, high=0.1)
         self.bias = Tensor.zeros(classes)
 
+    def __call__(self, x: Tensor) -> Tensor:
+        return self.logits(self.mean(x))
+
     def mean(self, x: Tensor) -> Tensor:
         """(N, C, 1, T) +-1 map -> (N, C) mean over its last `pool` steps."""
         return x[..., x.shape[-1] - self.pool:].mean(axis=(2, 3))

@@ -169,7 +169,7 @@ def test_binary_thresholds_in_popcount_domain(model):
 
 def test_reference_agrees_with_tinygrad_on_generated_inputs(padded):
     model, student = padded
-    x = testing.random_features(np.random.default_rng(11), 2 * FLOAT_BATCH)
+    x = testing.random_features(np.random.default_rng(11), 2 * FLOAT_BATCH, frames=model.stem.frames)
     _check_agreement(model, student, x, f"generated inputs, {model.time_padding}")
 
 
