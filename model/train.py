@@ -38,7 +38,7 @@ import numpy as np
 from model import augment
 from model.checkpoint import DEFAULT_CHECKPOINT, save_checkpoint
 from model.datasets import KEYWORDS, LABELS, BackgroundNoise, ClipSet
-from model.streams import clip_features, clips_in_context, features_in_context, stream_windows
+from model.streams import CONTEXT_SEED, clip_features, clips_in_context, features_in_context, stream_windows
 from model.errors import BitearError, run_cli
 from model.labels import SILENCE_LABEL
 from model.mfcc import mfcc
@@ -269,8 +269,9 @@ def validation_windows(cfg: TrainConfig, val: ClipSet, noise: BackgroundNoise, t
 
 
 def validation_features(cfg: TrainConfig, val: ClipSet, noise: BackgroundNoise | None, features_of) -> np.ndarray:
-    """The student's input for the validation clips (in context when it reads more than 1 s)."""
-    return clip_features(np.random.default_rng([cfg.seed, 8]), val.audio, noise, cfg.frames, features_of)
+    """The student's input for the validation clips (in context when it reads more than 1 s), placed as
+    `python -m model.evaluate` and `model.calibrate` place them (model.streams.CONTEXT_SEED)."""
+    return clip_features(np.random.default_rng(CONTEXT_SEED), val.audio, noise, cfg.frames, features_of)
 
 
 def cosine_lr(base: float, step: int, total: int, warmup: int) -> float:
