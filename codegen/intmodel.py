@@ -30,8 +30,8 @@ Numerics (the contract of `model/student.py`, evaluated exactly):
   the real logits are (s/T) * z_k + bias_k with z_k = sum_c q_kc (2 n_plus_c - T), n_plus_c the
   number of +1 over the T most recent positions of the block's map (T = model.student.head_pool:
   all of them, or with "even" context those ending in the last second). The integer logits carry
-  F extra fraction bits (F = 8, less if the logits would get near 2^30) so the bias loses almost nothing when it is quantized into
-  the z domain, b_int = round(bias * T * 2^F / s), and folded with the constant part of z:
+  F extra fraction bits (F = 8, less if the logits would get near 2^30) so the bias loses almost
+  nothing when it is quantized into the z domain, b_int = round(bias * T * 2^F / s), and folded with the constant part of z:
       L_k = bias_folded_k - 2^(F+1) * sum_c q_kc * m_c,  bias_folded_k = b_int_k + 2^F T sum_c q_kc,
   m_c = number of -1 (set bits) of channel c over time. Real logits ~ (s / T / 2^F) * L_k.
 * Early exit: normalized entropy in Q16 (65536 = 1.0) computed in fixed point, see `entropy_q16`
