@@ -198,7 +198,7 @@ def emit_header(model: IntModel, lay: Layout) -> str:
 #define BITEAR_MODEL_HEAD_MAX_CHANNELS {head_max}
 #define BITEAR_MODEL_FULL_BINARY_MACS {sum(binary_macs(model))}
 /* "valid" time padding: bitear_stream runs the network incrementally (bitear_stream_model.h). Its
- * result equals bitear_model_infer on the last FRAMES frames when the frames pushed are FRAMES + a multiple
+ * result equals bitear_model_infer on the last 49 frames when the frames pushed are 49 + a multiple
  * of ALIGN_FRAMES (the product of the strides; 1 for the window runtime of "same" padding). */
 #define BITEAR_MODEL_STREAMABLE {int(model.streamable)}
 #define BITEAR_MODEL_STREAM_ALIGN_FRAMES {model.stream_align_frames}""")
