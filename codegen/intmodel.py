@@ -28,9 +28,10 @@ Numerics (the contract of `model/student.py`, evaluated exactly):
   outside the input are padding: 0 for the stem, +1 (bit 0) for the binary convs.
 * Heads: int8 weights with one scale per head (same rule as the stem, over the whole head);
   the real logits are (s/T) * z_k + bias_k with z_k = sum_c q_kc (2 n_plus_c - T), n_plus_c the
-  number of +1 over the T positions. The integer logits carry F extra fraction bits (F = 8, less
-  if the logits would get near 2^30) so the bias loses almost nothing when it is quantized into
-  the z domain, b_int = round(bias * T * 2^F / s), and folded with the constant part of z:
+  number of +1 over the T most recent positions of the block's map (T = model.student.head_pool:
+  all of them, or with "even" context those ending in the last second). The integer logits carry
+  F extra fraction bits (F = 8, less if the logits would get near 2^30) so the bias loses almost
+  nothing when it is quantized into the z domain, b_int = round(bias * T * 2^F / s), and folded with the constant part of z:
       L_k = bias_folded_k - 2^(F+1) * sum_c q_kc * m_c,  bias_folded_k = b_int_k + 2^F T sum_c q_kc,
   m_c = number of -1 (set bits) of channel c over time. Real logits ~ (s / T / 2^F) * L_k.
 * Early exit: normalized entropy in Q16 (65536 = 1.0) computed in fixed point, see `entropy_q16`
@@ -46,7 +47,8 @@ from fractions import Fraction
 import numpy as np
 
 from model.errors import BitearError
-from model.student import BinaryStudent, LayerCost, conv_output_length, conv_pad, conv_skip, time_padding
+from model.student import (BinaryStudent, LayerCost, conv_output_length, conv_pad, conv_skip, head_pool, input_frames,
+                           time_padding)
 from types import SimpleNamespace
 
 CODEGEN_VERSION = "1.3.0"  # 1.1: time padding and skip as numbers in the tables, the manifest; 1.2: BITEAR_MODEL_NEVER_EVENT_MASK;
@@ -244,7 +246,7 @@ def _stem(tensors: dict, cfg: dict) -> StemInt:
     q, scale = int8_quantize(w, axis=(1, 2, 3))
     C, bins, _, k = w.shape
     stride = cfg["stem"]["stride"]
-    frames = cfg["frames"]
+    frames = input_frames(cfg)
     padding = time_padding(cfg)
     out_len = conv_output_length(frames, k, stride, padding)
     max_acc = 127 * 128 * k * bins
@@ -301,13 +303,13 @@ def _head_multiplier(scale: float, length: int, frac_bits: int) -> tuple[int, in
     return mult, shift
 
 
-def _head(tensors: dict, index: int, block: BlockInt, classes: int) -> HeadInt:
+def _head(tensors: dict, index: int, block: BlockInt, classes: int, pool: int) -> HeadInt:
     wname, bname = f"heads.{index}.weight", f"heads.{index}.bias"
     w = _finite(wname, tensors[wname])
     bias = _finite(bname, tensors[bname]).astype(np.float32)
     q, scale = int8_quantize(w, axis=None)
     s = float(scale)
-    T = block.out_len
+    T = pool
     for F in range(LOGIT_FRAC_BITS, -1, -1):
         bias_int = np.rint(bias.astype(np.float64) * T * (1 << F) / s).astype(np.int64)
         folded = bias_int + (T << F) * q.astype(np.int64).sum(axis=1)
@@ -368,7 +370,7 @@ def build(tensors: dict, meta: dict, sha256: str = "") -> IntModel:
         block = _block(tensors, i, spec, length, cin, head, time_padding(cfg))
         blocks.append(block)
         if head is not None:
-            heads.append(_head(tensors, head, block, cfg["classes"]))
+            heads.append(_head(tensors, head, block, cfg["classes"], head_pool(cfg)[head]))
         length, cin = block.out_len, block.channels
     thresholds = [threshold_q16(t) for t in meta["exit_thresholds"]]
     description = str(meta.get("description", ""))

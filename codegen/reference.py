@@ -99,8 +99,9 @@ def block_forward(block: im.BlockInt, bits: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def head_forward(head: im.HeadInt, bits: np.ndarray) -> np.ndarray:
-    """bits (N, T, C) -> integer logits (N, classes): L = bias_folded - 2^(F+1) q . m, m = count of -1."""
-    m = bits.astype(np.int64).sum(axis=1)  # (N, C)
+    """bits (N, T, C) -> integer logits (N, classes): L = bias_folded - 2^(F+1) q . m, m = count of -1
+    over the head's `length` most recent positions."""
+    m = bits[:, bits.shape[1] - head.length:].astype(np.int64).sum(axis=1)  # (N, C)
     return head.bias_folded[None, :] - (2 << head.frac_bits) * (m @ head.weights.astype(np.int64).T)
 
 

@@ -8,23 +8,24 @@ same output never has to be computed twice.
 Time grid. Frames are numbered 0, 1, 2, ... as they are pushed. Every layer (stem = layer 0,
 block b = layer b + 1) numbers its outputs g = 0, 1, 2, ... in stream order; output g reads the
 layer below's outputs (the stem: frames) skip + g * stride + j, j < kernel, with the layer's own
-`skip` and `stride` from codegen.intmodel (exactly the rows a 49-frame window's output g reads).
-So the first 49 frames give every layer exactly the maps `reference.trace` computes on them, and,
+`skip` and `stride` from codegen.intmodel (exactly the rows a W-frame window's output g reads;
+W = stem.frames, model.student.input_frames: 49, or more with "even" context).
+So the first W frames give every layer exactly the maps `reference.trace` computes on them, and,
 with R_l the product of the strides of layers 0 .. l, each later output of layer l arrives every
-R_l frames. A step is *aligned* when frames_fed >= 49 and (frames_fed - 49) % R_last == 0 (R_last
+R_l frames. A step is *aligned* when frames_fed >= W and (frames_fed - W) % R_last == 0 (R_last
 = product of all strides): then every layer's out_len most recent outputs are the maps of
-`reference.trace` on the last 49 frames and `infer()` equals `reference.infer(model, last 49
+`reference.trace` on the last W frames and `infer()` equals `reference.infer(model, last W
 frames, thresholds)` exactly.
 
-Unaligned steps: exit e (after block b) reads the out_len most recent outputs of block b, i.e.
-its logits and entropy are those of `reference.trace` on the 49 frames ending at frame
-N_b - 1, N_b = the largest n <= frames_fed with (n - 49) % R_b == 0 (the newest frame block b's
+Unaligned steps: exit e (after block b) reads the head's `length` most recent outputs of block b,
+i.e. its logits and entropy are those of `reference.trace` on the W frames ending at frame
+N_b - 1, N_b = the largest n <= frames_fed with (n - W) % R_b == 0 (the newest frame block b's
 grid has reached); the decision compares these entropies with the thresholds as usual. Deeper
 exits may thus speak for a slightly older window than shallower ones (by less than R_b frames).
 
 State: the stem keeps its last `kernel` input frames; every layer keeps a ring of its most recent
 outputs (out_len + next stride - 1: enough to recompute the next layer's whole window at any
-phase); each head keeps running counts of -1 per channel over its block's out_len most recent
+phase); each head keeps running counts of -1 per channel over its block's `length` most recent
 outputs (the newest added, the one leaving subtracted). `push_frame` computes the stem's new
 output (the stem is always needed); `infer` brings the blocks up to date in order, stopping after
 the exit taken: blocks above are not computed and catch up lazily at the next infer that needs
@@ -140,7 +141,7 @@ class StreamingModel:
 
     def infer(self) -> Result:
         """The early-exit decision on the stream (batch of one, fields as reference.infer).
-        ValueError before the first 49 frames."""
+        ValueError before the first W frames."""
         m = self.model
         if self.frames_fed < m.stem.frames:
             raise ValueError(f"infer needs at least {m.stem.frames} frames, {self.frames_fed} pushed")
@@ -175,8 +176,9 @@ class StreamingModel:
         cap, lay = self.caps[layer], self.layers[layer]
         e = lay.head if layer > 0 else None
         if e is not None:
-            if self.counted[e] == lay.out_len:  # the output leaving the pooling window
-                self.counts[e] -= self.rings[layer][(g - lay.out_len) % cap]
+            pool = self.model.heads[e].length
+            if self.counted[e] == pool:  # the output leaving the pooling window
+                self.counts[e] -= self.rings[layer][(g - pool) % cap]
             else:
                 self.counted[e] += 1
             self.counts[e] += bits
@@ -212,7 +214,7 @@ class StreamingModel:
 def stream_results(model: IntModel, frames: np.ndarray, infer_after: list[int],
                    thresholds_q16: list[int] | None = None) -> Result:
     """A fresh StreamingModel fed `frames` ((n, bins) int8), inferring once the number of frames
-    pushed reaches each entry of `infer_after` (ascending, >= 49): the results as one batch, in
+    pushed reaches each entry of `infer_after` (ascending, >= W): the results as one batch, in
     the layout of reference.infer. What the firmware's bitear_stream reports at those hops."""
     sm = StreamingModel(model, thresholds_q16)
     results, pushed = [], 0

@@ -60,7 +60,7 @@ from host.stream_scoring import LATENCY_MS, detections_ms, score
 from host.stream_truth import Stream, generated_stream, real_stream, wav_stream
 from model.audio import SAMPLE_RATE
 from model.errors import BitearError, run_cli
-from model.facts import FRAMES, HOP, LABELS, PERIOD_WINDOW, default_period
+from model.facts import HOP, LABELS, PERIOD_WINDOW, default_period
 from model.frontend import StreamingFrontend
 from model.mfcc import mfcc
 from model.paths import data_dir
@@ -139,12 +139,13 @@ def teacher_detections(audio: np.ndarray, hops: np.ndarray, params: DetectorPara
 # ---- the window runtime beside the streaming one ------------------------------------------------------
 
 def window_runtime_detections(audio: np.ndarray, model, thresholds_q16: list[int]) -> list[tuple[int, int, int]]:
-    """What the firmware's window runtime (bitear_model_infer on the last 49 frames every
+    """What the firmware's window runtime (bitear_model_infer on the last window of frames every
     PERIOD_WINDOW hops, its detector's minimum count at that period) would detect on this audio:
     codegen.reference on the C-exact streaming front end's frames, then host.detector."""
     frames = StreamingFrontend().push_many(np.asarray(audio, np.int16))
-    hops = np.arange(FRAMES, len(frames) + 1, PERIOD_WINDOW)
-    result = reference.infer(model, np.stack([frames[h - FRAMES:h] for h in hops]), thresholds_q16)
+    window = model.stem.frames  # 49 frames, or more for a student with a longer input context
+    hops = np.arange(window, len(frames) + 1, PERIOD_WINDOW)
+    result = reference.infer(model, np.stack([frames[h - window:h] for h in hops]), thresholds_q16)
     params = DetectorParams(classes=model.classes, min_count=min_count_for_period(PERIOD_WINDOW))
     events = detect([int(h) * 20 for h in hops], [tuple(int(v) for v in s) for s in result.scores_q15], params)
     return [(t // 20, label, q15) for t, label, q15 in events]

@@ -20,6 +20,7 @@ from model.errors import BitearError
 from model.evaluate import calibrate_thresholds, exit_logits, summarize
 from model.feature_cache import features_cached
 from model.paths import data_dir
+from model.streams import context_features
 from model.teacher import Teacher
 from model.teacher_cache import teacher_logits_cached
 from model.train import TrainConfig, validation_windows
@@ -36,7 +37,7 @@ def recalibrate(checkpoint: Path, data: Path, max_drop: float, out: Path | None 
     if not dev.is_dir():
         raise BitearError(f"{dev}: not found (set BITEAR_DATA or pass --data)")
     _, val = load_speech_commands(dev, progress=False).split_by_speaker(fraction, salt=SPLIT_SALT)
-    logits = exit_logits(student, features_cached(val.audio, progress=False))
+    logits = exit_logits(student, context_features(student.config, val.audio, lambda a: features_cached(a, progress=False)))
     macs = student.binary_macs_to_exit()
     stream = _validation_stream(student, train_config, val, data)
     thresholds = calibrate_thresholds(logits, val.labels, macs, max_drop, stream=stream)

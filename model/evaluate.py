@@ -29,6 +29,7 @@ from model.errors import BitearError, run_cli
 from model.feature_cache import features_cached
 from model.frontend import FRONTEND_PARAMS
 from model.jsonout import json_line
+from model.streams import context_features
 
 EVAL_BATCH = 256
 
@@ -278,7 +279,7 @@ def _run(args) -> int:
         clips = val if args.speakers == "validation" else train
         if len(clips) == 0:
             raise BitearError(f"{args.data}: no clips of the checkpoint's {args.speakers} speakers")
-    features = features_cached(clips.audio, progress=not args.json)
+    features = context_features(student.config, clips.audio, lambda a: features_cached(a, progress=not args.json))
     logits = exit_logits(student, features)
     n_early = len(logits) - 1
     if args.full_depth:

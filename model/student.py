@@ -18,6 +18,14 @@ Time padding (config "time_padding"):
     convolutions weight the window's centre over its edges, and in GPU probes they detected 10-20
     points fewer keywords on streams than "same" at equal clip accuracy (README ablation table).
 
+Context (config "context", valid padding only):
+  * "window" (default): the input is the `frames` frames the heads average over, nothing more.
+  * "even": the input is `frames` + the receptive field of the last block - 1 frames
+    (`input_frames`), and every exit head averages only its block's most recent outputs whose last
+    input frame lies in the last `frames` frames (`head_pool`: (frames - 1) // cumulative stride + 1),
+    so every pooled output is computed from real audio (microWakeWord's `spectrogram_slices_dropped`,
+    kws_streaming's streaming global pooling over the training length). Derived, never hand-typed.
+
 Numerics shared with `codegen/` (which must reproduce them exactly in integers):
   * sign(0) = +1; with "same" padding the binary conv pads time with +1 (bit 0) and the stem with 0.
   * stem weights are int8 per output channel (symmetric, scale = max|w| / 127) inside training
@@ -37,6 +45,7 @@ from tinygrad import Tensor, nn
 from model.facts import LABELS  # the class order, typed once
 
 TIME_PADDINGS = ("valid", "same")
+CONTEXTS = ("window", "even")
 
 DEFAULT_CONFIG: dict = {
     "frames": 49,
@@ -55,6 +64,43 @@ DEFAULT_CONFIG: dict = {
 def time_padding(config: dict) -> str:
     """The config's time padding; checkpoints written before the field existed are "same"."""
     return config.get("time_padding", "same")
+
+
+def context(config: dict) -> str:
+    """The config's input context; configs written before the field existed are "window"."""
+    return config.get("context", "window")
+
+
+def _layers(config: dict) -> list[dict]:
+    return [config["stem"], *config["blocks"]]
+
+
+def receptive_field(config: dict) -> int:
+    """Input frames one output of the last block reads (valid convolutions)."""
+    field, step = 1, 1
+    for layer in _layers(config):
+        field += (layer["kernel"] - 1) * step
+        step *= layer["stride"]
+    return field
+
+
+def input_frames(config: dict) -> int:
+    """Frames the network reads: `frames`, plus the receptive field - 1 with "even" context."""
+    return config["frames"] + (receptive_field(config) - 1 if context(config) == "even" else 0)
+
+
+def head_pool(config: dict) -> list[int]:
+    """Per exit head, how many of its block's most recent outputs it averages: all of them with
+    "window" context; with "even" context those whose last input frame lies in the last `frames`."""
+    length, step, pools = input_frames(config), config["stem"]["stride"], []
+    padding = time_padding(config)
+    length = conv_output_length(length, config["stem"]["kernel"], config["stem"]["stride"], padding)
+    for block in config["blocks"]:
+        length = conv_output_length(length, block["kernel"], block["stride"], padding)
+        step *= block["stride"]
+        if block.get("exit"):
+            pools.append(length if context(config) == "window" else (config["frames"] - 1) // step + 1)
+    return pools
 
 
 def conv_pad(kernel: int, padding: str) -> int:
@@ -82,6 +128,10 @@ def validate_config(config: dict) -> None:
         raise ValueError("student config: 'blocks' is empty")
     if time_padding(config) not in TIME_PADDINGS:
         raise ValueError(f"student config: time_padding must be one of {TIME_PADDINGS}, found {config['time_padding']!r}")
+    if context(config) not in CONTEXTS:
+        raise ValueError(f"student config: context must be one of {CONTEXTS}, found {config['context']!r}")
+    if context(config) == "even" and time_padding(config) != "valid":
+        raise ValueError("student config: context 'even' needs time_padding 'valid'")
     if not config["blocks"][-1].get("exit"):
         raise ValueError("student config: the last block must carry the final head ('exit': true)")
     for name, layer in [("stem", config["stem"])] + [(f"blocks[{i}]", b) for i, b in enumerate(config["blocks"])]:
@@ -89,7 +139,7 @@ def validate_config(config: dict) -> None:
             raise ValueError(f"student config: {name}.channels must be a multiple of 32, found {layer['channels']}")
         if layer["kernel"] % 2 == 0:
             raise ValueError(f"student config: {name}.kernel must be odd, found {layer['kernel']}")
-    length, padding = config["frames"], time_padding(config)
+    length, padding = input_frames(config), time_padding(config)
     for name, layer in [("stem", config["stem"])] + [(f"blocks[{i}]", b) for i, b in enumerate(config["blocks"])]:
         length = conv_output_length(length, layer["kernel"], layer["stride"], padding)
         if length < 1:
@@ -161,14 +211,20 @@ class BinaryConv:
 
 
 class ExitHead:
-    """Mean over time of the +-1 map, then an int8 fully connected layer (one scale per head) to the logits."""
+    """Mean over the `pool` most recent time steps of the +-1 map, then an int8 fully connected layer
+    (one scale per head) to the logits."""
 
-    def __init__(self, channels: int, classes: int):
+    def __init__(self, channels: int, classes: int, pool: int):
+        self.pool = pool
         self.weight = Tensor.uniform(classes, channels, low=-0.1, high=0.1)
         self.bias = Tensor.zeros(classes)
 
     def __call__(self, x: Tensor) -> Tensor:
-        return self.logits(x.mean(axis=(2, 3)))
+        return self.logits(self.mean(x))
+
+    def mean(self, x: Tensor) -> Tensor:
+        """(N, C, 1, T) +-1 map -> (N, C) mean over its last `pool` steps."""
+        return x[..., x.shape[-1] - self.pool:].mean(axis=(2, 3))
 
     def logits(self, mean: Tensor) -> Tensor:
         """(N, C) time-averaged +-1 map -> (N, classes) logits."""
@@ -202,14 +258,15 @@ class BinaryStudent:
         self.blocks: list[BinaryConv] = []
         self.heads: list[ExitHead] = []
         cin = c["stem"]["channels"]
+        pools = iter(head_pool(c))
         for block in c["blocks"]:
             self.blocks.append(BinaryConv(cin, block["channels"], block["kernel"], block["stride"], padding))
             if block.get("exit"):
-                self.heads.append(ExitHead(block["channels"], c["classes"]))
+                self.heads.append(ExitHead(block["channels"], c["classes"], next(pools)))
             cin = block["channels"]
 
     def __call__(self, features: Tensor, binary_act: bool = True, binary_weights: bool = True) -> list[Tensor]:
-        """features: (N, frames, bins) raw int8 feature values as floats."""
+        """features: (N, input_frames(config), bins) raw int8 feature values as floats."""
         return [logits for _, logits in self.exits(features, binary_act, binary_weights)]
 
     def exits(self, features: Tensor, binary_act: bool = True, binary_weights: bool = True) -> list[tuple[Tensor, Tensor]]:
@@ -221,8 +278,9 @@ class BinaryStudent:
         for block, spec in zip(self.blocks, self.config["blocks"]):
             x = act(block(x, binary_weights))
             if spec.get("exit"):
-                mean = x.mean(axis=(2, 3))
-                outputs.append((mean, next(heads).logits(mean)))
+                head = next(heads)
+                mean = head.mean(x)
+                outputs.append((mean, head.logits(mean)))
         return outputs
 
     def parameters(self) -> list[Tensor]:
@@ -244,7 +302,7 @@ class BinaryStudent:
         c = self.config
         padding = time_padding(c)
         costs: list[LayerCost] = []
-        length = c["frames"]
+        length = input_frames(c)
         out = conv_output_length(length, c["stem"]["kernel"], c["stem"]["stride"], padding)
         k, cout = c["stem"]["kernel"], c["stem"]["channels"]
         costs.append(LayerCost("stem", "int8", length, out, c["bins"], cout, k, out * k * c["bins"] * cout, 8 * k * c["bins"] * cout))

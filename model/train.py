@@ -41,14 +41,14 @@ from model.datasets import BackgroundNoise, ClipSet, KEYWORDS, LABELS, load_fsdd
 from model.datasets import SPLIT_SALT, VAL_FRACTION
 from model.errors import BitearError, run_cli
 from model.evaluate import calibrate_thresholds, exit_logits, summarize
-from model.facts import OTHER_WORDS
+from model.facts import CLIP_SAMPLES, FRAMES, OTHER_WORDS
 from model.feature_cache import features_cached
 from model.frontend import FRONTEND_PARAMS
 from model.labels import SILENCE_LABEL
 from model.mfcc import mfcc
 from model.paths import cache_dir, data_dir
-from model.streams import stream_windows
-from model.student import BinaryStudent, format_cost_table, validate_config
+from model.streams import CONTEXT_SEED, clip_features, clips_in_context, features_in_context, stream_windows
+from model.student import DEFAULT_CONFIG, BinaryStudent, format_cost_table, input_frames, validate_config
 from model.synth import RECIPE_ENGINES, english_voices, synthesize_words
 from model.teacher import Teacher
 from model.teacher_cache import teacher_logits_cached
@@ -81,7 +81,14 @@ class TrainConfig:
                   self.fsdd_clips, self.silence_clips, self.stream_windows, teacher_sha, frontend_hash, POOL_VERSION]
         if self.vtlp:  # appended only when used: pools built before the option keep their keys
             fields.append(self.vtlp)
+        if self.frames != FRAMES:  # the same: a longer input context
+            fields.append(self.frames)
         return hashlib.sha1(json.dumps(fields).encode()).hexdigest()[:16]
+
+    @property
+    def frames(self) -> int:
+        """Frames the student reads (model.student.input_frames of its config)."""
+        return input_frames(self.config or DEFAULT_CONFIG)
 
 
 # The recipe's command-line options, one per TrainConfig field (model.train and model.ablation build them
@@ -145,7 +152,7 @@ POOL_VERSION = 3  # 2: the pool keeps the teacher's MFCC of every clip (for mixe
 @dataclass
 class Pool:
     """Precomputed training material: int8 features, teacher logits, hard labels."""
-    features: np.ndarray   # (N, 49, 40) int8
+    features: np.ndarray   # (N, frames, 40) int8: the student's input (model.student.input_frames)
     teacher: np.ndarray    # (N, 12) float32
     labels: np.ndarray     # (N,) int64
     sources: np.ndarray    # (N,) str
@@ -201,7 +208,10 @@ def load_sources(cfg: TrainConfig, root: Path, progress: bool = True) -> tuple[C
 def build_pool(cfg: TrainConfig, sources: ClipSet, noise: BackgroundNoise | None, teacher_logits, features_of,
                key: str | None, progress: bool = True) -> Pool:
     """Augment, cut stream windows, label with the teacher and extract features; cached under
-    cache_dir('pools') when `key` is given. Stream windows get the teacher's top class as hard label."""
+    cache_dir('pools') when `key` is given. Stream windows get the teacher's top class as hard label.
+    With a longer input context (cfg.frames > 49) every clip is placed at the end of its window
+    (model.streams.clips_in_context) and the stream windows reach back as far; the teacher labels
+    the last second of each."""
     path = cache_dir("pools") / f"{key}.npz" if key else None
     if path is not None and path.is_file():
         with np.load(path) as z:
@@ -209,18 +219,21 @@ def build_pool(cfg: TrainConfig, sources: ClipSet, noise: BackgroundNoise | None
     rng = np.random.default_rng([cfg.seed, 1])
     t0 = time.perf_counter()
     audio, labels, srcs = augment_copies(rng, sources, cfg.copies, noise, cfg.vtlp)
+    audio = clips_in_context(np.random.default_rng([cfg.seed, 5]), audio, noise, cfg.frames)
     if cfg.stream_windows:
         if noise is None:
             raise ValueError("stream_windows > 0 needs background noise for the gaps between words")
-        windows = stream_windows(np.random.default_rng([cfg.seed, 3]), sources, noise, cfg.stream_windows)
+        windows = stream_windows(np.random.default_rng([cfg.seed, 3]), sources, noise, cfg.stream_windows,
+                                 cfg.frames, np.random.default_rng([cfg.seed, 6]))
         audio = np.concatenate([audio, windows])
         labels = np.concatenate([labels, np.full(len(windows), -1, np.int64)])
         srcs = np.concatenate([srcs, np.array(["stream"] * len(windows))])
     t1 = time.perf_counter()
-    feats = features_of(audio)
+    feats = features_in_context(audio, features_of)
     t2 = time.perf_counter()
-    logits = teacher_logits(audio)
-    teacher_input = mfcc(audio)
+    last_second = np.ascontiguousarray(audio[:, -CLIP_SAMPLES:])
+    logits = teacher_logits(last_second)
+    teacher_input = mfcc(last_second)
     t3 = time.perf_counter()
     labels = np.where(labels < 0, logits.argmax(axis=1), labels)
     if progress:
@@ -238,14 +251,22 @@ def build_pool(cfg: TrainConfig, sources: ClipSet, noise: BackgroundNoise | None
 @dataclass
 class StreamCheck:
     """Validation stream windows: the student's int8 features and the teacher's top class (the target)."""
-    features: np.ndarray   # (N, 49, 40) int8
+    features: np.ndarray   # (N, frames, 40) int8
     labels: np.ndarray     # (N,) teacher argmax
 
 
 def validation_windows(cfg: TrainConfig, val: ClipSet, noise: BackgroundNoise, teacher_logits, features_of) -> StreamCheck:
     """`cfg.val_stream_windows` windows of streams made of the validation speakers' clips, labelled by the teacher."""
-    windows = stream_windows(np.random.default_rng([cfg.seed, 4]), val, noise, cfg.val_stream_windows)
-    return StreamCheck(features_of(windows), teacher_logits(windows).argmax(axis=1))
+    windows = stream_windows(np.random.default_rng([cfg.seed, 4]), val, noise, cfg.val_stream_windows,
+                             cfg.frames, np.random.default_rng([cfg.seed, 7]))
+    return StreamCheck(features_in_context(windows, features_of),
+                       teacher_logits(np.ascontiguousarray(windows[:, -CLIP_SAMPLES:])).argmax(axis=1))
+
+
+def validation_features(cfg: TrainConfig, val: ClipSet, noise: BackgroundNoise | None, features_of) -> np.ndarray:
+    """The student's input for the validation clips (in context when it reads more than 1 s), placed as
+    `python -m model.evaluate` and `model.calibrate` place them (model.streams.CONTEXT_SEED)."""
+    return clip_features(np.random.default_rng(CONTEXT_SEED), val.audio, noise, cfg.frames, features_of)
 
 
 def cosine_lr(base: float, step: int, total: int, warmup: int) -> float:
@@ -419,7 +440,7 @@ def _run(args) -> int:
     # teacher logits per clip are cached on disk (the tinygrad model of record; the numpy port agrees to ~1e-5)
     teacher_logits = lambda a: teacher_logits_cached(a, teacher=teacher, progress=progress)
     pool = build_pool(cfg, sources, noise, teacher_logits, features, key, progress)
-    val_features = features(val.audio)
+    val_features = validation_features(cfg, val, noise, features)
     teacher_val = teacher_logits(val.audio)
     teacher_acc = float((teacher_val.argmax(1) == val.labels).mean())
     val_stream = validation_windows(cfg, val, noise, teacher_logits, features) if cfg.val_stream_windows else None

@@ -47,6 +47,7 @@ AGREEMENT_CONFIGS = {  # name: (seed, config, exit thresholds)
     "valid": (0, VALID_CONFIG, [0.35, 0.35]),
     "same": (0, dict(DEFAULT_CONFIG, time_padding="same"), [0.35, 0.35]),
     "10 classes": (4, testing.TEN_CLASS_CONFIG, [0.5, 0.6]),
+    "even context": (5, dict(VALID_CONFIG, context="even"), [0.35, 0.35]),
 }
 
 
@@ -169,7 +170,7 @@ def test_binary_thresholds_in_popcount_domain(model):
 
 def test_reference_agrees_with_tinygrad_on_generated_inputs(padded):
     model, student = padded
-    x = testing.random_features(np.random.default_rng(11), 2 * FLOAT_BATCH)
+    x = testing.random_features(np.random.default_rng(11), 2 * FLOAT_BATCH, frames=model.stem.frames)
     _check_agreement(model, student, x, f"generated inputs, {model.time_padding}")
 
 

@@ -83,11 +83,12 @@ def test_cortex_m0plus_full_depth_fits_the_pico_in_real_time(shipped):
     assert per_period <= CPUS["m0plus"].clock_mhz * 1e6 * PERIOD_WINDOW * HOP / SAMPLE_RATE / 1.5
 
 
-def test_stream_on_cortex_m0plus_equals_python_stream(tmp_path):
-    """A short stream of the random valid network (shipped shape) with an inference after every frame,
-    thresholds switching between exit 0, full depth and medians (catch-ups), a reset: every result
-    and the layer-output statistics equal codegen.streaming."""
-    seed, config, thresholds = MODELS["default valid"]
+@pytest.mark.parametrize("name", ["default valid", "even context"])
+def test_stream_on_cortex_m0plus_equals_python_stream(tmp_path, name):
+    """A short stream of the random valid network (shipped shape, and with even context) with an
+    inference after every frame, thresholds switching between exit 0, full depth and medians
+    (catch-ups), a reset: every result and the layer-output statistics equal codegen.streaming."""
+    seed, config, thresholds = MODELS[name]
     model, _ = cli.load(testing.cached_random_checkpoint(seed=seed, exit_thresholds=thresholds, config=config))
     generate.write(model, tmp_path)
     F, n_early = model.stem.frames, len(model.heads) - 1

@@ -19,6 +19,7 @@ NEVER = im.THRESHOLD_NEVER
 STATUS = {name: code for code, name in STATUS_NAMES.items()}  # bitear_status.h
 VALID_CONFIG = dict(DEFAULT_CONFIG, time_padding="valid")
 MODELS = {"default valid": (0, VALID_CONFIG, [0.35, 0.35]),
+          "even context": (5, dict(VALID_CONFIG, context="even"), [0.35, 0.35]),
           "10 classes, 4 blocks": (4, testing.TEN_CLASS_CONFIG, [0.5, 0.6])}
 
 
@@ -59,7 +60,7 @@ def aligned(model, frames_fed: int) -> bool:
 
 
 def windows(model, stream: np.ndarray) -> np.ndarray:
-    """Every 49-frame window of the stream, window i ending at frame i + 48."""
+    """Every window of the stream (stem.frames long), window i ending at frame i + frames - 1."""
     F = model.stem.frames
     return np.lib.stride_tricks.sliding_window_view(stream, F, axis=0).transpose(0, 2, 1)
 
@@ -441,7 +442,7 @@ def test_one_output_dsp_stem_kernel_on_cortex_m4(gen_dir, bins, kernel):
             assert np.array_equal(got, reference.pack_bits(bits[0, 0])), (bins, kernel, trial)
 
 
-def test_c_api_arguments(gen_dir):
+def test_c_api_arguments(model, gen_dir):
     """NULL pointers, an uninitialised state, thresholds out of range, infer before the first window."""
     import ctypes
 
@@ -473,11 +474,12 @@ def test_c_api_arguments(gen_dir):
             assert L.bitear_stream_model_set_threshold(sm, e, t) == S["BITEAR_ERR_ARG"], (e, t)
         assert L.bitear_stream_model_set_threshold(sm, -1, im.Q16) == S["BITEAR_OK"]  # all exits
         assert L.bitear_stream_model_set_full_depth(sm) == S["BITEAR_OK"]
-        for i in range(48):
+        F = model.stem.frames
+        for i in range(F - 1):
             assert L.bitear_stream_model_push_frame(sm, frame.ctypes.data) == S["BITEAR_OK"]
             assert L.bitear_stream_model_infer(sm, result) == S["BITEAR_ERR_STATE"], i
         assert L.bitear_stream_model_push_frame(sm, frame.ctypes.data) == S["BITEAR_OK"]
         assert L.bitear_stream_model_infer(sm, result) == S["BITEAR_OK"]
         assert L.bitear_stream_model_get_stats(sm, stats) == S["BITEAR_OK"]
         frames, inferences = np.frombuffer(stats.raw[:8], np.uint32)
-        assert (frames, inferences) == (49, 1)
+        assert (frames, inferences) == (F, 1)

@@ -1,10 +1,12 @@
 """model.streams: windows cut from synthetic streams hold words at every position, whole or partial,
-neighbours and gaps, at the stream's noise level; deterministic by seed."""
+neighbours and gaps, at the stream's noise level; deterministic by seed. Longer windows (a student with
+more context) end in the same last second, clips are placed at the end of theirs after noise at their
+own level, and their features are those of the streaming front end."""
 import numpy as np
 import pytest
 
 from model.datasets import BackgroundNoise, ClipSet, LABELS
-from model.streams import stream_windows
+from model.streams import clips_in_context, context_samples, features_in_context, quiet_rms, stream_windows
 
 RATE = 16000
 
@@ -56,3 +58,38 @@ def test_no_speech_is_an_error():
     silence_only = words.subset(np.flatnonzero(words.labels == 0))
     with pytest.raises(ValueError, match="no speech clips"):
         stream_windows(np.random.default_rng(0), silence_only, _noise(), 3)
+
+
+def test_longer_windows_end_in_the_same_last_second_after_the_streams_own_audio():
+    short = stream_windows(np.random.default_rng(1), _words(), _noise(), 60)
+    long = stream_windows(np.random.default_rng(1), _words(), _noise(), 60, frames=83,
+                          lead_rng=np.random.default_rng(9))
+    assert context_samples(83) == RATE + 34 * 320 and long.shape == (60, context_samples(83))
+    assert np.array_equal(long[:, -RATE:], short)
+    lead = long[:, :-RATE].astype(np.float64)
+    assert (np.sqrt((lead ** 2).mean(axis=1)) > 2).all()   # stream audio before it, never digital silence
+
+
+def test_clips_in_context_follow_noise_at_their_own_quiet_level():
+    rng = np.random.default_rng(0)
+    clips = (_words().audio[:4].astype(np.float64) + rng.normal(0, 50, (4, RATE))).astype(np.int16)
+    placed = clips_in_context(np.random.default_rng(1), clips, _noise(), 83)
+    extra = 34 * 320
+    assert placed.shape == (4, RATE + extra) and np.array_equal(placed[:, extra:], clips)
+    for clip, lead in zip(clips, placed[:, :extra].astype(np.float64)):
+        assert quiet_rms(clip) == pytest.approx(50, rel=0.1)
+        assert np.sqrt((lead ** 2).mean()) == pytest.approx(quiet_rms(clip), rel=0.05)
+    assert np.array_equal(clips_in_context(rng, clips, _noise(), 49), clips)
+    assert not clips_in_context(rng, clips, None, 83)[:, :extra].any()   # no noise: silence
+
+
+def test_features_in_context_are_the_streaming_front_ends_frames():
+    from model.frontend import StreamingFrontend, compute_features
+
+    audio = np.random.default_rng(2).normal(0, 2000, (2, context_samples(83))).astype(np.int16)
+    got = features_in_context(audio, compute_features)
+    assert got.shape == (2, 83, 40)
+    for a, g in zip(audio, got):
+        assert np.array_equal(StreamingFrontend().push_many(a)[-83:], g)
+    with pytest.raises(ValueError, match="multiple of 320"):
+        features_in_context(audio[:, 1:], compute_features)

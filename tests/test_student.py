@@ -7,7 +7,8 @@ from tinygrad import Tensor
 
 from model.checkpoint import load_checkpoint, read_checkpoint, read_safetensors, save_checkpoint
 from model.errors import BitearError
-from model.student import DEFAULT_CONFIG, LABELS, BinaryStudent, binarize_ste, conv_output_length, conv_skip, quantize_int8_ste, time_padding, validate_config
+from model.student import (DEFAULT_CONFIG, LABELS, BinaryStudent, binarize_ste, conv_output_length, conv_skip, head_pool,
+                           input_frames, quantize_int8_ste, receptive_field, time_padding, validate_config)
 
 
 def test_binarize_forward_is_exactly_plus_minus_one_with_sign_of_zero_positive():
@@ -86,6 +87,59 @@ def test_bad_config_is_named(field, value, message):
     cfg[field] = value
     with pytest.raises(ValueError, match=message):
         validate_config(cfg)
+
+
+def test_bad_context_is_named():
+    with pytest.raises(ValueError, match="context must be one of"):
+        validate_config(dict(DEFAULT_CONFIG, time_padding="valid", context="wide"))
+    with pytest.raises(ValueError, match="needs time_padding 'valid'"):
+        validate_config(dict(DEFAULT_CONFIG, time_padding="same", context="even"))
+
+
+def _end_frames(config: dict) -> list[list[int]]:
+    """Per exit head, the last input frame of each of its block's outputs (independent of model.student:
+    an output's last frame is found by perturbing one frame at a time through the real network)."""
+    student = BinaryStudent(config)
+    F = input_frames(config)
+    base = [m.numpy() for m in _block_maps(student, np.zeros((1, F, 40), np.float32))]
+    ends: list[list[int]] = [[-1] * b.shape[-1] for b in base]
+    for f in range(F):
+        x = np.zeros((1, F, 40), np.float32)
+        x[0, f] = 127.0
+        for e, m in enumerate(_block_maps(student, x)):
+            changed = np.flatnonzero((m.numpy() != base[e]).any(axis=(0, 1, 2)))
+            for t in changed:
+                ends[e][t] = max(ends[e][t], f)
+    return ends
+
+
+def _block_maps(student: BinaryStudent, x: np.ndarray) -> list:
+    """The +-1 maps of the blocks that carry a head, without batch norm (identity), so any input change shows."""
+    h = Tensor(x).permute(0, 2, 1).unsqueeze(2)
+    h = h.conv2d(student.stem.weight.abs() + 0.01, stride=(1, student.stem.stride))
+    maps = []
+    for block, spec in zip(student.blocks, student.config["blocks"]):
+        h = h.conv2d(block.weight.abs() + 0.01, stride=(1, block.stride))
+        if spec.get("exit"):
+            maps.append(h)
+    return maps
+
+
+def test_even_context_reads_the_receptive_field_more_and_heads_pool_outputs_ending_in_the_last_second():
+    valid = dict(DEFAULT_CONFIG, time_padding="valid")
+    even = dict(valid, context="even")
+    assert receptive_field(valid) == 1 + 2 * 1 + 4 * 2 + 4 * 4 + 2 * 4  # kernels 3, 5, 5, 3; strides 2, 2, 1, 2
+    assert input_frames(valid) == 49 and input_frames(even) == 49 + 35 - 1
+    assert head_pool(valid) == [10, 6, 2]              # every output of a 49-frame window
+    assert head_pool(even) == [13, 13, 7]
+    F = input_frames(even)
+    for pool, ends in zip(head_pool(even), _end_frames(even)):
+        assert all(e >= F - 49 for e in ends[-pool:])   # every pooled output ends in the last second
+        assert len(ends) == pool or ends[-pool - 1] < F - 49  # and no output that does is left out
+        assert ends[-1] == F - 1
+    student = BinaryStudent(even)
+    x = np.random.default_rng(0).integers(-128, 128, (2, F, 40)).astype(np.float32)
+    assert [o.shape for o in student(Tensor(x))] == [(2, 12)] * 3
 
 
 def _meta():

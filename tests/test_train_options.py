@@ -148,3 +148,40 @@ def test_vtlp_warps_only_augmented_copies_of_recorded_speech(monkeypatch):
     warped.clear()
     augment_copies(np.random.default_rng(1), clips, 3, None, vtlp=0.0)
     assert not warped
+
+
+def test_a_longer_context_gets_its_own_pool_and_its_teacher_labels_the_last_second():
+    """With "even" context the pool holds windows of 83 frames: clips at their end after noise, stream
+    windows reaching back; the teacher sees exactly the last 16000 samples of each."""
+    from model.datasets import ClipSet, BackgroundNoise
+    from model.student import DEFAULT_CONFIG
+    from model.train import build_pool
+
+    even = dict(DEFAULT_CONFIG, time_padding="valid", context="even")
+    assert TrainConfig(config=even).frames == 83 and TrainConfig().frames == 49
+    assert TrainConfig(config=even).pool_key("t", "f") != TrainConfig().pool_key("t", "f")
+    assert TrainConfig(config=dict(DEFAULT_CONFIG, time_padding="valid")).pool_key("t", "f") == TrainConfig().pool_key("t", "f")
+    rng = np.random.default_rng(0)
+    audio = np.zeros((6, 16000), np.int16)
+    audio[:, 6000:10000] = rng.normal(0, 5000, (6, 4000)).astype(np.int16)
+    audio[:, :6000] = rng.normal(0, 20, (6, 6000)).astype(np.int16)
+    labels = np.array([2, 3, 4, 1, 5, 6])
+    sources = ClipSet(audio, labels, ["w"] * 6, [f"s{i}" for i in range(6)], ["rec"] * 6)
+    noise = BackgroundNoise([rng.normal(0, 1000, 5 * 16000).astype(np.int16)], ["white"])
+    seen: list[np.ndarray] = []
+
+    def teacher(a: np.ndarray) -> np.ndarray:
+        seen.append(a.copy())
+        return np.tile(np.eye(12, dtype=np.float32)[7], (len(a), 1))
+
+    def features(a: np.ndarray) -> np.ndarray:
+        assert a.shape[1:] == (16000,)
+        return np.clip(a[:, :49 * 320:320, None] // 256, -128, 127).astype(np.int8).repeat(40, axis=2)
+
+    cfg = TrainConfig(config=even, copies=2, stream_windows=4, vtlp=0.0)
+    pool = build_pool(cfg, sources, noise, teacher, features, key=None, progress=False)
+    assert pool.features.shape == (12 + 4, 83, 40)
+    assert seen[0].shape == (16, 16000)
+    assert np.array_equal(seen[0][0], audio[0]) and np.array_equal(seen[0][2], audio[1])  # clean copies: the clips
+    assert np.array_equal(pool.features[0, -49:], features(audio[:1])[0])                 # the clip ends the window
+    assert np.array_equal(pool.labels[-4:], [7] * 4)                                      # stream windows: the teacher's class

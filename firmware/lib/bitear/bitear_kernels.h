@@ -74,7 +74,7 @@ typedef struct {
 
 /* Exit head: counts of -1 per channel -> int32 logits; entropy scale. */
 typedef struct {
-    uint16_t length;            /* T, time steps counted */
+    uint16_t length;            /* T, time steps counted: the most recent T of the block's map */
     uint16_t channels;
     uint16_t classes;
     uint8_t step_shift;         /* logits step per count: 2^(F+1), F = fraction bits */

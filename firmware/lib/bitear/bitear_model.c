@@ -66,7 +66,9 @@ bitear_status_t bitear_model_infer(bitear_model_t *model, const int8_t *features
         }
         const int e = block->head;
         const bitear_head_t *head = &bitear_model_heads[e];
-        bitear_head(head, act + block->out_offset, model->counts, model->logits[e]);
+        /* the head counts the `length` most recent rows of the block's map */
+        const uint32_t *rows = act + block->out_offset + (block->conv.out_len - head->length) * block->conv.out_words;
+        bitear_head(head, rows, model->counts, model->logits[e]);
         model->entropy_q16[e] = bitear_entropy_q16(head, &bitear_model_entropy_tables, model->logits[e]);
         if (e == BITEAR_MODEL_EXITS - 1) {
             exit_index = e;

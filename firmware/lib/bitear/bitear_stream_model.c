@@ -181,11 +181,12 @@ static void bitear_catch_up(bitear_stream_model_t *sm, int layer)
     one.in_len = c->kernel;
     one.out_len = 1;
     one.skip = 0;
+    const uint32_t pool = e >= 0 ? bitear_model_heads[e].length : 0u; /* outputs the head averages */
     for (uint32_t g = start; g < target; g++) {
         uint32_t *row = bitear_ring_row(sm, layer, g);
         if (e >= 0) {
-            if (sm->counted[e] == c->out_len) { /* the output leaving the window, before its row is reused */
-                bitear_count(sm->counts[e], bitear_ring_row(sm, layer, g - c->out_len), c->out_words, -1);
+            if (sm->counted[e] == pool) { /* the output leaving the window, before its row is reused */
+                bitear_count(sm->counts[e], bitear_ring_row(sm, layer, g - pool), c->out_words, -1);
             } else {
                 sm->counted[e]++;
             }

@@ -21,16 +21,16 @@
  *
  * Only networks with "valid" time padding (no padding row in any layer) can be streamed: init
  * returns BITEAR_ERR_UNSUPPORTED for others. Time grid: layer l's outputs arrive every R_l
- * frames (R_l = product of the strides up to l); a step is aligned when frames_fed >= 49 and
- * (frames_fed - 49) % R_last == 0, and then infer equals bitear_model_infer on the last 49
- * frames. Between aligned steps exit e reports its block's newest window (codegen/streaming.py).
+ * frames (R_l = product of the strides up to l); a step is aligned when frames_fed >= W and
+ * (frames_fed - W) % R_last == 0 (W = BITEAR_MODEL_FRAMES), and then infer equals
+ * bitear_model_infer on the last W frames. Between aligned steps exit e reports its block's newest window (codegen/streaming.py).
  *
  * Work: push_frame computes the stem's new output when one is due (every stem stride frames);
  * infer brings the blocks up to date in order and stops after the exit taken. A block skipped by
  * an early exit catches up at the next infer that needs it, from the ring of the block below
  * (each ring holds its layer's window plus the next stride - 1 outputs); one that fell more than
  * its window behind recomputes only its window. Each exit head keeps running -1 counts over its
- * block's window (newest added, leaving one subtracted). Counters run for 2^32 frames
+ * block's `length` most recent outputs (newest added, leaving one subtracted). Counters run for 2^32 frames
  * (about 2.7 years at 20 ms a frame); reset before that.
  *
  * Exit thresholds: as bitear_model.h (Q16 normalized entropy, BITEAR_THRESHOLD_NEVER, defaults
