@@ -4,7 +4,7 @@ Three kinds of stream, all 16 kHz mono int16 cut to whole 20 ms hops:
 
 - `real_stream`: clips of speech_commands_v2_dev spoken by the *validation speakers* of the
   student's speaker split (`ClipSet.split_by_speaker(VAL_FRACTION, SPLIT_SALT)`,
-  the second part, exactly as model.train.load_sources splits), so the model never heard these
+  the second part, exactly as model.distill.load_sources splits), so the model never heard these
   voices; keywords and other words drawn by seed, gaps of background_noise/.
 - `generated_stream`: espeak-ng/flite words (model.synth) over generated pink noise (no data needed).
 - `wav_stream`: any recording (any rate / channel count, resampled as host.audio_input does) with

@@ -3,7 +3,7 @@
 The step `python -m model.train` ends with, on its own: on the checkpoint's validation speakers
 of `speech_commands_v2_dev` (its speaker split, recorded in the metadata) — their clips and, when
 the checkpoint was trained with them, the same stream windows cut from their clips and labelled by
-the teacher (`model.train.validation_windows`) — pick per-exit thresholds with the least average
+the teacher (`model.distill.validation_windows`) — pick per-exit thresholds with the least average
 compute whose accuracy stays within P points of full depth on both, and write them (and the
 validation figures) back into the checkpoint's metadata. The tensors
 are untouched; run `python -m codegen` afterwards to regenerate the C tables.
@@ -23,7 +23,7 @@ from model.paths import data_dir
 from model.streams import context_features
 from model.teacher import Teacher
 from model.teacher_cache import teacher_logits_cached
-from model.train import TrainConfig, validation_windows
+from model.distill import TrainConfig, validation_windows
 
 
 def recalibrate(checkpoint: Path, data: Path, max_drop: float, out: Path | None = None) -> dict:

@@ -40,7 +40,7 @@ _EVAL_JITS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def exit_logits(student, features: np.ndarray, batch: int = EVAL_BATCH, stage: str = "binary") -> list[np.ndarray]:
     """Float logits of every exit for (N, 49, 40) int8 features, batch norm in inference mode.
 
-    `stage` is a training stage of `model.train` ("binary" is the deployed network; "real" and "binact"
+    `stage` is a training stage of `model.distill` ("binary" is the deployed network; "real" and "binact"
     evaluate the relaxed networks of a staged schedule)."""
     from tinygrad import Tensor, TinyJit
 

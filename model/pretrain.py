@@ -6,7 +6,7 @@ int8 features: at every exit, the time-averaged +-1 map goes through a linear ma
 then dropped) and the loss is the mean squared error to the standardized embedding, summed over
 exits. Audio, labels unused: every clip of speech_commands_v2_dev and speech_commands_v1_sample,
 FSDD except its two test speakers (model.fsdd_example.TEST_SPEAKERS, so the FSDD test stays
-unheard), noise segments; `--copies` augmented versions of each (model.train.augment_copies).
+unheard), noise segments; `--copies` augmented versions of each (model.distill.augment_copies).
 
 A new task starts from it: `python -m model.train --dataset DIR --init BACKBONE ...` loads the stem
 and blocks (batch-norm statistics included) and trains the whole network on the labelled clips.
@@ -32,7 +32,7 @@ from model.mfcc import mfcc
 from model.paths import data_dir
 from model.student import BinaryStudent
 from model.teacher import Teacher
-from model.train import augment_copies, cosine_lr
+from model.distill import augment_copies, cosine_lr
 
 FORMAT = "bitear-backbone"
 METADATA_KEY = "bitear"

@@ -12,7 +12,7 @@ without clips on one side (e.g. few speakers), a seeded random 30 % of the clips
 
 Loss: when the labels are not the teacher's 12, cross-entropy on the labels at every exit (no
 logit distillation, no teacher mixes, no stream windows); when they are the teacher's (any folder
-order), today's distillation of model.train applies (teacher logits, log-domain mixes), without
+order), the distillation of model.distill applies (teacher logits, log-domain mixes), without
 the synthetic-stream windows. `--test-dataset DIR` (labels among the training labels: a test set
 without `_silence_` is fine) is scored after training and its figures stored in the checkpoint. `--init BACKBONE` starts the stem and blocks from a backbone of
 `python -m model.pretrain` (representation distillation) and trains the whole network.
@@ -46,7 +46,7 @@ from model.student import DEFAULT_CONFIG, BinaryStudent, format_cost_table
 from model.synth import ENGINES, english_voices, synthesize_words
 from model.teacher import Teacher
 from model.teacher_cache import teacher_logits_cached
-from model.train import augment_copies, build_pool, distill, teacher_function, Pool
+from model.distill import Pool, augment_copies, build_pool, distill, teacher_function
 
 
 def split(clips: ClipSet, fraction: float, seed: int) -> tuple[ClipSet, ClipSet, str]:

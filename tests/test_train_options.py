@@ -1,4 +1,4 @@
-"""Training options of `model.train.distill` on small random pools: weight constraints after every
+"""Training options of `model.distill.distill` on small random pools: weight constraints after every
 step, teacher-labelled mixes, stream-window checks, evaluation that leaves the student's state dict
 alone, and the recipe's command-line options built from TrainConfig."""
 from __future__ import annotations
@@ -10,7 +10,7 @@ import argparse
 from dataclasses import fields
 
 from model.errors import BitearError
-from model.train import RECIPE_OPTIONS, Pool, StreamCheck, TrainConfig, add_recipe_options, distill, recipe_from_args
+from model.distill import RECIPE_OPTIONS, Pool, StreamCheck, TrainConfig, add_recipe_options, distill, recipe_from_args
 
 QUIET = dict(progress=False, log=lambda *_: None)
 
@@ -135,7 +135,7 @@ def test_vtlp_warps_only_augmented_copies_of_recorded_speech(monkeypatch):
     copy, a synthetic (tts) clip or silence; vtlp=0 warps nothing."""
     from model import augment
     from model.datasets import ClipSet
-    from model.train import augment_copies
+    from model.distill import augment_copies
 
     warped = []
     monkeypatch.setattr(augment, "random_vtlp", lambda rng, x, alpha_range=None: warped.append(x) or x)
@@ -155,7 +155,7 @@ def test_a_longer_context_gets_its_own_pool_and_its_teacher_labels_the_last_seco
     windows reaching back; the teacher sees exactly the last 16000 samples of each."""
     from model.datasets import ClipSet, BackgroundNoise
     from model.student import DEFAULT_CONFIG
-    from model.train import build_pool
+    from model.distill import build_pool
 
     even = dict(DEFAULT_CONFIG, time_padding="valid", context="even")
     assert TrainConfig(config=even).frames == 83 and TrainConfig().frames == 49

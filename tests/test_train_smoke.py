@@ -14,7 +14,7 @@ from model.evaluate import exit_logits
 from model.frontend import compute_features
 from model.mfcc import mfcc
 from model.synth import RECIPE_ENGINES, english_voices, synthesize_words
-from model.train import TrainConfig, build_pool, distill, validation_windows
+from model.distill import TrainConfig, build_pool, distill, validation_windows
 
 WORDS = ["yes", "no", "up", "down"]
 
@@ -84,7 +84,7 @@ def test_distillation_loss_falls_and_student_beats_chance(tmp_path):
 
 
 def test_training_resumes_from_the_last_finished_epoch(tmp_path):
-    from model.train import Pool
+    from model.distill import Pool
 
     rng = np.random.default_rng(5)
     n = 64
