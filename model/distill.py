@@ -68,7 +68,7 @@ class TrainConfig:
     val_stream_windows: int = 2400   # the same from the validation speakers: calibration and reports
     mix_fraction: float = 0.5        # share of every batch replaced by log-domain mixes of two pool clips, labelled by the teacher
     vtlp: float = 0.5                # share of the augmented copies of recorded speech warped by VTLP first (model.augment)
-    calibration_drop: float = 0.95   # percentage points of accuracy the early exits may lose (issue bar: 1)
+    calibration_drop: float = 0.95   # percentage points of accuracy the early exits may lose (the bar: 1)
     config: dict = field(default_factory=dict)  # student config; empty = DEFAULT_CONFIG
 
     def pool_key(self, teacher_sha: str, frontend_hash: str) -> str:

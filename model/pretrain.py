@@ -1,4 +1,4 @@
-"""Representation distillation: `python -m model.pretrain --out BACKBONE` (the Brillsson idea, issue 14).
+"""Representation distillation: `python -m model.pretrain --out BACKBONE` (the Brillsson idea).
 
 The binary backbone (stem + blocks) learns to reproduce the teacher's pooled 276-d embedding
 (DS-CNN-L's features before its classifier, standardized per dimension) from the student's own

@@ -1,4 +1,4 @@
-"""The qemu_m4 firmware's size against issue 5's budgets: flash (text + data) <= 64 KB and static RAM
+"""The qemu_m4 firmware's size against the budgets of DESIGN.md section 4: flash (text + data) <= 64 KB and static RAM
 (data + bss, the stack included) <= 24 KB, as arm-none-eabi-size reports them for the ELF that
 `pio run -e qemu_m4` builds. (The linker script already refuses RAM over 24 KB; flash is checked
 here.) `pytest -s` prints the figures."""
